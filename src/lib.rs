@@ -1,0 +1,14 @@
+//! `kvs`: a key-value store server for the operating-systems course's `.job`
+//! files, built around a lock-free multi-version store.
+//!
+//! * [`token`]: keys and values (1–40 bytes, stored inline).
+//! * [`store`]: the [`Store`](store::Store) interface and its engines.
+//! * [`sync`]: the std/loom facade every synchronization primitive comes from.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+pub mod store;
+pub mod sync;
+pub mod token;

@@ -1,0 +1,102 @@
+//! The argument sets of multi-key store commands, normalized once.
+//!
+//! Engines lock, install or look up keys in ascending order (that is what
+//! rules out deadlock between multi-key commands), so both sets keep their
+//! keys sorted and unique. The job language's quirks (a repeated key in a
+//! `WRITE` keeps its last value; a key named twice in a `DELETE` is missing
+//! the second time) are resolved here or by the caller, never in an engine.
+
+use crate::token::{Key, Value};
+
+/// The pairs of one atomic write: sorted by key, each key once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WriteSet {
+    pairs: Vec<(Key, Value)>,
+}
+
+impl WriteSet {
+    /// Builds the set from pairs in command order; when a key repeats, its
+    /// last value wins.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (Key, Value)>) -> Self {
+        let mut pairs: Vec<(Key, Value)> = pairs.into_iter().collect();
+        // A stable sort keeps repeated keys in command order, so the last of
+        // each run is the value that wins.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(Key, Value)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => unique.push(pair),
+            }
+        }
+        Self { pairs: unique }
+    }
+
+    /// The pairs, in ascending key order.
+    pub fn pairs(&self) -> &[(Key, Value)] {
+        &self.pairs
+    }
+
+    /// How many distinct keys the set writes.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether the set writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+/// The keys of one atomic read or delete: sorted, each key once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    /// Builds the set from keys in any order, dropping repeats.
+    pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Self {
+        let mut keys: Vec<Key> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Self { keys }
+    }
+
+    /// The keys, ascending.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::Token;
+
+    fn t(s: &str) -> Token {
+        Token::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn last_value_of_a_repeated_key_wins() {
+        let set = WriteSet::from_pairs([(t("b"), t("1")), (t("a"), t("x")), (t("b"), t("2"))]);
+        assert_eq!(set.pairs(), &[(t("a"), t("x")), (t("b"), t("2"))]);
+    }
+
+    #[test]
+    fn key_set_is_sorted_and_unique() {
+        let set = KeySet::from_keys([t("c"), t("a"), t("c"), t("b")]);
+        assert_eq!(set.keys(), &[t("a"), t("b"), t("c")]);
+    }
+}

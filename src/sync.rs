@@ -1,0 +1,66 @@
+//! The one place the crate takes its synchronization primitives from.
+//!
+//! Normally these are `std`'s. Under `--features loom` they are loom's
+//! model-checked twins, so the loom models in `loom_tests/` run the crate's
+//! real synchronization code rather than copies of it. Every module whose
+//! correctness depends on memory ordering imports from here and nowhere else.
+//!
+//! Loom's atomics panic when used outside `loom::model`, so under the feature
+//! the ordinary tests and binaries are not meant to run: only the models are.
+
+#[cfg(not(feature = "loom"))]
+mod imp {
+    pub use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub use std::thread;
+
+    /// Tells the processor (or, under loom, the scheduler) that this thread is
+    /// spinning on a value another thread will change.
+    #[inline]
+    pub fn spin_hint() {
+        std::hint::spin_loop();
+    }
+
+    /// An `UnsafeCell` with loom's closure-based access API, so code written
+    /// against it compiles unchanged under both std and loom.
+    #[derive(Debug)]
+    pub struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        /// Wraps `value`.
+        pub const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` with a shared pointer to the contents.
+        #[inline]
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` with an exclusive pointer to the contents.
+        #[inline]
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(feature = "loom")]
+mod imp {
+    pub use loom::cell::UnsafeCell;
+    pub use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
+    pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub use loom::thread;
+
+    /// Under loom a spinning thread must yield, or the model never lets the
+    /// thread it waits for make progress.
+    #[inline]
+    pub fn spin_hint() {
+        loom::thread::yield_now();
+    }
+}
+
+pub use imp::*;

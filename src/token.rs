@@ -1,0 +1,159 @@
+//! Keys and values: short byte strings stored inline.
+//!
+//! The course protocol fixes both at 1 to 40 bytes (a pipe message carries
+//! them in 41-byte NUL-padded fields), so a [`Token`] keeps its bytes inline
+//! instead of on the heap: copying one never allocates, which keeps reads and
+//! notifications allocation-free on the hot path.
+//!
+//! Invariant: `len` is in `1..=MAX_TOKEN_LEN`, `bytes[..len]` holds only
+//! [allowed bytes](is_token_byte) and `bytes[len..]` is all zero.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// The longest key or value, in bytes.
+pub const MAX_TOKEN_LEN: usize = 40;
+
+/// A key or a value: 1 to 40 bytes, none of them whitespace, NUL, or one of
+/// the job language's delimiters `( ) [ ] ,`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    len: u8,
+    bytes: [u8; MAX_TOKEN_LEN],
+}
+
+/// A key of the store.
+pub type Key = Token;
+/// A value of the store.
+pub type Value = Token;
+
+/// Why a byte string is not a valid [`Token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Zero bytes long.
+    #[error("empty key or value")]
+    Empty,
+    /// Over [`MAX_TOKEN_LEN`] bytes long.
+    #[error("key or value longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+    /// Holds a byte that [`is_token_byte`] rejects.
+    #[error("key or value contains the forbidden byte {0:#04x}")]
+    ForbiddenByte(u8),
+}
+
+/// Whether `byte` may appear in a key or value.
+#[inline]
+pub fn is_token_byte(byte: u8) -> bool {
+    !byte.is_ascii_whitespace()
+        && !matches!(byte, b'(' | b')' | b'[' | b']' | b',' | 0 | 0x0b)
+}
+
+impl Token {
+    /// Validates `raw` and copies it into a token.
+    pub fn new(raw: &[u8]) -> Result<Self, TokenError> {
+        if raw.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        if raw.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong);
+        }
+        if let Some(&bad) = raw.iter().find(|&&b| !is_token_byte(b)) {
+            return Err(TokenError::ForbiddenByte(bad));
+        }
+        let mut bytes = [0u8; MAX_TOKEN_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Ok(Self {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The token's bytes, without padding.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The token as a 41-byte NUL-padded field, as the pipe protocol sends it.
+    pub fn to_padded_field(&self) -> [u8; MAX_TOKEN_LEN + 1] {
+        let mut field = [0u8; MAX_TOKEN_LEN + 1];
+        field[..MAX_TOKEN_LEN].copy_from_slice(&self.bytes);
+        field
+    }
+}
+
+impl TryFrom<&str> for Token {
+    type Error = TokenError;
+    fn try_from(s: &str) -> Result<Self, TokenError> {
+        Token::new(s.as_bytes())
+    }
+}
+
+impl Ord for Token {
+    /// Ascending byte order, the order SHOW, READ and DELETE report in.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for Token {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for Token {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.as_bytes());
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_one_to_forty_plain_bytes() {
+        assert_eq!(Token::new(b"a").unwrap().as_bytes(), b"a");
+        let forty = [b'x'; 40];
+        assert_eq!(Token::new(&forty).unwrap().as_bytes(), &forty);
+    }
+
+    #[test]
+    fn rejects_empty_long_and_delimiters() {
+        assert_eq!(Token::new(b""), Err(TokenError::Empty));
+        assert_eq!(Token::new(&[b'x'; 41]), Err(TokenError::TooLong));
+        for bad in [b"a b", b"a,b", b"a(b", b"a)b", b"a[b", b"a]b", b"a\tb"] {
+            assert!(Token::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Token::new(b"a\0"), Err(TokenError::ForbiddenByte(0)));
+    }
+
+    #[test]
+    fn orders_by_bytes_not_length() {
+        let b = Token::new(b"b").unwrap();
+        let aa = Token::new(b"aa").unwrap();
+        let a = Token::new(b"a").unwrap();
+        assert!(a < aa && aa < b);
+    }
+
+    #[test]
+    fn padded_field_is_nul_terminated() {
+        let field = Token::new(b"key").unwrap().to_padded_field();
+        assert_eq!(&field[..4], b"key\0");
+        assert!(field[3..].iter().all(|&b| b == 0));
+    }
+}
