@@ -3,12 +3,18 @@
 //!
 //! * [`token`]: keys and values (1–40 bytes, stored inline).
 //! * [`store`]: the [`Store`](store::Store) interface and its engines.
+//! * [`job`]: job files: parsing, running, output.
+//! * [`backup`]: bounded, non-blocking backups.
+//! * [`cli`]: the `kvs` command line.
 //! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod backup;
+pub mod cli;
+pub mod job;
 pub mod store;
 pub mod sync;
 pub mod token;

@@ -49,9 +49,7 @@ mod imp {
 #[cfg(feature = "loom")]
 mod imp {
     pub use loom::cell::UnsafeCell;
-    pub use loom::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
-    };
+    pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use loom::thread;
 

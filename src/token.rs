@@ -45,8 +45,7 @@ pub enum TokenError {
 /// Whether `byte` may appear in a key or value.
 #[inline]
 pub fn is_token_byte(byte: u8) -> bool {
-    !byte.is_ascii_whitespace()
-        && !matches!(byte, b'(' | b')' | b'[' | b']' | b',' | 0 | 0x0b)
+    !byte.is_ascii_whitespace() && !matches!(byte, b'(' | b')' | b'[' | b']' | b',' | 0 | 0x0b)
 }
 
 impl Token {

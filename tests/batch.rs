@@ -1,1 +1,268 @@
+//! End-to-end tests of batch mode: the real `kvs` binary on the fixtures the
+//! project carries, on bad command lines, and on parallel jobs hammering
+//! shared keys (where a torn multi-key command would show).
 
+#![cfg(not(feature = "loom"))]
+
+mod common;
+
+use common::{assert_same_files, dir_with, engines, files_with_ext, run_kvs, run_kvs_args};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs a fixture directory's jobs and compares every expected file.
+fn check_fixture(name: &str, threads: usize) {
+    let source = fixture(name);
+    let all: Vec<PathBuf> = fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let inputs: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| !p.extension().is_some_and(|e| e == "out" || e == "bck"))
+        .cloned()
+        .collect();
+    let expected: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| !inputs.contains(p))
+        .cloned()
+        .collect();
+    for engine in engines() {
+        let dir = dir_with(&inputs);
+        let output = run_kvs(dir.path(), threads, 2, engine);
+        assert!(output.status.success(), "{engine} {name}: {output:?}");
+        assert_same_files(&expected, dir.path(), &format!("{engine} {name}"));
+        let produced =
+            files_with_ext(dir.path(), "out").len() + files_with_ext(dir.path(), "bck").len();
+        assert_eq!(
+            produced,
+            expected.len(),
+            "{engine} {name}: unexpected extra output files"
+        );
+    }
+}
+
+#[test]
+fn every_command_matches_the_spec_byte_for_byte() {
+    check_fixture("every-command", 1);
+}
+
+#[test]
+fn invalid_lines_are_reported_on_stderr_and_skipped() {
+    let dir = dir_with(&[fixture("every-command/all.job")]);
+    let output = run_kvs(dir.path(), 1, 1, engines()[0]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr
+            .matches("Invalid command. See HELP for usage\n")
+            .count(),
+        3,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn parallel_jobs_on_disjoint_keys_and_non_job_files_ignored() {
+    check_fixture("parallel-disjoint", 2);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_that_write_nothing() {
+    let dir = dir_with(&[fixture("every-command/all.job")]);
+    let path = dir.path().to_str().unwrap();
+    for args in [
+        vec![path, "0", "1"],
+        vec![path, "1", "0"],
+        vec![path, "two", "1"],
+        vec![path, "1", "-3"],
+        vec![path, "1"],
+        vec![],
+        vec![path, "1", "1", "--store", "nosuch"],
+    ] {
+        let output = run_kvs_args(&args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(!output.stderr.is_empty(), "{args:?} printed no message");
+        assert!(
+            files_with_ext(dir.path(), "out").is_empty(),
+            "{args:?} wrote output"
+        );
+    }
+}
+
+#[test]
+fn a_missing_jobs_directory_is_a_clear_error() {
+    let output = run_kvs_args(&["/nonexistent/kvs-jobs", "1", "1"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the jobs directory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn help_lists_every_option() {
+    let output = run_kvs_args(&["--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "JOBS_DIR",
+        "MAX_THREADS",
+        "MAX_BACKUPS",
+        "REGISTER_FIFO",
+        "--store",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+}
+
+/// A failing backup (here: its directory is made read-only after the job
+/// starts writing is not portable, so the output directory is a file) is
+/// reported and the job goes on.
+#[test]
+fn a_backup_that_cannot_be_written_is_reported_and_the_job_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("b.job"),
+        "WRITE [(k,v)]\nBACKUP\nREAD [k]\n",
+    )
+    .unwrap();
+    // The backup's file name is taken by a directory, so the rename fails.
+    fs::create_dir(dir.path().join("b-1.bck")).unwrap();
+    fs::write(dir.path().join("b-1.bck/keep"), "").unwrap();
+    for engine in engines() {
+        let output = run_kvs(dir.path(), 1, 1, engine);
+        assert!(output.status.success(), "{engine}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("Failed to perform backup."),
+            "{engine}: {stderr}"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("b.out")).unwrap(),
+            "[(k,v)]\n"
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{engine}: temporary files left: {leftovers:?}"
+        );
+    }
+}
+
+const PAIRS: usize = 4;
+const JOBS: usize = 8;
+const STEPS: usize = 150;
+
+/// A job that always writes (and deletes) keys `a<i>` and `b<i>` together,
+/// with the same value, and reads them back in every way the language allows.
+fn hammer_job(job: usize) -> String {
+    let mut text = String::new();
+    for step in 0..STEPS {
+        let i = (job + step) % PAIRS;
+        let value = format!("j{job}s{step}");
+        match step % 6 {
+            0 | 1 | 3 => writeln!(text, "WRITE [(a{i},{value})(b{i},{value})]").unwrap(),
+            2 => writeln!(text, "READ [a{i},b{i}]").unwrap(),
+            4 => writeln!(text, "{}", if step % 12 == 4 { "SHOW" } else { "BACKUP" }).unwrap(),
+            _ => writeln!(text, "DELETE [b{i},a{i}]").unwrap(),
+        }
+    }
+    text
+}
+
+/// Checks that in `(k, v)` lines or `(k,v)` pairs, `a<i>` and `b<i>` always
+/// agree: both present with one value, or both absent.
+fn assert_pairs_agree(what: &str, entries: &[(String, String)]) {
+    for i in 0..PAIRS {
+        let find = |key: String| {
+            entries
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let (a, b) = (find(format!("a{i}")), find(format!("b{i}")));
+        assert_eq!(a, b, "torn pair {i} in {what}: {entries:?}");
+    }
+}
+
+fn show_entries(block: &str) -> Vec<(String, String)> {
+    block
+        .lines()
+        .map(|line| {
+            let inner = line
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(')'))
+                .expect(line);
+            let (k, v) = inner.split_once(", ").expect(line);
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_jobs_never_see_a_torn_multi_key_command() {
+    for engine in engines() {
+        let dir = tempfile::tempdir().unwrap();
+        for job in 0..JOBS {
+            fs::write(dir.path().join(format!("h{job}.job")), hammer_job(job)).unwrap();
+        }
+        let output = run_kvs(dir.path(), 4, 3, engine);
+        assert!(output.status.success(), "{engine}: {output:?}");
+        let mut checked = 0;
+        for out in files_with_ext(dir.path(), "out") {
+            // A job never runs two SHOWs without a READ between them, so each
+            // run of `(k, v)` lines is exactly one SHOW.
+            let mut show = String::new();
+            for line in fs::read_to_string(&out).unwrap().lines() {
+                if let Some(list) = line.strip_prefix('[') {
+                    assert_pairs_agree(&format!("{engine} SHOW"), &show_entries(&show));
+                    show.clear();
+                    // A READ of a pair: both KVSERROR or both the same value.
+                    let values: Vec<&str> = list
+                        .trim_end_matches(']')
+                        .split(')')
+                        .filter(|s| !s.is_empty())
+                        .map(|pair| pair.split_once(',').unwrap().1)
+                        .collect();
+                    assert_eq!(values.len(), 2, "{line}");
+                    assert_eq!(values[0], values[1], "{engine}: torn READ {line}");
+                    checked += 1;
+                } else {
+                    show.push_str(line);
+                    show.push('\n');
+                }
+            }
+            assert_pairs_agree(&format!("{engine} SHOW"), &show_entries(&show));
+        }
+        for backup in files_with_ext(dir.path(), "bck") {
+            let text = fs::read_to_string(&backup).unwrap();
+            assert_pairs_agree(
+                &format!("{engine} {}", backup.display()),
+                &show_entries(&text),
+            );
+            checked += 1;
+        }
+        let expected_backups = JOBS * (STEPS / 12 + usize::from(STEPS % 12 > 10));
+        assert_eq!(
+            files_with_ext(dir.path(), "bck").len(),
+            expected_backups,
+            "{engine}"
+        );
+        assert!(
+            checked > JOBS * STEPS / 6,
+            "{engine}: only {checked} observations"
+        );
+    }
+}

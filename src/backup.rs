@@ -1,0 +1,241 @@
+//! Backups: point-in-time copies of the store written to `X-n.bck` files off
+//! the job thread, at most `max_backups` at a time.
+//!
+//! A `BACKUP` command takes a [`Snapshot`] on the job thread (for the
+//! lock-free engine that is O(1)), asks the [`BackupLimiter`] for a permit,
+//! and hands both to a writer thread. The job goes on at once unless
+//! `max_backups` writers are already running, in which case it waits for one
+//! to finish. A file is written under a temporary name and renamed into place
+//! when complete, so nobody ever sees half a backup.
+
+use crate::job::output::write_show_lines;
+use crate::store::Snapshot;
+use crate::sync::{fence, AtomicUsize, Ordering};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+/// What the server prints when a backup cannot be written.
+pub const BACKUP_FAILED: &str = "Failed to perform backup.";
+
+/// A counting semaphore for backups in flight, with a lock-free fast path.
+///
+/// Invariant: at most `max` permits exist at any time. A permit is taken with
+/// one CAS when a slot is free; only a caller that must wait (the limit is
+/// reached, or [`wait_idle`](Self::wait_idle) with backups still running)
+/// takes the mutex and sleeps on the condition variable.
+///
+/// No lost wake-up (the classic store-buffering hazard). A sleeper, holding
+/// the mutex, announces itself in `sleepers`, issues a `SeqCst` fence, then
+/// reads `in_flight`; a releaser lowers `in_flight`, issues a `SeqCst` fence,
+/// then reads `sleepers`. The two fences are ordered in the single total
+/// order of `SeqCst` operations: if the sleeper's comes first, the releaser's
+/// read sees the announcement and wakes it (taking the mutex first, so the
+/// wake cannot fall in the gap between the sleeper's check and its wait); if
+/// the releaser's comes first, the sleeper's read sees the lowered count and
+/// it does not sleep. Without the fences both reads may return stale values
+/// and the sleeper waits forever.
+#[derive(Debug)]
+pub struct BackupLimiter {
+    max: usize,
+    in_flight: AtomicUsize,
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+/// The right to run one backup; dropping it frees the slot.
+#[derive(Debug)]
+pub struct BackupPermit {
+    limiter: Arc<BackupLimiter>,
+}
+
+impl BackupLimiter {
+    /// A limiter that lets `max` backups (at least one) run at once.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            in_flight: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// How many backups may run at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// How many permits are held now (a momentary reading).
+    pub fn in_flight(&self) -> usize {
+        // Relaxed: a statistic; nothing is concluded from it about other data.
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Takes a permit, waiting while `max` are held. (An associated
+    /// function, since loom's `Arc` cannot be a method receiver.)
+    pub fn acquire(limiter: &Arc<Self>) -> BackupPermit {
+        // Relaxed: only a first guess for the CAS, which validates it.
+        let guess = limiter.in_flight.load(Ordering::Relaxed);
+        if !limiter.try_take(guess) {
+            limiter.sleep_until(|limiter| limiter.try_take(limiter.latest_in_flight()));
+        }
+        BackupPermit {
+            limiter: Arc::clone(limiter),
+        }
+    }
+
+    /// Waits until no permit is held.
+    pub fn wait_idle(&self) {
+        self.sleep_until(|limiter| limiter.latest_in_flight() == 0);
+    }
+
+    /// Raises `in_flight` if it is below `max`, starting from `current`.
+    fn try_take(&self, mut current: usize) -> bool {
+        while current < self.max {
+            // Acquire on success: pairs with the releasing RMW of the permit
+            // whose slot this one reuses (the backup's file is complete).
+            match self.in_flight.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
+        }
+        false
+    }
+
+    /// `in_flight` as the sleeper's side of the type's no-lost-wake-up
+    /// argument reads it: after a `SeqCst` fence that follows the caller's
+    /// announcement in `sleepers`.
+    fn latest_in_flight(&self) -> usize {
+        // SeqCst fence: orders the announcement before this read against the
+        // releaser's fence between its decrement and its read of `sleepers`.
+        fence(Ordering::SeqCst);
+        // Relaxed: the fence above orders it; a successful take revalidates
+        // the count with an Acquire CAS.
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps on the condition variable until `ready` holds.
+    fn sleep_until(&self, mut ready: impl FnMut(&Self) -> bool) {
+        let mut guard = self.lock_state();
+        // Relaxed: the SeqCst fence in `latest_in_flight`, which every
+        // `ready` check runs after this, orders it against the releaser's.
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        while !ready(self) {
+            guard = self
+                .changed
+                .wait(guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        // Relaxed: leaving needs no ordering; a releaser that still counts
+        // this thread only sends one unneeded wake-up.
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        drop(guard);
+    }
+
+    fn release(&self) {
+        // Release: publishes the finished backup to the Acquire CAS of the
+        // next permit holder.
+        self.in_flight.fetch_sub(1, Ordering::Release);
+        // SeqCst fence: pairs with the sleeper's fence in `latest_in_flight`
+        // (type doc), so this read or the sleeper's sees the other's write.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.sleepers.load(Ordering::Relaxed) > 0 {
+            // Taking the lock orders this wake after a sleeper's check and
+            // before (or during) its wait, never in the gap between them.
+            let _guard = self.lock_state();
+            self.changed.notify_all();
+        }
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, ()> {
+        // The mutex guards no data, so a poisoned one is still usable.
+        self.lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for BackupPermit {
+    fn drop(&mut self) {
+        self.limiter.release();
+    }
+}
+
+/// Starts backups on writer threads, bounded by a shared [`BackupLimiter`].
+#[derive(Debug, Clone)]
+pub struct Backups {
+    limiter: Arc<BackupLimiter>,
+}
+
+impl Backups {
+    /// A backup service that runs at most `max_in_flight` writers at once.
+    pub fn new(max_in_flight: usize) -> Self {
+        Self {
+            limiter: Arc::new(BackupLimiter::new(max_in_flight)),
+        }
+    }
+
+    /// Writes `snapshot` to `path` on a writer thread, once a slot is free.
+    /// Failures are reported on stderr as the course server does.
+    pub fn start(&self, snapshot: Box<dyn Snapshot>, path: PathBuf) {
+        let permit = BackupLimiter::acquire(&self.limiter);
+        let spawned = std::thread::Builder::new()
+            .name("backup".into())
+            .spawn(move || {
+                if let Err(error) = write_backup(snapshot, &path) {
+                    report_failure(&path, &error);
+                }
+                drop(permit);
+            });
+        if let Err(error) = spawned {
+            report_failure(Path::new("backup thread"), &error);
+        }
+    }
+
+    /// Waits until every started backup has finished.
+    pub fn wait_idle(&self) {
+        self.limiter.wait_idle();
+    }
+}
+
+fn report_failure(path: &Path, error: &io::Error) {
+    eprintln!("{BACKUP_FAILED}");
+    tracing::warn!(path = %path.display(), %error, "backup failed");
+}
+
+/// Writes the snapshot in `SHOW` format to a temporary file beside `path`,
+/// then renames it to `path`. On failure the temporary file is removed.
+pub fn write_backup(snapshot: Box<dyn Snapshot>, path: &Path) -> io::Result<()> {
+    let temporary = temporary_path(path);
+    let result = write_file(snapshot, &temporary).and_then(|()| fs::rename(&temporary, path));
+    if result.is_err() {
+        // Best effort: the file may not exist if creating it was what failed.
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn write_file(snapshot: Box<dyn Snapshot>, path: &Path) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    write_show_lines(&mut out, &snapshot.into_sorted_pairs())?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()
+}
+
+/// `dir/X-1.bck` is written as `dir/.X-1.bck.tmp`: same directory (so the
+/// rename is atomic), hidden, and never ending in `.bck`.
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}

@@ -1,0 +1,83 @@
+//! The job language's commands, as values.
+//!
+//! [`Command::to_line`] prints a command in the canonical form the parser
+//! reads back, so `parse(print(c)) == c` for every valid command.
+
+use crate::token::{Key, Value};
+use std::fmt;
+
+/// One line of a `.job` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `WRITE [(k,v)(k2,v2)...]`: pairs in the order written.
+    Write(Vec<(Key, Value)>),
+    /// `READ [k,k2,...]`: keys in the order written, repeats kept.
+    Read(Vec<Key>),
+    /// `DELETE [k,k2,...]`: keys in the order written, repeats kept.
+    Delete(Vec<Key>),
+    /// `SHOW`: every pair, ascending by key.
+    Show,
+    /// `WAIT <ms>`: pause the job.
+    Wait(u64),
+    /// `BACKUP`: write a point-in-time copy of the store to a file.
+    Backup,
+    /// `HELP`: print the command summary.
+    Help,
+}
+
+/// The text `HELP` prints, byte for byte as the course server prints it.
+pub const HELP_TEXT: &str = "Available commands:\n  \
+WRITE [(key,value),(key2,value2),...]\n  \
+READ [key,key2,...]\n  \
+DELETE [key,key2,...]\n  \
+SHOW\n  \
+WAIT <delay_ms>\n  \
+BACKUP\n  \
+HELP\n";
+
+impl Command {
+    /// The command in canonical job-file syntax, byte for byte (keys and
+    /// values need not be UTF-8). The parser reads it back as `self`.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = Vec::new();
+        match self {
+            Command::Write(pairs) => {
+                line.extend_from_slice(b"WRITE [");
+                for (key, value) in pairs {
+                    line.push(b'(');
+                    line.extend_from_slice(key.as_bytes());
+                    line.push(b',');
+                    line.extend_from_slice(value.as_bytes());
+                    line.push(b')');
+                }
+                line.push(b']');
+            }
+            Command::Read(keys) => push_key_list(&mut line, b"READ", keys),
+            Command::Delete(keys) => push_key_list(&mut line, b"DELETE", keys),
+            Command::Show => line.extend_from_slice(b"SHOW"),
+            Command::Wait(ms) => line.extend_from_slice(format!("WAIT {ms}").as_bytes()),
+            Command::Backup => line.extend_from_slice(b"BACKUP"),
+            Command::Help => line.extend_from_slice(b"HELP"),
+        }
+        line
+    }
+}
+
+fn push_key_list(line: &mut Vec<u8>, word: &[u8], keys: &[Key]) {
+    line.extend_from_slice(word);
+    line.extend_from_slice(b" [");
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        line.extend_from_slice(key.as_bytes());
+    }
+    line.push(b']');
+}
+
+impl fmt::Display for Command {
+    /// The canonical line, with any non-UTF-8 byte shown as U+FFFD.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_line()))
+    }
+}

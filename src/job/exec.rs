@@ -1,0 +1,177 @@
+//! Running one job file's commands against the store.
+//!
+//! A [`JobExecutor`] owns the job's output and its backup counter. Each
+//! command goes to the store as one store call, so it takes effect at one
+//! instant (see [`crate::store`]), and commands of one file run in order, so
+//! each sees the effects of those before it.
+
+use super::command::{Command, HELP_TEXT};
+use super::output::{write_pair_list, write_show_lines, DELETE_MISSING, READ_MISSING, WAITING};
+use crate::backup::Backups;
+use crate::store::{KeySet, Store, WriteSet};
+use crate::token::{Key, Value};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the n-th backup of a job goes: `dir/X-n.bck` for `dir/X.job`.
+#[derive(Debug, Clone)]
+pub struct BackupNames {
+    dir: PathBuf,
+    stem: String,
+    taken: u64,
+}
+
+impl BackupNames {
+    /// Names for the backups of the job `dir/stem.job`.
+    pub fn new(dir: PathBuf, stem: String) -> Self {
+        Self {
+            dir,
+            stem,
+            taken: 0,
+        }
+    }
+
+    /// The path of the next backup.
+    pub fn next_path(&mut self) -> PathBuf {
+        self.taken += 1;
+        self.dir.join(format!("{}-{}.bck", self.stem, self.taken))
+    }
+}
+
+/// Pauses a job for `WAIT`; the server swaps in one that a shutdown cuts short.
+pub trait Sleeper: Send + Sync {
+    /// Sleeps for `duration` (or less, when the job is being stopped).
+    fn sleep(&self, duration: Duration);
+}
+
+/// Sleeps the full time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadSleeper;
+
+impl Sleeper for ThreadSleeper {
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// Runs commands for one job file.
+pub struct JobExecutor<'a, W: Write> {
+    store: &'a dyn Store,
+    backups: &'a Backups,
+    sleeper: &'a dyn Sleeper,
+    out: W,
+    backup_names: BackupNames,
+    sorted_keys: Vec<Key>,
+    values: Vec<Option<Value>>,
+}
+
+impl<'a, W: Write> JobExecutor<'a, W> {
+    /// An executor writing the job's output to `out`.
+    pub fn new(
+        store: &'a dyn Store,
+        backups: &'a Backups,
+        sleeper: &'a dyn Sleeper,
+        out: W,
+        backup_names: BackupNames,
+    ) -> Self {
+        Self {
+            store,
+            backups,
+            sleeper,
+            out,
+            backup_names,
+            sorted_keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Runs one command, writing what it prints to the output.
+    pub fn execute(&mut self, command: &Command) -> io::Result<()> {
+        match command {
+            Command::Write(pairs) => {
+                self.store
+                    .write(&WriteSet::from_pairs(pairs.iter().copied()));
+                Ok(())
+            }
+            Command::Read(keys) => self.read(keys),
+            Command::Delete(keys) => self.delete(keys),
+            Command::Show => {
+                let pairs = self.store.snapshot().into_sorted_pairs();
+                write_show_lines(&mut self.out, &pairs)
+            }
+            Command::Wait(ms) => self.wait(*ms),
+            Command::Backup => {
+                let snapshot = self.store.snapshot();
+                self.backups.start(snapshot, self.backup_names.next_path());
+                Ok(())
+            }
+            Command::Help => self.out.write_all(HELP_TEXT.as_bytes()),
+        }
+    }
+
+    /// Flushes the output and gives it back.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// `READ`: every key named, ascending, repeats kept, read at one instant.
+    fn read(&mut self, keys: &[Key]) -> io::Result<()> {
+        self.sort_keys(keys);
+        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        self.store.read(&set, &mut self.values);
+        let values = &self.values;
+        let listed = self.sorted_keys.iter().map(|key| {
+            let value = unique_index(&set, key).and_then(|i| values[i].as_ref());
+            (key, value.map_or(READ_MISSING, |v| v.as_bytes()))
+        });
+        write_pair_list(&mut self.out, listed)
+    }
+
+    /// `DELETE`: prints the keys that were missing, ascending; a key named
+    /// twice is missing the second time, since the first deleted it.
+    fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
+        self.sort_keys(keys);
+        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        let deletion = self.store.delete(&set);
+        let missing: Vec<&Key> = self
+            .sorted_keys
+            .iter()
+            .enumerate()
+            .filter(|&(i, key)| {
+                let repeat = i > 0 && self.sorted_keys[i - 1] == *key;
+                repeat || !unique_index(&set, key).is_some_and(|j| deletion.removed[j])
+            })
+            .map(|(_, key)| key)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        write_pair_list(
+            &mut self.out,
+            missing.into_iter().map(|key| (key, DELETE_MISSING)),
+        )
+    }
+
+    fn wait(&mut self, ms: u64) -> io::Result<()> {
+        if ms == 0 {
+            return Ok(());
+        }
+        self.out.write_all(WAITING)?;
+        // Whoever watches the output sees "Waiting..." before the pause.
+        self.out.flush()?;
+        self.sleeper.sleep(Duration::from_millis(ms));
+        Ok(())
+    }
+
+    fn sort_keys(&mut self, keys: &[Key]) {
+        self.sorted_keys.clear();
+        self.sorted_keys.extend_from_slice(keys);
+        self.sorted_keys.sort_unstable();
+    }
+}
+
+fn unique_index(set: &KeySet, key: &Key) -> Option<usize> {
+    set.keys().binary_search(key).ok()
+}

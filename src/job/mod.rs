@@ -1,0 +1,138 @@
+//! Job files: finding them, parsing them, and running them on worker threads.
+//!
+//! Every regular file whose name ends in `.job` directly inside the jobs
+//! directory is one job. `max_threads` workers take jobs from a shared list,
+//! one whole file at a time, so files run in parallel and each file's
+//! commands run in order. `X.job` writes its output to `X.out`.
+
+pub mod command;
+pub mod exec;
+pub mod output;
+pub mod parse;
+
+pub use command::Command;
+pub use exec::{BackupNames, JobExecutor, Sleeper, ThreadSleeper};
+pub use parse::{parse_line, JobReader, Line, ParseError};
+
+use crate::backup::Backups;
+use crate::store::Store;
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// What a job prints on stderr for an invalid line, as the course server does.
+pub const INVALID_COMMAND: &str = "Invalid command. See HELP for usage";
+
+/// Why the jobs could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The jobs directory cannot be listed.
+    #[error("cannot read the jobs directory {}: {source}", path.display())]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+}
+
+/// The jobs of a directory, sorted by name so runs are reproducible.
+pub fn find_jobs(dir: &Path) -> Result<Vec<PathBuf>, JobError> {
+    let to_error = |source| JobError::Directory {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut jobs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(to_error)? {
+        let path = entry.map_err(to_error)?.path();
+        let is_job = path.extension().is_some_and(|ext| ext == "job")
+            && fs::metadata(&path).is_ok_and(|meta| meta.is_file());
+        if is_job {
+            jobs.push(path);
+        }
+    }
+    jobs.sort();
+    Ok(jobs)
+}
+
+/// What the job workers share.
+pub struct JobContext<'a> {
+    /// The store every job runs against.
+    pub store: &'a dyn Store,
+    /// Where `BACKUP` sends its snapshots.
+    pub backups: &'a Backups,
+    /// How `WAIT` pauses.
+    pub sleeper: &'a dyn Sleeper,
+    /// Set to stop every job at its next command boundary.
+    pub stop: &'a AtomicBool,
+}
+
+/// How a run of jobs went.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Jobs run to their end (or to a requested stop).
+    pub completed: usize,
+    /// Jobs that could not be opened or whose output could not be written.
+    pub failed: usize,
+}
+
+/// Runs `jobs` on up to `max_threads` worker threads and waits for them.
+pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) -> RunSummary {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let workers = max_threads.clamp(1, jobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                // Relaxed: the counter only hands out distinct indices; the
+                // job paths were written before the threads were spawned.
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(index) else { break };
+                if let Err(error) = run_job(job, context) {
+                    eprintln!("kvs: job {}: {error}", job.display());
+                    // Relaxed: read only after the scope joins every worker.
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    // Relaxed: the scope's join ordered every worker's increments before this.
+    let failed = failed.load(Ordering::Relaxed);
+    RunSummary {
+        completed: jobs.len() - failed,
+        failed,
+    }
+}
+
+/// Runs one job file to its end, or until `context.stop` is set.
+pub fn run_job(job: &Path, context: &JobContext<'_>) -> io::Result<()> {
+    let input = BufReader::with_capacity(1 << 16, File::open(job)?);
+    let output = BufWriter::with_capacity(1 << 16, File::create(job.with_extension("out"))?);
+    let stem = job
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = job.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut executor = JobExecutor::new(
+        context.store,
+        context.backups,
+        context.sleeper,
+        output,
+        BackupNames::new(dir, stem),
+    );
+    let mut reader = JobReader::new(input);
+    // Relaxed: a stop request needs no data from the thread that set it.
+    while !context.stop.load(Ordering::Relaxed) {
+        match reader.next_line()? {
+            None => break,
+            Some(Line::Skip) => {}
+            Some(Line::Command(command)) => executor.execute(&command)?,
+            Some(Line::Invalid(reason)) => {
+                eprintln!("{INVALID_COMMAND}");
+                tracing::debug!(job = %job.display(), line = reader.line_number(), %reason, "invalid line");
+            }
+        }
+    }
+    executor.finish().map(drop)
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the end-to-end tests: running the real `kvs` binary and
+//! comparing the files it writes.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `kvs <dir> <threads> <backups> --store <engine>` to completion.
+pub fn run_kvs(dir: &Path, threads: usize, backups: usize, engine: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvs"))
+        .arg(dir)
+        .arg(threads.to_string())
+        .arg(backups.to_string())
+        .args(["--store", engine])
+        .output()
+        .expect("the kvs binary runs")
+}
+
+/// Runs `kvs` with exactly `args`.
+pub fn run_kvs_args(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvs"))
+        .args(args)
+        .output()
+        .expect("the kvs binary runs")
+}
+
+/// The engines, as `--store` names them.
+pub fn engines() -> Vec<&'static str> {
+    kvs::store::Engine::ALL.iter().map(|e| e.name()).collect()
+}
+
+/// A fresh temporary directory holding copies of `files`.
+pub fn dir_with(files: &[PathBuf]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for file in files {
+        fs::copy(file, dir.path().join(file.file_name().unwrap())).expect("copy fixture");
+    }
+    dir
+}
+
+/// The files of `dir` whose name ends in `.<ext>`, sorted.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("readable directory")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that `actual_dir` holds every file of `expected`, byte for byte.
+pub fn assert_same_files(expected: &[PathBuf], actual_dir: &Path, context: &str) {
+    for want in expected {
+        let name = want.file_name().unwrap();
+        let got = actual_dir.join(name);
+        let want_bytes = fs::read(want).unwrap();
+        let got_bytes = fs::read(&got)
+            .unwrap_or_else(|e| panic!("{context}: {} was not written: {e}", got.display()));
+        assert_eq!(
+            String::from_utf8_lossy(&got_bytes),
+            String::from_utf8_lossy(&want_bytes),
+            "{context}: {} differs",
+            name.to_string_lossy()
+        );
+    }
+}
