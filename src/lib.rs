@@ -3,12 +3,18 @@
 //!
 //! * [`token`]: keys and values (1–40 bytes, stored inline).
 //! * [`store`]: the [`Store`](store::Store) interface and its engines.
+//! * [`ring`]: the wait-free single-producer single-consumer ring that
+//!   carries notifications from workers to a client's pipe writer.
+//! * [`server`]: the notification server's synchronization: commit-order
+//!   merge of the workers' rings.
 //! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod ring;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod token;

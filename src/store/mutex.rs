@@ -191,7 +191,7 @@ struct CopiedSnapshot {
 impl Snapshot for CopiedSnapshot {
     fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
         let mut pairs = self.pairs;
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_unstable_by_key(|a| a.0);
         pairs
     }
 }

@@ -1,0 +1,1 @@
+//! Models of the commit-order merge (`kvs::server::order`).

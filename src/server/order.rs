@@ -1,0 +1,1 @@
+//! Commit-order merge of the workers' notification rings (in progress).
