@@ -1,7 +1,9 @@
-//! Loom models of the crate's synchronization. Each runs the real code,
-//! compiled against loom's types through `kvs::sync`, and states the property
-//! it checks. Run with `cargo test --features loom --release`.
+//! Loom models of the crate's real synchronization code, compiled against
+//! loom's types through `kvs::sync`. Each model states the property it checks
+//! in its doc comment. Run with `cargo test --features loom`.
 
 #![cfg(feature = "loom")]
 
 mod backup_limiter;
+mod order;
+mod ring;

@@ -6,6 +6,10 @@
 //! * [`job`]: job files: parsing, running, output.
 //! * [`backup`]: bounded, non-blocking backups.
 //! * [`cli`]: the `kvs` command line.
+//! * [`ring`]: the wait-free single-producer single-consumer ring that
+//!   carries notifications from workers to a client's pipe writer.
+//! * [`server`]: the notification server's synchronization: commit-order
+//!   merge of the workers' rings.
 //! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -15,6 +19,8 @@
 pub mod backup;
 pub mod cli;
 pub mod job;
+pub mod ring;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod token;

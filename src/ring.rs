@@ -1,0 +1,622 @@
+//! A bounded, wait-free, single-producer single-consumer ring.
+//!
+//! A committing worker hands each notification to a client's pipe writer
+//! through one of these rings. The worker must never block, lock, allocate or
+//! make a system call on that path, and a client that stops reading must not
+//! slow it down: a full ring is reported to the worker, which then drops the
+//! client instead of waiting.
+//!
+//! # Algorithm
+//!
+//! The ring is an array of `N = 2^k` slots and two counters, `tail` (the
+//! number of values ever pushed) and `head` (the number ever popped). Both
+//! only grow and wrap around `usize`; value number `i` lives in slot
+//! `i & (N - 1)`. Only the producer writes `tail`; only the consumer writes
+//! `head`. The number of values in the ring is `tail - head` (wrapping).
+//!
+//! * `push`: if `tail - head == N` the ring is full and the value is handed
+//!   back. Otherwise the producer writes the value into slot `tail`, then
+//!   publishes it with a *Release* store of `tail + 1`.
+//! * `pop`: if `head == tail` the ring is empty. Otherwise the consumer moves
+//!   the value out of slot `head`, then frees the slot with a *Release* store
+//!   of `head + 1`.
+//!
+//! Each side reads the other's counter with *Acquire*, so it sees the slot
+//! contents the other side wrote (consumer) or is done reading (producer)
+//! before that counter moved.
+//!
+//! # Invariants
+//!
+//! 1. `0 <= tail - head <= N` at every instant (wrapping arithmetic).
+//! 2. Slots `head..tail` hold initialized values owned by the ring; all other
+//!    slots are uninitialized. The producer alone touches slots outside
+//!    `head..tail` (it writes slot `tail`), the consumer alone touches slot
+//!    `head` while `head != tail`: no slot is ever accessed by both at once.
+//! 3. Each side keeps a private *cached* copy of the other side's counter.
+//!    The cache is never ahead of the real counter, so it can only make the
+//!    ring look fuller (producer) or emptier (consumer) than it is, never the
+//!    reverse. A side reloads the shared counter only when its cache says it
+//!    cannot proceed; in a steady stream this makes most operations touch
+//!    only the side's own cache line.
+//!
+//! `head` and `tail` sit on separate cache lines ([`CachePadded`]) so the two
+//! threads do not invalidate each other's line on every operation.
+//!
+//! # Progress
+//!
+//! `push` and `pop` run a fixed number of steps: at most one load of the
+//! other counter, one slot access and one store, with no loop and no retry.
+//! Neither can be delayed by the other thread being descheduled, so both are
+//! wait-free. A batch drain reads `tail` once and then moves at most `N`
+//! values, so it is wait-free too.
+//!
+//! # Disconnection
+//!
+//! Each handle clears its side's `live` flag when dropped, so the other side
+//! can see it is gone ([`Producer::is_abandoned`], [`Consumer::is_abandoned`]).
+//! The slots are freed, and values still in the ring dropped, when the last
+//! handle goes.
+
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::mem::MaybeUninit;
+
+/// Why [`Producer::push`] did not take a value.
+#[derive(PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The ring holds `capacity` values: the consumer is not keeping up. The
+    /// value is handed back.
+    Full(T),
+}
+
+impl<T> PushError<T> {
+    /// The value that was not pushed.
+    pub fn into_inner(self) -> T {
+        match self {
+            PushError::Full(value) => value,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("Full(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("ring is full"),
+        }
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
+
+/// The state both handles share.
+struct Shared<T> {
+    /// Values ever popped. Written only by the consumer.
+    head: CachePadded<AtomicUsize>,
+    /// Values ever pushed. Written only by the producer.
+    tail: CachePadded<AtomicUsize>,
+    /// Cleared when the producer is dropped.
+    producer_live: AtomicBool,
+    /// Cleared when the consumer is dropped.
+    consumer_live: AtomicBool,
+    /// `capacity` slots; value `i` lives in `slots[i & mask]`.
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// `capacity - 1`, with `capacity` a power of two.
+    mask: usize,
+}
+
+// SAFETY: the ring moves `T`s from the producer's thread to the consumer's,
+// so `T: Send` is required and enough. Concurrent access to a slot never
+// happens (invariant 2 of the module docs): each slot is handed from one
+// thread to the other by a Release store and Acquire load of `tail` or `head`.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as for `Send`: the two handles share `Shared` only through atomics
+// and through slots whose ownership those atomics hand over.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    fn slot(&self, index: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        &self.slots[index & self.mask]
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // `&mut self`: both handles are gone and `Arc`'s drop has ordered all
+        // of their accesses before this one, so Relaxed loads see the final
+        // counters.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut index = head;
+        while index != tail {
+            // SAFETY: slots `head..tail` hold initialized values (invariant
+            // 2) that nobody else can reach any more; each is dropped once.
+            self.slot(index)
+                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            index = index.wrapping_add(1);
+        }
+    }
+}
+
+/// Creates a ring holding up to `capacity` values, rounded up to a power of
+/// two, and returns its two ends.
+///
+/// # Panics
+///
+/// If `capacity` is zero or its power-of-two round-up overflows `usize`.
+pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    assert!(capacity > 0, "a ring needs at least one slot");
+    let capacity = capacity
+        .checked_next_power_of_two()
+        .expect("ring capacity too large");
+    let slots = (0..capacity)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect();
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        producer_live: AtomicBool::new(true),
+        consumer_live: AtomicBool::new(true),
+        slots,
+        mask: capacity - 1,
+    });
+    let producer = Producer {
+        shared: shared.clone(),
+        tail: 0,
+        head_cache: 0,
+    };
+    let consumer = Consumer {
+        shared,
+        head: 0,
+        tail_cache: 0,
+    };
+    (producer, consumer)
+}
+
+/// The pushing end of a ring. There is exactly one per ring.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our own copy of `shared.tail`: only we write it.
+    tail: usize,
+    /// A value `shared.head` had at some point; never ahead of it.
+    head_cache: usize,
+}
+
+impl<T> Producer<T> {
+    /// Appends `value`, or hands it back if the ring is full. Wait-free.
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        if self.tail.wrapping_sub(self.head_cache) == self.shared.capacity() {
+            // Acquire pairs with the consumer's Release store of `head`: the
+            // consumer has finished moving out every slot it freed.
+            self.head_cache = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head_cache) == self.shared.capacity() {
+                return Err(PushError::Full(value));
+            }
+        }
+        // SAFETY: `tail - head < capacity`, so slot `tail` is outside
+        // `head..tail`: it is uninitialized and the consumer will not touch
+        // it until we publish it below (invariant 2).
+        self.shared
+            .slot(self.tail)
+            .with_mut(|slot| unsafe { (*slot).write(value) });
+        self.tail = self.tail.wrapping_add(1);
+        // Release pairs with the consumer's Acquire load of `tail`: the value
+        // written above is visible before the consumer can read the slot.
+        self.shared.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// How many more values `push` would accept right now. The consumer may
+    /// free more at any time, so this is a lower bound.
+    pub fn free_slots(&mut self) -> usize {
+        // Acquire pairs with the consumer's Release store of `head`, as in
+        // `push`.
+        self.head_cache = self.shared.head.load(Ordering::Acquire);
+        self.shared.capacity() - self.tail.wrapping_sub(self.head_cache)
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// Whether the consumer has been dropped: pushed values will never be
+    /// read.
+    pub fn is_abandoned(&self) -> bool {
+        // Relaxed: no data travels with this flag; once it reads false, the
+        // producer only stops pushing.
+        !self.shared.consumer_live.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // Release pairs with the consumer's Acquire load in `is_abandoned`:
+        // a consumer that sees the producer gone also sees its last `tail`.
+        self.shared.producer_live.store(false, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity())
+            .field("pushed", &self.tail)
+            .finish()
+    }
+}
+
+/// The popping end of a ring. There is exactly one per ring.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our own copy of `shared.head`: only we write it.
+    head: usize,
+    /// A value `shared.tail` had at some point; never ahead of it.
+    tail_cache: usize,
+}
+
+impl<T> Consumer<T> {
+    /// Removes the oldest value, or returns `None` if the ring is empty.
+    /// Wait-free.
+    pub fn pop(&mut self) -> Option<T> {
+        if self.head == self.tail_cache {
+            self.tail_cache = self.load_tail();
+            if self.head == self.tail_cache {
+                return None;
+            }
+        }
+        let value = self.take(self.head);
+        self.head = self.head.wrapping_add(1);
+        // Release pairs with the producer's Acquire load of `head`: the move
+        // out of the slot is complete before the producer may overwrite it.
+        self.shared.head.store(self.head, Ordering::Release);
+        Some(value)
+    }
+
+    /// Moves every value available now into `out`, oldest first, and returns
+    /// how many. Reads `tail` once and frees all the slots with one store,
+    /// so a burst costs two shared-memory operations rather than two per
+    /// value. Wait-free: at most `capacity` values are moved.
+    pub fn drain_into(&mut self, out: &mut Vec<T>) -> usize {
+        self.drain_with(|value| out.push(value))
+    }
+
+    /// Calls `f` on every value available now, oldest first, and returns how
+    /// many. Like [`drain_into`](Self::drain_into) without the vector. If `f`
+    /// panics, the values already passed to it stay consumed and the rest
+    /// stay in the ring.
+    pub fn drain_with(&mut self, mut f: impl FnMut(T)) -> usize {
+        self.tail_cache = self.load_tail();
+        let start = self.head;
+        let publish = PublishHead { consumer: self };
+        while publish.consumer.head != publish.consumer.tail_cache {
+            let value = publish.consumer.take(publish.consumer.head);
+            // Count the value as consumed before `f` runs, so a panic in `f`
+            // never leaves a moved-out slot inside `head..tail`.
+            publish.consumer.head = publish.consumer.head.wrapping_add(1);
+            f(value);
+        }
+        let count = publish.consumer.head.wrapping_sub(start);
+        drop(publish);
+        count
+    }
+
+    /// The number of values in the ring right now. The producer may add more
+    /// at any time, so this is a lower bound.
+    pub fn len(&mut self) -> usize {
+        self.tail_cache = self.load_tail();
+        self.tail_cache.wrapping_sub(self.head)
+    }
+
+    /// Whether the ring is empty right now.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// Whether the producer has been dropped. Once this returns true, the
+    /// values in the ring are all there will ever be: a following
+    /// [`drain_into`](Self::drain_into) gets every one of them.
+    pub fn is_abandoned(&self) -> bool {
+        // Acquire pairs with the Release store in `Producer::drop`, which
+        // comes after the producer's last `tail` store.
+        !self.shared.producer_live.load(Ordering::Acquire)
+    }
+
+    fn load_tail(&self) -> usize {
+        // Acquire pairs with the producer's Release store of `tail`: the
+        // values in slots before `tail` are visible before we read them.
+        self.shared.tail.load(Ordering::Acquire)
+    }
+
+    /// Moves value `index` out of its slot. The caller must then count it
+    /// as consumed by advancing `self.head` past it.
+    fn take(&self, index: usize) -> T {
+        debug_assert!(index != self.tail_cache);
+        // SAFETY: `head <= index < tail_cache <= tail`, so the slot holds an
+        // initialized value that the producer published with its Release
+        // store of `tail` (read by our Acquire load) and will not touch until
+        // we publish a `head` past it. The caller advances `head` past
+        // `index` right away, so the value is moved out only once.
+        self.shared
+            .slot(index)
+            .with(|slot| unsafe { (*slot).assume_init_read() })
+    }
+}
+
+/// Publishes the consumer's `head` when a drain ends, even by a panic.
+struct PublishHead<'a, T> {
+    consumer: &'a mut Consumer<T>,
+}
+
+impl<T> Drop for PublishHead<'_, T> {
+    fn drop(&mut self) {
+        // Release pairs with the producer's Acquire load of `head`: every
+        // value drained has been moved out before the producer may reuse its
+        // slot.
+        self.consumer
+            .shared
+            .head
+            .store(self.consumer.head, Ordering::Release);
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Relaxed: the producer only uses the flag to stop pushing; no data
+        // travels with it. The values left in the ring are dropped by
+        // `Shared::drop`, which `Arc` orders after both handles.
+        self.shared.consumer_live.store(false, Ordering::Relaxed);
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .field("popped", &self.head)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    #[test]
+    fn capacity_rounds_up_to_a_power_of_two() {
+        assert_eq!(channel::<u8>(1).0.capacity(), 1);
+        assert_eq!(channel::<u8>(3).0.capacity(), 4);
+        assert_eq!(channel::<u8>(64).1.capacity(), 64);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one slot")]
+    fn zero_capacity_is_refused() {
+        let _ = channel::<u8>(0);
+    }
+
+    #[test]
+    fn push_pop_in_order_across_wrap_around() {
+        let (mut tx, mut rx) = channel(4);
+        for round in 0..10u32 {
+            for i in 0..3 {
+                tx.push(round * 10 + i).unwrap();
+            }
+            for i in 0..3 {
+                assert_eq!(rx.pop(), Some(round * 10 + i));
+            }
+            assert_eq!(rx.pop(), None);
+        }
+    }
+
+    #[test]
+    fn full_ring_hands_the_value_back() {
+        let (mut tx, mut rx) = channel(2);
+        tx.push("a").unwrap();
+        tx.push("b").unwrap();
+        assert_eq!(tx.free_slots(), 0);
+        assert_eq!(tx.push("c"), Err(PushError::Full("c")));
+        assert_eq!(rx.pop(), Some("a"));
+        tx.push("c").unwrap();
+        assert_eq!(rx.pop(), Some("b"));
+        assert_eq!(rx.pop(), Some("c"));
+        assert_eq!(rx.pop(), None);
+        assert_eq!(PushError::Full(7).into_inner(), 7);
+        assert_eq!(PushError::Full(7).to_string(), "ring is full");
+    }
+
+    #[test]
+    fn drain_takes_everything_available_in_order() {
+        let (mut tx, mut rx) = channel(8);
+        let mut out = Vec::new();
+        assert_eq!(rx.drain_into(&mut out), 0);
+        for i in 0..6 {
+            tx.push(i).unwrap();
+        }
+        assert_eq!(rx.len(), 6);
+        assert_eq!(rx.drain_into(&mut out), 6);
+        assert!(rx.is_empty());
+        // The drained slots are free again, across the wrap-around.
+        for i in 6..14 {
+            tx.push(i).unwrap();
+        }
+        assert_eq!(rx.drain_into(&mut out), 8);
+        assert_eq!(out, (0..14).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_side_sees_the_other_go() {
+        let (tx, rx) = channel::<u8>(2);
+        assert!(!tx.is_abandoned());
+        assert!(!rx.is_abandoned());
+        drop(rx);
+        assert!(tx.is_abandoned());
+        let (tx, rx) = channel::<u8>(2);
+        drop(tx);
+        assert!(rx.is_abandoned());
+    }
+
+    /// Counts its drops, to check that every value is dropped exactly once.
+    struct Counted<'a>(&'a StdAtomicUsize);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn unconsumed_values_are_dropped_once() {
+        let drops = StdAtomicUsize::new(0);
+        let (mut tx, mut rx) = channel(4);
+        for _ in 0..4 {
+            tx.push(Counted(&drops)).unwrap();
+        }
+        drop(rx.pop());
+        tx.push(Counted(&drops)).unwrap();
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 1);
+        drop(tx);
+        drop(rx);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn a_panicking_drain_consumes_exactly_what_it_passed_on() {
+        let drops = StdAtomicUsize::new(0);
+        let (mut tx, mut rx) = channel(4);
+        for _ in 0..4 {
+            tx.push(Counted(&drops)).unwrap();
+        }
+        let mut seen = 0;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rx.drain_with(|value| {
+                seen += 1;
+                drop(value);
+                if seen == 2 {
+                    panic!("writer failed");
+                }
+            })
+        }));
+        assert!(result.is_err());
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(rx.len(), 2);
+        assert_eq!(tx.free_slots(), 2);
+        drop(rx);
+        drop(tx);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn zero_sized_values_are_counted() {
+        let (mut tx, mut rx) = channel(2);
+        tx.push(()).unwrap();
+        tx.push(()).unwrap();
+        assert!(tx.push(()).is_err());
+        assert_eq!(rx.pop(), Some(()));
+        assert_eq!(rx.len(), 1);
+    }
+
+    /// Two threads, a small ring (so it wraps and fills constantly), millions
+    /// of values: the consumer sees exactly 0, 1, 2, ... with no gap,
+    /// duplicate or reordering. Pops and drains alternate to cover both.
+    #[test]
+    fn two_thread_stress_keeps_the_sequence() {
+        const COUNT: u64 = 2_000_000;
+        let (mut tx, mut rx) = channel::<u64>(64);
+        let producer = std::thread::spawn(move || {
+            let mut next = 0;
+            while next < COUNT {
+                match tx.push(next) {
+                    Ok(()) => next += 1,
+                    Err(PushError::Full(_)) => std::hint::spin_loop(),
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut batch = Vec::with_capacity(64);
+        while expected < COUNT {
+            if expected % 3 == 0 {
+                if let Some(value) = rx.pop() {
+                    assert_eq!(value, expected);
+                    expected += 1;
+                }
+            } else {
+                batch.clear();
+                rx.drain_into(&mut batch);
+                for &value in &batch {
+                    assert_eq!(value, expected);
+                    expected += 1;
+                }
+            }
+            std::hint::spin_loop();
+        }
+        producer.join().unwrap();
+        assert!(rx.is_abandoned());
+        assert_eq!(rx.pop(), None);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push,
+        Pop,
+        Drain,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![3 => Just(Op::Push), 2 => Just(Op::Pop), 1 => Just(Op::Drain)]
+    }
+
+    proptest! {
+        /// On one thread, the ring behaves exactly like a `VecDeque` bounded
+        /// to the ring's capacity.
+        #[test]
+        fn matches_a_bounded_deque(capacity in 1usize..9, ops in prop::collection::vec(op(), 0..200)) {
+            let (mut tx, mut rx) = channel(capacity);
+            let capacity = tx.capacity();
+            let mut model = VecDeque::new();
+            let mut next = 0u32;
+            for op in ops {
+                match op {
+                    Op::Push => {
+                        let result = tx.push(next);
+                        if model.len() == capacity {
+                            prop_assert_eq!(result, Err(PushError::Full(next)));
+                        } else {
+                            prop_assert_eq!(result, Ok(()));
+                            model.push_back(next);
+                        }
+                        next += 1;
+                    }
+                    Op::Pop => prop_assert_eq!(rx.pop(), model.pop_front()),
+                    Op::Drain => {
+                        let mut out = Vec::new();
+                        rx.drain_into(&mut out);
+                        prop_assert_eq!(out, model.drain(..).collect::<Vec<_>>());
+                    }
+                }
+                prop_assert_eq!(rx.len(), model.len());
+                prop_assert_eq!(tx.free_slots(), capacity - model.len());
+            }
+        }
+    }
+}

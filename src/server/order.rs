@@ -1,0 +1,571 @@
+//! Commit-order merge of the workers' notification rings, for one client.
+//!
+//! Every worker that commits a write of a subscribed key pushes
+//! `(commit_ts, message)` onto its own SPSC ring to that client
+//! ([`crate::ring`]). One ring per worker keeps pushes wait-free, but a client
+//! must receive its notifications in commit order (SPEC §4), and two workers
+//! can commit in one order and push in the other. The client's pipe writer
+//! therefore merges the rings by timestamp, and emits a message only once no
+//! earlier-committed message can still arrive. Per-worker *watermarks* tell
+//! it when that is.
+//!
+//! # Protocol
+//!
+//! Commit timestamps come from one [`CommitClock`]. Worker `w` owns the
+//! watermark `M[w]`, initially [`IDLE`]. For each commit it:
+//!
+//! 1. `begin`: reads `L = clock.now()` and stores `M[w] = L` (*Release*);
+//! 2. commits, which takes a timestamp `ts > L` from the clock;
+//! 3. pushes `(ts, message)` to the ring of each subscriber (*Release* on the
+//!    ring's `tail`);
+//! 4. `end`: stores `M[w] = IDLE` (*Release*).
+//!
+//! The pipe writer, in each round ([`Merger::collect_ready`]):
+//!
+//! a. reads `C = clock.now()` (*Acquire*);
+//! b. reads every watermark (*Acquire*) and takes their minimum `W`;
+//! c. drains every ring (*Acquire* on `tail`) into a min-heap keyed by
+//!    `(ts, arrival)`;
+//! d. pops and emits, in heap order, every message with `ts <= min(C, W)`.
+//!    The rest stay in the heap for a later round.
+//!
+//! # What the clock must guarantee
+//!
+//! * **(K1)** A timestamp taken after a call to `now()` returned `x`, by the
+//!   same thread, is greater than `x`.
+//! * **(K2)** If `now()` returns `x` and some commit took a timestamp
+//!   `ts <= x`, then everything its worker did before taking `ts` happens
+//!   before `now()` returns.
+//!
+//! A clock that takes timestamps with `fetch_add(1, AcqRel) + 1` (any
+//! ordering that includes Release) and implements `now()` as an *Acquire*
+//! load has both: K1 by coherence (the RMW comes after the load in the
+//! clock's modification order, and the clock only grows), K2 because an
+//! Acquire load that reads the RMW that took `ts`, or any later RMW (they all
+//! continue its release sequence), synchronizes with it.
+//!
+//! # Theorem
+//!
+//! *If the writer emits a message `m` with timestamp `t`, every message for
+//! this client with a timestamp `t' < t` has already been emitted or is in
+//! the heap, ahead of `m`.* Hence messages leave in commit order; messages of
+//! one commit (same `ts`, same ring) keep their push order through the
+//! `arrival` tie-break.
+//!
+//! *Proof.* Take `m'` with `t' < t`, committed by worker `w` as its `j`-th
+//! commit. It suffices that `m'` was pushed before step (c) of the round that
+//! emitted `m`, and that (c) saw it, i.e. that the push happens before the
+//! writer's load of `w`'s ring `tail` in that round. Let `v` be the value the
+//! writer read from `M[w]` in (b), written by worker `w`'s commit `k`:
+//!
+//! * `v = L_k`, the `begin` of commit `k`. Since `W <= L_k` and, by (d),
+//!   `t <= W`, K1 gives `ts_k > L_k >= t > t'`; later commits of `w` have
+//!   even larger timestamps (K1 again: each `begin` reads the clock after
+//!   the previous commit took its timestamp). So `j < k`: `m'` was pushed
+//!   before `w` stored `L_k` with Release, which the writer read with Acquire,
+//!   so the push happens before (c).
+//! * `v = IDLE`, the `end` of commit `k` (or the initial value, `k = 0`).
+//!   Every commit `j <= k` pushed before that Release store, read by an
+//!   Acquire load, so those pushes happen before (c). Suppose `j > k`; then
+//!   commit `k + 1` exists and `ts_{k+1} <= ts_j = t' < t <= C`. By K2, the
+//!   `begin` store of `L_{k+1}` happens before `now()` returned `C` in (a),
+//!   and so before the load of `M[w]` in (b). By write-read coherence that
+//!   load cannot then read `end_k`, which precedes `begin_{k+1}` in `M[w]`'s
+//!   modification order. Contradiction: `j <= k`.
+//!
+//! In both cases `m'` reached the heap in this round or an earlier one, and
+//! the heap emits in `(ts, arrival)` order, so `m'` leaves before `m`. ∎
+//!
+//! The clock check `t <= C` is needed: without it, a worker seen idle in (b)
+//! could begin, commit `t'` and still be pushing while another worker's
+//! later commit `t > t'`, pushed quickly, is drained and emitted.
+//!
+//! **Nothing is lost.** Once every worker is idle and has pushed, a round's
+//! `C` is at least every commit's timestamp and `W = IDLE`, so that round
+//! emits every message.
+//!
+//! **No SeqCst is needed.** Every edge of the proof is a Release/Acquire pair
+//! or coherence of a single location. If a store's clock could not promise
+//! K2 (a Relaxed timestamp RMW), the fallback is a `fence(SeqCst)` between
+//! `begin`'s store and taking the timestamp, and another between (a) and (b).
+//!
+//! # Liveness and memory
+//!
+//! A message waits in the heap only while some worker that may commit an
+//! earlier timestamp is inside `begin..end`, that is for the length of one
+//! commit and its pushes. The heap is not bounded by the rings' capacity:
+//! a worker stalled inside a commit lets the others' messages pile up here.
+//! Workers never block on it; a server that wants a hard bound stops
+//! draining, the rings fill, and the client is disconnected as for a slow
+//! reader.
+//!
+//! # Full rings
+//!
+//! A worker whose push finds the ring full must not skip the message: the
+//! client would see a silent gap. The caller disconnects that client (drops
+//! its `Merger`); the protocol above is unaffected because the worker still
+//! ends its commit normally.
+
+use crate::ring::Consumer;
+use crate::store::Timestamp;
+use crate::sync::{Arc, AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+
+/// The watermark of a worker that is not inside a commit.
+pub const IDLE: Timestamp = Timestamp::MAX;
+
+/// The commit clock, as the merge needs it. See the module docs for the two
+/// guarantees (K1, K2) an implementation must give.
+pub trait CommitClock {
+    /// The latest timestamp taken so far (a lower bound of the next one).
+    fn now(&self) -> Timestamp;
+}
+
+/// A clock whose timestamps are taken with `fetch_add(1, AcqRel) + 1` (or
+/// any Release-or-stronger RMW that only increases it).
+impl CommitClock for AtomicU64 {
+    fn now(&self) -> Timestamp {
+        // Acquire pairs with the Release half of the RMW that took each
+        // timestamp (K2): a writer that sees `ts` sees that worker's `begin`.
+        self.load(Ordering::Acquire)
+    }
+}
+
+impl<C: CommitClock + ?Sized> CommitClock for &C {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+impl<C: CommitClock + ?Sized> CommitClock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+/// Adapts a closure to [`CommitClock`]; the closure must give K1 and K2.
+#[derive(Debug, Clone, Copy)]
+pub struct FnClock<F>(pub F);
+
+impl<F: Fn() -> Timestamp> CommitClock for FnClock<F> {
+    fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+/// One watermark per worker, each on its own cache line so a worker's
+/// stores do not slow the others.
+pub struct Watermarks {
+    marks: Box<[CachePadded<AtomicU64>]>,
+}
+
+impl Watermarks {
+    /// Creates watermarks for `workers` workers, all idle, and the one gate
+    /// each worker publishes its watermark through.
+    pub fn new(workers: usize) -> (Arc<Self>, Vec<WorkerGate>) {
+        let marks = (0..workers)
+            .map(|_| CachePadded::new(AtomicU64::new(IDLE)))
+            .collect();
+        let shared = Arc::new(Watermarks { marks });
+        let gates = (0..workers)
+            .map(|index| WorkerGate {
+                marks: shared.clone(),
+                index,
+            })
+            .collect();
+        (shared, gates)
+    }
+
+    /// The smallest watermark: no worker can still commit a timestamp at or
+    /// below it without having been seen here (step (b) of the protocol).
+    pub fn min(&self) -> Timestamp {
+        self.marks
+            .iter()
+            // Acquire pairs with the Release stores in `begin` and `end`:
+            // every push the worker made before that store is visible to
+            // the drain that follows.
+            .map(|mark| mark.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(IDLE)
+    }
+
+    /// The number of workers.
+    pub fn workers(&self) -> usize {
+        self.marks.len()
+    }
+}
+
+impl fmt::Debug for Watermarks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watermarks")
+            .field("workers", &self.workers())
+            .finish()
+    }
+}
+
+/// A worker's handle on its own watermark. There is one per worker; it is
+/// not `Clone`, so no two threads ever write the same watermark.
+pub struct WorkerGate {
+    marks: Arc<Watermarks>,
+    index: usize,
+}
+
+impl WorkerGate {
+    /// Announces a commit: call before the commit takes its timestamp, and
+    /// keep the guard until its messages are pushed. Dropping the guard (or
+    /// [`CommitGuard::end`]) marks the worker idle again.
+    pub fn begin<C: CommitClock + ?Sized>(&mut self, clock: &C) -> CommitGuard<'_> {
+        let lower_bound = clock.now();
+        // Release pairs with the writer's Acquire load in `Watermarks::min`:
+        // a writer that reads this value also sees every push of this
+        // worker's previous commits.
+        self.mark().store(lower_bound, Ordering::Release);
+        CommitGuard { gate: self }
+    }
+
+    /// This worker's index in the [`Watermarks`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    fn mark(&self) -> &AtomicU64 {
+        &self.marks.marks[self.index]
+    }
+}
+
+impl fmt::Debug for WorkerGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerGate")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// A commit in progress on one worker; marks the worker idle when dropped.
+#[must_use = "dropping the guard ends the commit at once"]
+pub struct CommitGuard<'a> {
+    gate: &'a mut WorkerGate,
+}
+
+impl CommitGuard<'_> {
+    /// Ends the commit: all its messages have been pushed.
+    pub fn end(self) {}
+}
+
+impl Drop for CommitGuard<'_> {
+    fn drop(&mut self) {
+        // Release pairs with the writer's Acquire load in `Watermarks::min`:
+        // a writer that reads IDLE also sees every push of this commit.
+        self.gate.mark().store(IDLE, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for CommitGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommitGuard")
+            .field("worker", &self.gate.index)
+            .finish()
+    }
+}
+
+/// A drained message waiting for its turn. The heap is a max-heap, so the
+/// key is reversed: the smallest `(ts, arrival)` comes out first.
+struct Pending<T> {
+    key: Reverse<(Timestamp, u64)>,
+    message: T,
+}
+
+impl<T> PartialEq for Pending<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<T> Eq for Pending<T> {}
+
+impl<T> PartialOrd for Pending<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Pending<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// Merges one client's rings (one per worker) into commit order.
+pub struct Merger<T, C> {
+    marks: Arc<Watermarks>,
+    clock: C,
+    rings: Vec<Consumer<(Timestamp, T)>>,
+    heap: BinaryHeap<Pending<T>>,
+    /// Messages drained so far: breaks timestamp ties in arrival order,
+    /// which is push order for the messages of one commit.
+    arrivals: u64,
+}
+
+impl<T, C: CommitClock> Merger<T, C> {
+    /// A merger over `rings`, watching the workers' `marks` and `clock`.
+    pub fn new(marks: Arc<Watermarks>, clock: C, rings: Vec<Consumer<(Timestamp, T)>>) -> Self {
+        Merger {
+            marks,
+            clock,
+            rings,
+            heap: BinaryHeap::new(),
+            arrivals: 0,
+        }
+    }
+
+    /// One round of the protocol: appends to `out`, in commit order, every
+    /// message no earlier-committed message can still precede, and returns
+    /// how many.
+    pub fn collect_ready(&mut self, out: &mut Vec<T>) -> usize {
+        // The order of these three steps is what the proof relies on.
+        let clock = self.clock.now();
+        let floor = self.marks.min();
+        self.drain_rings();
+        self.emit_up_to(clock.min(floor), out)
+    }
+
+    /// Messages drained but not yet emitted.
+    pub fn pending(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether any ring holds an undrained message: used to re-check before
+    /// sleeping.
+    pub fn rings_nonempty(&mut self) -> bool {
+        self.rings.iter_mut().any(|ring| !ring.is_empty())
+    }
+
+    /// Whether every producer is gone and everything they pushed has been
+    /// emitted.
+    pub fn is_finished(&mut self) -> bool {
+        self.heap.is_empty()
+            && self
+                .rings
+                .iter_mut()
+                .all(|ring| ring.is_abandoned() && ring.is_empty())
+    }
+
+    fn drain_rings(&mut self) {
+        for ring in &mut self.rings {
+            let heap = &mut self.heap;
+            let arrivals = &mut self.arrivals;
+            ring.drain_with(|(ts, message)| {
+                heap.push(Pending {
+                    key: Reverse((ts, *arrivals)),
+                    message,
+                });
+                *arrivals += 1;
+            });
+        }
+    }
+
+    fn emit_up_to(&mut self, limit: Timestamp, out: &mut Vec<T>) -> usize {
+        let before = out.len();
+        while let Some(top) = self.heap.peek() {
+            if top.key.0 .0 > limit {
+                break;
+            }
+            if let Some(pending) = self.heap.pop() {
+                out.push(pending.message);
+            }
+        }
+        out.len() - before
+    }
+}
+
+impl<T, C> fmt::Debug for Merger<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Merger")
+            .field("rings", &self.rings.len())
+            .field("pending", &self.heap.len())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::ring::{self, Producer, PushError};
+
+    /// Takes a timestamp the way a store's commit does.
+    fn take_ts(clock: &AtomicU64) -> Timestamp {
+        clock.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// A clock, the workers' gates and rings, and the client's merger.
+    type Setup = (
+        Arc<AtomicU64>,
+        Vec<WorkerGate>,
+        Vec<Producer<(Timestamp, (Timestamp, usize))>>,
+        Merger<(Timestamp, usize), Arc<AtomicU64>>,
+    );
+
+    fn setup(workers: usize, capacity: usize) -> Setup {
+        let clock = Arc::new(AtomicU64::new(0));
+        let (marks, gates) = Watermarks::new(workers);
+        let (producers, consumers) = (0..workers).map(|_| ring::channel(capacity)).unzip();
+        let merger = Merger::new(marks, clock.clone(), consumers);
+        (clock, gates, producers, merger)
+    }
+
+    #[test]
+    fn watermarks_start_idle_and_follow_the_guard() {
+        let clock = AtomicU64::new(41);
+        let (marks, mut gates) = Watermarks::new(2);
+        assert_eq!(marks.workers(), 2);
+        assert_eq!(marks.min(), IDLE);
+        let guard = gates[1].begin(&clock);
+        assert_eq!(marks.min(), 41);
+        guard.end();
+        assert_eq!(marks.min(), IDLE);
+        assert_eq!(Watermarks::new(0).0.min(), IDLE);
+    }
+
+    #[test]
+    fn a_message_waits_for_an_earlier_commit_in_flight() {
+        let (clock, mut gates, mut rings, mut merger) = setup(2, 4);
+        let mut out = Vec::new();
+        let (gate0, gate1) = gates.split_at_mut(1);
+
+        // Worker 0 begins a commit and takes ts 1, but has not pushed yet.
+        let slow = gate0[0].begin(&*clock);
+        let slow_ts = take_ts(&clock);
+        // Worker 1 commits ts 2 and pushes it at once.
+        let fast = gate1[0].begin(&*clock);
+        let fast_ts = take_ts(&clock);
+        rings[1].push((fast_ts, (fast_ts, 1))).unwrap();
+        fast.end();
+
+        assert_eq!(merger.collect_ready(&mut out), 0, "ts 2 must wait for ts 1");
+        assert_eq!(merger.pending(), 1);
+
+        rings[0].push((slow_ts, (slow_ts, 0))).unwrap();
+        slow.end();
+        assert_eq!(merger.collect_ready(&mut out), 2);
+        assert_eq!(out, [(1, 0), (2, 1)]);
+    }
+
+    #[test]
+    fn a_commit_newer_than_the_clock_read_waits_a_round() {
+        let (clock, mut gates, mut rings, mut merger) = setup(1, 4);
+        let mut out = Vec::new();
+        // Simulate a message whose commit took its ts after the writer read
+        // the clock: the writer's clock says 0, the message says 5.
+        rings[0].push((5, (5, 0))).unwrap();
+        merger.collect_ready(&mut out);
+        assert!(out.is_empty());
+        clock.store(5, Ordering::Release);
+        merger.collect_ready(&mut out);
+        assert_eq!(out, [(5, 0)]);
+        let _ = gates.pop();
+    }
+
+    #[test]
+    fn messages_of_one_commit_keep_their_push_order() {
+        let (clock, mut gates, mut rings, mut merger) = setup(1, 8);
+        let guard = gates[0].begin(&*clock);
+        let ts = take_ts(&clock);
+        for tag in 0..5 {
+            rings[0].push((ts, (ts, tag))).unwrap();
+        }
+        guard.end();
+        let mut out = Vec::new();
+        merger.collect_ready(&mut out);
+        assert_eq!(out, (0..5).map(|tag| (ts, tag)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn finished_once_producers_are_gone_and_all_emitted() {
+        let (clock, mut gates, mut rings, mut merger) = setup(2, 4);
+        let guard = gates[0].begin(&*clock);
+        let ts = take_ts(&clock);
+        rings[0].push((ts, (ts, 0))).unwrap();
+        guard.end();
+        rings.clear();
+        assert!(!merger.is_finished());
+        assert!(merger.rings_nonempty());
+        let mut out = Vec::new();
+        merger.collect_ready(&mut out);
+        assert!(merger.is_finished());
+        assert!(!merger.rings_nonempty());
+    }
+
+    /// Several workers commit and push concurrently, with real interleavings
+    /// (messages of later commits often arrive first). The client must get
+    /// every message exactly once, in timestamp order, and one commit's
+    /// messages in push order.
+    #[test]
+    fn concurrent_workers_are_merged_in_commit_order() {
+        const WORKERS: usize = 3;
+        const COMMITS: usize = 20_000;
+        let (clock, gates, producers, mut merger) = setup(WORKERS, 64);
+        let handles: Vec<_> = gates
+            .into_iter()
+            .zip(producers)
+            .enumerate()
+            .map(|(worker, (mut gate, mut ring))| {
+                let clock = clock.clone();
+                std::thread::spawn(move || {
+                    for commit in 0..COMMITS {
+                        let guard = gate.begin(&*clock);
+                        let ts = take_ts(&clock);
+                        // Some commits notify twice (a multi-key write).
+                        for part in 0..1 + commit % 2 {
+                            let mut message = (ts, (ts, worker * 2 + part));
+                            // A real server would disconnect the client;
+                            // the test waits so that nothing is lost.
+                            while let Err(PushError::Full(back)) = ring.push(message) {
+                                message = back;
+                                std::thread::yield_now();
+                            }
+                        }
+                        guard.end();
+                    }
+                })
+            })
+            .collect();
+
+        let mut out = Vec::new();
+        while !merger.is_finished() {
+            if merger.collect_ready(&mut out) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        for handle in handles {
+            handle.join().unwrap();
+        }
+
+        let expected_len = WORKERS * (COMMITS + COMMITS / 2);
+        assert_eq!(out.len(), expected_len);
+        for pair in out.windows(2) {
+            assert!(
+                pair[0] < pair[1],
+                "out of order: {:?} then {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        // Every commit's timestamp appears: nothing lost.
+        assert_eq!(out.last().unwrap().0, (WORKERS * COMMITS) as Timestamp);
+    }
+
+    #[test]
+    fn fn_clock_and_references_are_clocks() {
+        let clock = FnClock(|| 7);
+        assert_eq!(clock.now(), 7);
+        fn read(clock: impl CommitClock) -> Timestamp {
+            clock.now()
+        }
+        let by_ref: &dyn CommitClock = &clock;
+        assert_eq!(read(by_ref), 7);
+        assert_eq!(Arc::new(AtomicU64::new(3)).now(), 3);
+    }
+}
