@@ -6,10 +6,11 @@
 //! * [`job`]: job files: parsing, running, output.
 //! * [`backup`]: bounded, non-blocking backups.
 //! * [`cli`]: the `kvs` command line.
+//! * [`client`]: the client side of the pipe protocol (`kvs-client`).
 //! * [`ring`]: the wait-free single-producer single-consumer ring that
 //!   carries notifications from workers to a client's pipe writer.
-//! * [`server`]: the notification server's synchronization: commit-order
-//!   merge of the workers' rings.
+//! * [`server`]: server mode: sessions over named pipes, subscriptions,
+//!   notifications merged in commit order, signals.
 //! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -18,6 +19,7 @@
 
 pub mod backup;
 pub mod cli;
+pub mod client;
 pub mod job;
 pub mod ring;
 pub mod server;

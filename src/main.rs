@@ -1,19 +1,23 @@
 //! `kvs`: the key-value store server. All the work is in the library; this
-//! binary parses the command line and reports errors.
+//! binary parses the command line, starts batch or server mode, and reports
+//! errors.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
 use kvs::backup::Backups;
 use kvs::cli::Args;
-use kvs::job::{self, JobContext, ThreadSleeper};
+use kvs::job::{self, JobContext, RunSummary, StoppableSleeper};
+use kvs::server::{self, signals};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     init_logging();
     let args = Args::parse();
     match run(&args) {
-        Ok(code) => code,
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("kvs: {error:#}");
             ExitCode::FAILURE
@@ -31,25 +35,49 @@ fn init_logging() {
         .init();
 }
 
-fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    if args.register_fifo.is_some() {
-        bail!("server mode (REGISTER_FIFO) is not available in this version; run without it for batch mode");
-    }
+fn run(args: &Args) -> anyhow::Result<RunSummary> {
+    // Before any thread starts, so that every thread inherits the mask.
+    let signal_set = signals::block().context("cannot block signals")?;
     let jobs = job::find_jobs(&args.jobs_dir).context("no jobs run")?;
     let store = args.store.open();
     let backups = Backups::new(args.max_backups.get());
-    let stop = AtomicBool::new(false);
+    match &args.register_fifo {
+        Some(register_fifo) => {
+            let config = args.server_config(register_fifo.clone());
+            server::run(config, store, &jobs, &backups, signal_set).context("server stopped")
+        }
+        None => run_batch(args, store, &jobs, &backups, signal_set),
+    }
+}
+
+/// Batch mode: run the jobs, wait for the backups, exit. SIGINT and SIGTERM
+/// stop the jobs at a command boundary.
+fn run_batch(
+    args: &Args,
+    store: Arc<dyn kvs::store::Store>,
+    jobs: &[std::path::PathBuf],
+    backups: &Backups,
+    signal_set: nix::sys::signal::SigSet,
+) -> anyhow::Result<RunSummary> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = {
+        let stop = Arc::clone(&stop);
+        move |request| {
+            if request == signals::Request::Shutdown {
+                // Relaxed: a stop request carries no data.
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    signals::spawn(signal_set, on_signal).context("cannot start the signal thread")?;
     let context = JobContext {
         store: store.as_ref(),
-        backups: &backups,
-        sleeper: &ThreadSleeper,
+        backups,
+        sleeper: &StoppableSleeper { stop: &stop },
         stop: &stop,
+        ports: None,
     };
-    let summary = job::run_jobs(&jobs, args.max_threads.get(), &context);
+    let summary = job::run_jobs(jobs, args.max_threads.get(), &context);
     backups.wait_idle();
-    Ok(if summary.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(summary)
 }

@@ -8,11 +8,13 @@
 use super::command::{Command, HELP_TEXT};
 use super::output::{write_pair_list, write_show_lines, DELETE_MISSING, READ_MISSING, WAITING};
 use crate::backup::Backups;
-use crate::store::{KeySet, Store, WriteSet};
+use crate::server::notify::WorkerPort;
+use crate::store::{Deletion, KeySet, Store, WriteSet};
 use crate::token::{Key, Value};
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Where the n-th backup of a job goes: `dir/X-n.bck` for `dir/X.job`.
 #[derive(Debug, Clone)]
@@ -55,9 +57,33 @@ impl Sleeper for ThreadSleeper {
     }
 }
 
+/// Sleeps in short slices, returning early once `stop` is set, so a
+/// shutdown does not wait for a long `WAIT`.
+#[derive(Debug, Clone, Copy)]
+pub struct StoppableSleeper<'a> {
+    /// The flag that cuts a sleep short.
+    pub stop: &'a AtomicBool,
+}
+
+impl Sleeper for StoppableSleeper<'_> {
+    fn sleep(&self, duration: Duration) {
+        const SLICE: Duration = Duration::from_millis(20);
+        let end = Instant::now() + duration;
+        // Relaxed: a stop request carries no data.
+        while !self.stop.load(Ordering::Relaxed) {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(SLICE));
+        }
+    }
+}
+
 /// Runs commands for one job file.
 pub struct JobExecutor<'a, W: Write> {
     store: &'a dyn Store,
+    port: Option<&'a mut WorkerPort>,
     backups: &'a Backups,
     sleeper: &'a dyn Sleeper,
     out: W,
@@ -77,6 +103,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     ) -> Self {
         Self {
             store,
+            port: None,
             backups,
             sleeper,
             out,
@@ -86,12 +113,22 @@ impl<'a, W: Write> JobExecutor<'a, W> {
         }
     }
 
+    /// Routes this job's writes and deletes through a worker's notification
+    /// port (server mode).
+    pub fn with_port(mut self, port: Option<&'a mut WorkerPort>) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Runs one command, writing what it prints to the output.
     pub fn execute(&mut self, command: &Command) -> io::Result<()> {
         match command {
             Command::Write(pairs) => {
-                self.store
-                    .write(&WriteSet::from_pairs(pairs.iter().copied()));
+                let batch = WriteSet::from_pairs(pairs.iter().copied());
+                match self.port.as_deref_mut() {
+                    Some(port) => port.write(&batch),
+                    None => self.store.write(&batch),
+                };
                 Ok(())
             }
             Command::Read(keys) => self.read(keys),
@@ -134,7 +171,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
         let set = KeySet::from_keys(self.sorted_keys.iter().copied());
-        let deletion = self.store.delete(&set);
+        let deletion = self.commit_delete(&set);
         let missing: Vec<&Key> = self
             .sorted_keys
             .iter()
@@ -152,6 +189,13 @@ impl<'a, W: Write> JobExecutor<'a, W> {
             &mut self.out,
             missing.into_iter().map(|key| (key, DELETE_MISSING)),
         )
+    }
+
+    fn commit_delete(&mut self, set: &KeySet) -> Deletion {
+        match self.port.as_deref_mut() {
+            Some(port) => port.delete(set),
+            None => self.store.delete(set),
+        }
     }
 
     fn wait(&mut self, ms: u64) -> io::Result<()> {

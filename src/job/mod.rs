@@ -11,15 +11,17 @@ pub mod output;
 pub mod parse;
 
 pub use command::Command;
-pub use exec::{BackupNames, JobExecutor, Sleeper, ThreadSleeper};
+pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper, ThreadSleeper};
 pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
+use crate::server::notify::WorkerPort;
 use crate::store::Store;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// What a job prints on stderr for an invalid line, as the course server does.
 pub const INVALID_COMMAND: &str = "Invalid command. See HELP for usage";
@@ -66,6 +68,9 @@ pub struct JobContext<'a> {
     pub sleeper: &'a dyn Sleeper,
     /// Set to stop every job at its next command boundary.
     pub stop: &'a AtomicBool,
+    /// In server mode, the workers' notification ports: each worker takes
+    /// one for its lifetime.
+    pub ports: Option<&'a Mutex<Vec<WorkerPort>>>,
 }
 
 /// How a run of jobs went.
@@ -84,15 +89,20 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
     let workers = max_threads.clamp(1, jobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                // Relaxed: the counter only hands out distinct indices; the
-                // job paths were written before the threads were spawned.
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(index) else { break };
-                if let Err(error) = run_job(job, context) {
-                    eprintln!("kvs: job {}: {error}", job.display());
-                    // Relaxed: read only after the scope joins every worker.
-                    failed.fetch_add(1, Ordering::Relaxed);
+            scope.spawn(|| {
+                let mut port = context
+                    .ports
+                    .and_then(|ports| ports.lock().unwrap_or_else(|p| p.into_inner()).pop());
+                loop {
+                    // Relaxed: the counter only hands out distinct indices;
+                    // the job paths were written before the threads started.
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(index) else { break };
+                    if let Err(error) = run_job(job, context, port.as_mut()) {
+                        eprintln!("kvs: job {}: {error}", job.display());
+                        // Relaxed: read only after the scope joins every worker.
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             });
         }
@@ -105,8 +115,13 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
     }
 }
 
-/// Runs one job file to its end, or until `context.stop` is set.
-pub fn run_job(job: &Path, context: &JobContext<'_>) -> io::Result<()> {
+/// Runs one job file to its end, or until `context.stop` is set. In server
+/// mode, `port` carries its commits' notifications.
+pub fn run_job(
+    job: &Path,
+    context: &JobContext<'_>,
+    port: Option<&mut WorkerPort>,
+) -> io::Result<()> {
     let input = BufReader::with_capacity(1 << 16, File::open(job)?);
     let output = BufWriter::with_capacity(1 << 16, File::create(job.with_extension("out"))?);
     let stem = job
@@ -120,7 +135,8 @@ pub fn run_job(job: &Path, context: &JobContext<'_>) -> io::Result<()> {
         context.sleeper,
         output,
         BackupNames::new(dir, stem),
-    );
+    )
+    .with_port(port);
     let mut reader = JobReader::new(input);
     // Relaxed: a stop request needs no data from the thread that set it.
     while !context.stop.load(Ordering::Relaxed) {

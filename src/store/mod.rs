@@ -54,6 +54,14 @@ pub trait Store: Send + Sync {
     /// read later, from another thread, while the store keeps changing.
     fn snapshot(&self) -> Box<dyn Snapshot>;
 
+    /// The commit clock's current reading, with the two promises the
+    /// notification merge relies on (see [`crate::server::order`]):
+    /// a commit that starts after `now()` returned `x` gets a timestamp
+    /// greater than `x` (K1), and if a commit took a timestamp `<= now()`,
+    /// everything its thread did before taking it happens before `now()`
+    /// returns (K2: an Acquire read of a clock advanced with Release).
+    fn now(&self) -> Timestamp;
+
     /// The engine's name, as `--store` spells it.
     fn engine(&self) -> Engine;
 }

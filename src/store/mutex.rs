@@ -86,9 +86,9 @@ impl MutexStore {
 
     /// The next commit timestamp. Called with the commit's write locks held.
     fn tick(&self) -> Timestamp {
-        // Relaxed is enough: the locks the caller holds order any two commits
-        // that share a key, and the counter itself is a single RMW total order.
-        self.clock.fetch_add(1, Ordering::Relaxed) + 1
+        // Release: pairs with the Acquire load in `now`, so a reader of the
+        // clock sees everything the committing thread did before (K2).
+        self.clock.fetch_add(1, Ordering::Release) + 1
     }
 }
 
@@ -180,6 +180,11 @@ impl Store for MutexStore {
         }
         drop(locked);
         Box::new(CopiedSnapshot { pairs })
+    }
+
+    fn now(&self) -> Timestamp {
+        // Acquire: pairs with the Release RMW in `tick` (K2).
+        self.clock.load(Ordering::Acquire)
     }
 
     fn engine(&self) -> Engine {

@@ -1,0 +1,121 @@
+//! `kvs-client <id> <register_fifo>`: the course's client. Connects to a
+//! `kvs` server, runs SUBSCRIBE / UNSUBSCRIBE / DELAY / DISCONNECT lines from
+//! standard input, and prints each notification from a second thread.
+
+use kvs::client::{parse_client_line, ClientCommand, ClientFifos, Connection};
+use kvs::server::protocol::Request;
+use nix::sys::signal::{SigSet, Signal};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{self, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, id, register] = args.as_slice() else {
+        eprintln!("usage: kvs-client <client_id> <register_fifo>");
+        return ExitCode::from(2);
+    };
+    match run(id, PathBuf::from(register)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kvs-client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(id: &str, register: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let fifos = Arc::new(ClientFifos::for_id(id));
+    remove_fifos_on_signal(Arc::clone(&fifos))?;
+    let outcome = session(&fifos, &register);
+    fifos.remove();
+    outcome
+}
+
+fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    fifos.create()?;
+    let (mut connection, result) = Connection::connect(register, fifos)?;
+    println!("Server returned {result} for operation: connect");
+    if result != 0 {
+        return Ok(());
+    }
+    let notifications = connection.take_notifications().expect("taken once");
+    let watcher_fifos = Arc::clone(fifos);
+    let leaving = Arc::new(AtomicBool::new(false));
+    let watcher_leaving = Arc::clone(&leaving);
+    thread::spawn(move || {
+        for (key, value) in notifications {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(b"(");
+            let _ = out.write_all(&key);
+            let _ = out.write_all(b",");
+            let _ = out.write_all(&value);
+            let _ = out.write_all(b")\n");
+            let _ = out.flush();
+        }
+        // Relaxed: a flag with no data behind it.
+        if !watcher_leaving.load(Ordering::Relaxed) {
+            // The server closed our pipes on its own: the session is over.
+            watcher_fifos.remove();
+            process::exit(0);
+        }
+    });
+    for line in io::stdin().lock().lines() {
+        let line = line?;
+        let command = match parse_client_line(&line) {
+            Ok(Some(command)) => command,
+            Ok(None) => continue,
+            Err(error) => {
+                eprintln!("kvs-client: {line:?}: {error}");
+                continue;
+            }
+        };
+        if command == ClientCommand::Disconnect {
+            break;
+        }
+        execute(&mut connection, command)?;
+    }
+    // DISCONNECT, or the end of input: leave cleanly. The server closes the
+    // notification pipe as it answers, which is expected now.
+    // Relaxed: a flag with no data behind it.
+    leaving.store(true, Ordering::Relaxed);
+    execute(&mut connection, ClientCommand::Disconnect)?;
+    Ok(())
+}
+
+/// Runs one command and prints the server's answer.
+fn execute(connection: &mut Connection, command: ClientCommand) -> io::Result<()> {
+    let (request, name) = match command {
+        ClientCommand::Delay(ms) => {
+            if ms > 0 {
+                println!("Waiting...");
+            }
+            thread::sleep(Duration::from_millis(ms));
+            return Ok(());
+        }
+        ClientCommand::Subscribe(key) => (Request::Subscribe(key), "subscribe"),
+        ClientCommand::Unsubscribe(key) => (Request::Unsubscribe(key), "unsubscribe"),
+        ClientCommand::Disconnect => (Request::Disconnect, "disconnect"),
+    };
+    let result = connection.call(&request)?;
+    println!("Server returned {result} for operation: {name}");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: remove the FIFOs, then exit as the signal would.
+fn remove_fifos_on_signal(fifos: Arc<ClientFifos>) -> io::Result<()> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.thread_block().map_err(io::Error::from)?;
+    thread::spawn(move || {
+        let signal = set.wait().unwrap_or(Signal::SIGTERM);
+        fifos.remove();
+        process::exit(128 + signal as i32);
+    });
+    Ok(())
+}
