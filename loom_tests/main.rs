@@ -7,3 +7,4 @@
 
 mod order;
 mod ring;
+mod wake;
