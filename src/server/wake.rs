@@ -145,8 +145,8 @@ impl Doorbell {
     /// did since `prepare_park`).
     pub fn park(&self) {
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        // Relaxed: the mutex orders this load with the ringer's exchange,
-        // which happens before its locked signal.
+        // Relaxed: ringers store NOTIFIED under the same mutex, which
+        // orders their store with this load.
         while self.state.load(Ordering::Relaxed) == PARKED {
             guard = self
                 .bell
