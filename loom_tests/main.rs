@@ -7,3 +7,4 @@
 mod backup_limiter;
 mod order;
 mod ring;
+mod wake;

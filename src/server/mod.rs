@@ -19,6 +19,8 @@
 //! * [`order`]: merges a slot's rings into commit order (watermarks).
 //! * [`writer`]: a slot's pipe writer.
 //! * [`signals`]: SIGINT, SIGTERM and SIGUSR1, handled by one thread.
+//! * [`wake`]: lets a slot's idle pipe writer sleep, woken by workers
+//!   without a system call in the common case.
 
 pub mod fifo;
 pub mod host;
@@ -29,6 +31,7 @@ pub mod session;
 pub mod signals;
 pub mod slots;
 pub mod subscriptions;
+pub mod wake;
 pub mod writer;
 
 use crate::store::Store;
@@ -218,8 +221,7 @@ pub fn run(
     let summary = std::thread::scope(|scope| {
         for (slot, merger) in shared.slots.iter().zip(mergers) {
             let shutdown = shared.shutdown_flag();
-            let writer = scope.spawn(move || writer::run(slot, merger, shutdown));
-            slot.set_writer_thread(writer.thread().clone());
+            scope.spawn(move || writer::run(slot, merger, shutdown));
         }
         for slot in 0..shared.slots.len() {
             let shared = &shared;

@@ -13,10 +13,10 @@
 //! A session is *ended* by raising `ended` to its generation; everyone
 //! serving the session (its manager, its pipe writer) polls that and stops.
 
+use super::wake::Doorbell;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::thread::Thread;
+use std::sync::{Mutex, MutexGuard};
 
 /// Why a session ended, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +50,8 @@ pub struct Slot {
     ended: AtomicU64,
     /// The session the pipe writer serves, if any.
     writer_session: Mutex<Option<WriterSession>>,
-    /// The pipe writer thread, to wake after a push.
-    writer: OnceLock<Thread>,
+    /// Wakes the slot's pipe writer after a push or an end.
+    doorbell: Doorbell,
 }
 
 impl Slot {
@@ -111,15 +111,13 @@ impl Slot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records the slot's pipe writer thread (once, at start-up).
-    pub fn set_writer_thread(&self, thread: Thread) {
-        let _ = self.writer.set(thread);
-    }
-
     /// Wakes the pipe writer. Costs a system call only if it is asleep.
     pub fn wake_writer(&self) {
-        if let Some(thread) = self.writer.get() {
-            thread.unpark();
-        }
+        self.doorbell.ring();
+    }
+
+    /// The pipe writer's side of the doorbell.
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.doorbell
     }
 }

@@ -29,12 +29,26 @@ pub fn run(slot: &Slot, mut merger: Merger<Note, StoreClock>, shutdown: &AtomicB
             deliver(slot, &ready, &mut bytes, shutdown);
             continue;
         }
-        thread::park_timeout(if merger.pending() > 0 {
-            HELD_NAP
-        } else {
-            IDLE_NAP
-        });
+        sleep(slot, &mut merger);
     }
+}
+
+/// Sleeps until a worker rings the slot's doorbell (or, while notes wait for
+/// an in-flight commit, which no push will announce, for a short nap).
+fn sleep(slot: &Slot, merger: &mut Merger<Note, StoreClock>) {
+    if merger.pending() > 0 {
+        thread::sleep(HELD_NAP);
+        return;
+    }
+    let doorbell = slot.doorbell();
+    doorbell.prepare_park();
+    if merger.rings_nonempty() {
+        doorbell.cancel_park();
+        return;
+    }
+    // The timeout bounds how long a shutdown or a session end (which also
+    // ring) could go unnoticed if a ring ever raced the park.
+    doorbell.park_timeout(IDLE_NAP);
 }
 
 /// Writes the notes of the slot's current session to its pipe; drops the
