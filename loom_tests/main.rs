@@ -1,1 +1,3 @@
+//! Loom models of the crate's synchronization (`cargo test --features loom`).
 
+#![cfg(feature = "loom")]

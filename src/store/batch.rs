@@ -21,7 +21,7 @@ impl WriteSet {
         let mut pairs: Vec<(Key, Value)> = pairs.into_iter().collect();
         // A stable sort keeps repeated keys in command order, so the last of
         // each run is the value that wins.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_by_key(|pair| pair.0);
         let mut unique: Vec<(Key, Value)> = Vec::with_capacity(pairs.len());
         for pair in pairs {
             match unique.last_mut() {

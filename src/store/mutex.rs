@@ -120,7 +120,8 @@ impl<G> Locked<G> {
 /// here is a single `HashMap` call that leaves the map consistent, so the data
 /// is still sound and the store keeps serving.
 fn write_lock(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn read_lock(lock: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
@@ -153,7 +154,11 @@ impl Store for MutexStore {
         out.clear();
         if let [key] = keys.keys() {
             // One key needs one lock: skip the bookkeeping of a multi-key read.
-            out.push(read_lock(&self.shards[self.shard_of(key)]).get(key).copied());
+            out.push(
+                read_lock(&self.shards[self.shard_of(key)])
+                    .get(key)
+                    .copied(),
+            );
             return;
         }
         let indices = self.shards_for(keys.keys().iter());
@@ -191,7 +196,7 @@ struct CopiedSnapshot {
 impl Snapshot for CopiedSnapshot {
     fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
         let mut pairs = self.pairs;
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_unstable_by_key(|pair| pair.0);
         pairs
     }
 }
