@@ -2,11 +2,12 @@
 //!
 //! Normally a `flurry` concurrent hash map (whose own nodes `seize`
 //! reclaims, separately from the version chains). flurry cannot run under
-//! loom, so with `--features loom` a `Mutex<BTreeMap>` stands in behind the
-//! same small interface. The models therefore trust the index to be a
-//! linearizable map whose operations synchronize (an insert or removal
-//! happens before any operation that observes it); flurry's own lock-free
-//! internals are not model-checked here.
+//! loom, so with `--features loom` a fixed table of atomic bins stands in
+//! behind the same small interface. The models therefore trust the index to
+//! be a linearizable map in which an insert or removal happens before any
+//! operation that observes it, and in which lookups do not synchronize with
+//! each other; flurry's own lock-free internals (resizing, tree bins, seize)
+//! are not model-checked here.
 //!
 //! Invariants:
 //! * At most one entry per key is in the index at a time.
@@ -18,7 +19,7 @@
 //!   commit later than `floor`.
 
 use crate::store::Timestamp;
-use crate::sync::{Arc, AtomicPtr};
+use crate::sync::AtomicPtr;
 use crate::token::Key;
 
 use super::version::Version;
@@ -44,6 +45,7 @@ impl Entry {
 #[cfg(not(feature = "loom"))]
 mod imp {
     use super::*;
+    use crate::sync::Arc;
 
     /// Keeps the index's nodes alive while held.
     pub(crate) type Guard<'a> = flurry::Guard<'a>;
@@ -120,47 +122,81 @@ mod imp {
 #[cfg(feature = "loom")]
 mod imp {
     use super::*;
-    use crate::sync::Mutex;
-    use std::collections::BTreeMap;
+    use crate::sync::{Mutex, Ordering};
     use std::marker::PhantomData;
 
-    /// Nothing to hold: the stand-in hands out owned references.
+    /// Bins of the stand-in; a model's keys must fall in distinct bins.
+    const BINS: usize = 8;
+
+    /// Nothing to hold: entries live until the index drops.
     pub(crate) struct Guard<'a>(PhantomData<&'a ()>);
 
-    /// An owned reference standing in for flurry's guarded borrow.
-    pub(crate) struct EntryRef<'g>(Arc<Entry>, PhantomData<&'g ()>);
+    /// A borrowed entry, valid while the index lives.
+    pub(crate) struct EntryRef<'g>(&'g Entry);
 
     impl std::ops::Deref for EntryRef<'_> {
         type Target = Entry;
         fn deref(&self) -> &Entry {
-            &self.0
+            self.0
         }
     }
 
+    struct Node {
+        key: Key,
+        entry: Entry,
+    }
+
+    /// One bin per key, each an atomic pointer, like a flurry bin without
+    /// chaining: a lookup is one Acquire load, an insert or a removal one
+    /// CAS. Lookups therefore do not synchronize with each other, so the
+    /// models cannot lean on the index for orderings the engine must
+    /// provide; an insert or removal synchronizes with the lookups that
+    /// observe it, as flurry's do. Nodes are freed when the index drops
+    /// (the models' runs are short).
     pub(crate) struct Index {
-        map: Mutex<BTreeMap<Key, Arc<Entry>>>,
+        bins: [AtomicPtr<Node>; BINS],
+        /// Every node ever published, freed on drop.
+        nodes: Mutex<Vec<NodePtr>>,
+    }
+
+    struct NodePtr(*mut Node);
+    // SAFETY: nodes hold only `Send + Sync` data; the list only frees them.
+    unsafe impl Send for NodePtr {}
+
+    fn bin_of(key: &Key) -> usize {
+        key.as_bytes()
+            .iter()
+            .map(|&b| usize::from(b))
+            .sum::<usize>()
+            % BINS
     }
 
     impl Index {
         pub(crate) fn new() -> Self {
             Self {
-                map: Mutex::new(BTreeMap::new()),
+                bins: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+                nodes: Mutex::new(Vec::new()),
             }
-        }
-
-        fn locked(&self) -> crate::sync::MutexGuard<'_, BTreeMap<Key, Arc<Entry>>> {
-            self.map
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
 
         pub(crate) fn guard(&self) -> Guard<'_> {
             Guard(PhantomData)
         }
 
+        fn node(&self, key: &Key) -> Option<&Node> {
+            // Acquire: pairs with the Release CAS that inserted the node.
+            let p = self.bins[bin_of(key)].load(Ordering::Acquire);
+            // SAFETY: published nodes live until the index drops.
+            let node = unsafe { p.as_ref() }?;
+            assert!(
+                node.key == *key,
+                "loom index stand-in: two keys share a bin"
+            );
+            Some(node)
+        }
+
         pub(crate) fn get<'g>(&'g self, key: &Key, _guard: &'g Guard<'_>) -> Option<EntryRef<'g>> {
-            let entry = self.locked().get(key).cloned();
-            entry.map(|entry| EntryRef(entry, PhantomData))
+            self.node(key).map(|node| EntryRef(&node.entry))
         }
 
         pub(crate) fn get_or_insert<'g>(
@@ -169,34 +205,81 @@ mod imp {
             make: impl FnOnce() -> Entry,
             _guard: &'g Guard<'_>,
         ) -> EntryRef<'g> {
-            if let Some(entry) = self.locked().get(key).cloned() {
-                return EntryRef(entry, PhantomData);
+            if let Some(node) = self.node(key) {
+                return EntryRef(&node.entry);
             }
-            // `make` reads shared state; call it outside the lock, as flurry's
-            // caller would, so the model explores the same windows.
-            let fresh = Arc::new(make());
-            let entry = Arc::clone(self.locked().entry(*key).or_insert(fresh));
-            EntryRef(entry, PhantomData)
+            let fresh = Box::into_raw(Box::new(Node {
+                key: *key,
+                entry: make(),
+            }));
+            match self.bins[bin_of(key)].compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                // AcqRel: Release publishes the node; Acquire (also on
+                // failure) lets us read the node that beat us.
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.nodes
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push(NodePtr(fresh));
+                    // SAFETY: just published; lives until the index drops.
+                    EntryRef(unsafe { &(*fresh).entry })
+                }
+                Err(current) => {
+                    // SAFETY: `fresh` was never published.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    // SAFETY: published nodes live until the index drops.
+                    EntryRef(unsafe { &(*current).entry })
+                }
+            }
         }
 
         pub(crate) fn remove_if(&self, key: &Key, entry: &Entry, _guard: &Guard<'_>) {
-            let mut map = self.locked();
-            if map
-                .get(key)
-                .is_some_and(|current| std::ptr::eq(&**current, entry))
-            {
-                map.remove(key);
+            let bin = &self.bins[bin_of(key)];
+            // Acquire: pairs with the Release CAS that inserted the node.
+            let p = bin.load(Ordering::Acquire);
+            // SAFETY: published nodes live until the index drops.
+            let Some(node) = (unsafe { p.as_ref() }) else {
+                return;
+            };
+            if std::ptr::eq(&node.entry, entry) {
+                // AcqRel: a lookup that misses the key synchronizes with the
+                // removal (as with flurry); failure means it is gone already.
+                let _ = bin.compare_exchange(
+                    p,
+                    std::ptr::null_mut(),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
             }
         }
 
         pub(crate) fn for_each(&self, _guard: &Guard<'_>, mut f: impl FnMut(&Key, &Entry)) {
-            let entries: Vec<(Key, Arc<Entry>)> = self
-                .locked()
-                .iter()
-                .map(|(key, entry)| (*key, Arc::clone(entry)))
-                .collect();
-            for (key, entry) in entries {
-                f(&key, &entry);
+            for bin in &self.bins {
+                // Acquire: pairs with the Release CAS that inserted the node.
+                let p = bin.load(Ordering::Acquire);
+                // SAFETY: published nodes live until the index drops.
+                if let Some(node) = unsafe { p.as_ref() } {
+                    f(&node.key, &node.entry);
+                }
+            }
+        }
+    }
+
+    impl Drop for Index {
+        fn drop(&mut self) {
+            let nodes = std::mem::take(
+                &mut *self
+                    .nodes
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+            for node in nodes {
+                // SAFETY: the index is dropping; no reference to a node remains.
+                drop(unsafe { Box::from_raw(node.0) });
             }
         }
     }

@@ -137,36 +137,42 @@ impl Record {
 
 /// One value of one key, or a tombstone.
 pub(crate) struct Version {
-    /// `None` is a tombstone. Written before publication, then read-only.
-    value: UnsafeCell<Option<Value>>,
+    /// Written before publication, then read-only. In a cell so that loom
+    /// checks every read happens after the write that published it.
+    body: UnsafeCell<Body>,
+    /// The next older version; null when there was none; the [`marker`]
+    /// when the older versions were pruned.
+    pub(crate) next: AtomicPtr<Version>,
+}
+
+struct Body {
+    /// `None` is a tombstone.
+    value: Option<Value>,
     /// The command that wrote this version.
     record: Arc<Record>,
-    /// The next older version; null when there was none; [`cut`] when the
-    /// older versions were pruned.
-    pub(crate) next: AtomicPtr<Version>,
 }
 
 impl Version {
     /// A new, unpublished version.
     pub(crate) fn new(value: Option<Value>, record: Arc<Record>) -> Self {
         Self {
-            value: UnsafeCell::new(value),
-            record,
+            body: UnsafeCell::new(Body { value, record }),
             next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
     /// The version's value (`None`: tombstone).
     pub(crate) fn value(&self) -> Option<Value> {
-        // SAFETY: the value is written only by `new`, before the version is
+        // SAFETY: the body is written only by `new`, before the version is
         // published through a Release CAS that every reader's Acquire load
         // of the pointer synchronizes with; after that it is only read.
-        self.value.with(|value| unsafe { *value })
+        self.body.with(|body| unsafe { (*body).value })
     }
 
     /// The record deciding this version's visibility.
     pub(crate) fn record(&self) -> &Record {
-        &self.record
+        // SAFETY: as in `value`; the record lives as long as the version.
+        self.body.with(|body| unsafe { &*(*body).record })
     }
 }
 
