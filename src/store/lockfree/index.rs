@@ -246,12 +246,13 @@ mod imp {
                 return;
             };
             if std::ptr::eq(&node.entry, entry) {
-                // AcqRel: a lookup that misses the key synchronizes with the
-                // removal (as with flurry); failure means it is gone already.
                 let _ = bin.compare_exchange(
                     p,
                     std::ptr::null_mut(),
+                    // AcqRel: a lookup that misses the key synchronizes with
+                    // the removal (as with flurry).
                     Ordering::AcqRel,
+                    // Relaxed: failure means it is gone already.
                     Ordering::Relaxed,
                 );
             }

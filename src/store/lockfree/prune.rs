@@ -60,6 +60,8 @@ impl Inner {
                     return;
                 }
             }
+            // Acquire: as above, pairs with the Release CAS that published
+            // the next version.
             p = version.next.load(Ordering::Acquire);
         }
     }
