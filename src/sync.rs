@@ -62,3 +62,50 @@ mod imp {
 }
 
 pub use imp::*;
+
+/// Statistics that order nothing, so loom need not explore them.
+///
+/// A counter here is only ever read as a number (tests, debugging); no code
+/// decides what memory it may touch from its value. It is therefore always
+/// `std`'s atomic, even under loom, where a model-checked twin would only
+/// multiply the interleavings to explore without checking anything.
+pub mod stat {
+    /// A relaxed event counter, split into cache-padded stripes so that
+    /// threads counting at once do not contend on one cache line.
+    #[derive(Debug, Default)]
+    pub struct Counter {
+        stripes: [crossbeam_utils::CachePadded<std::sync::atomic::AtomicIsize>; STRIPES],
+    }
+
+    const STRIPES: usize = 8;
+
+    std::thread_local! {
+        static STRIPE: usize = next_stripe();
+    }
+
+    fn next_stripe() -> usize {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // Relaxed: only spreads threads over stripes; orders nothing.
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES
+    }
+
+    impl Counter {
+        /// Adds `delta` (which may be negative).
+        #[inline]
+        pub fn add(&self, delta: isize) {
+            let stripe = STRIPE.try_with(|s| *s).unwrap_or(0);
+            // Relaxed: a statistic; nothing is published through it.
+            self.stripes[stripe].fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+        }
+
+        /// The sum of every stripe. Exact once the counting threads are
+        /// quiescent; a racing read may be off by the events in flight.
+        pub fn sum(&self) -> isize {
+            self.stripes
+                .iter()
+                // Relaxed: a statistic; nothing is read through it.
+                .map(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+                .sum()
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The key-value store: one interface, two engines.
 //!
-//! * `lockfree`: the research engine. A `flurry` map from each key to a
+//! * [`lockfree`] (the default): the research engine. A `flurry` map from each key to a
 //!   chain of versions, a global commit clock, and multi-version snapshots:
 //!   readers, `SHOW` and `BACKUP` never take a lock and never wait for a
 //!   writer.
@@ -12,6 +12,7 @@
 //! multi-key method is never seen half done by another method.
 
 pub mod batch;
+pub mod lockfree;
 pub mod mutex;
 
 pub use batch::{KeySet, WriteSet};
@@ -75,6 +76,9 @@ pub trait Snapshot: Send {
 /// The store engines, as `--store` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Engine {
+    /// Multi-version chains in a lock-free index (the default).
+    #[value(name = "lockfree")]
+    LockFree,
     /// Sharded reader-writer locks (the classic baseline).
     #[value(name = "mutex")]
     Mutex,
@@ -82,11 +86,12 @@ pub enum Engine {
 
 impl Engine {
     /// Every engine, for tests and benchmarks that compare them.
-    pub const ALL: [Engine; 1] = [Engine::Mutex];
+    pub const ALL: [Engine; 2] = [Engine::LockFree, Engine::Mutex];
 
     /// The name `--store` accepts.
     pub fn name(self) -> &'static str {
         match self {
+            Engine::LockFree => "lockfree",
             Engine::Mutex => "mutex",
         }
     }
@@ -94,6 +99,7 @@ impl Engine {
     /// Opens an empty store of this engine.
     pub fn open(self) -> Arc<dyn Store> {
         match self {
+            Engine::LockFree => Arc::new(lockfree::LockFreeStore::new()),
             Engine::Mutex => Arc::new(mutex::MutexStore::new()),
         }
     }

@@ -1,0 +1,289 @@
+//! The key index: each key to its [`Entry`], the head of its version chain.
+//!
+//! Normally a `flurry` concurrent hash map (whose own nodes `seize`
+//! reclaims, separately from the version chains). flurry cannot run under
+//! loom, so with `--features loom` a fixed table of atomic bins stands in
+//! behind the same small interface. The models therefore trust the index to
+//! be a linearizable map in which an insert or removal happens before any
+//! operation that observes it, and in which lookups do not synchronize with
+//! each other; flurry's own lock-free internals (resizing, tree bins, seize)
+//! are not model-checked here.
+//!
+//! Invariants:
+//! * At most one entry per key is in the index at a time.
+//! * An entry whose head is not the retirement marker is in the index: an
+//!   entry is inserted before any version is linked into it, and removed only
+//!   after its head was swapped to the marker, which is final.
+//! * An entry's `floor` is at least the commit timestamp of every tombstone
+//!   retired from an earlier entry of the same key; its own versions all
+//!   commit later than `floor`.
+
+use crate::store::Timestamp;
+use crate::sync::AtomicPtr;
+use crate::token::Key;
+
+use super::version::Version;
+
+/// One key's place in the store.
+pub(crate) struct Entry {
+    /// The newest version; null for none yet; the marker once retired.
+    pub(crate) head: AtomicPtr<Version>,
+    /// A read at a snapshot below `floor` cannot trust this entry: earlier
+    /// entries of the key may have held versions visible there.
+    pub(crate) floor: Timestamp,
+}
+
+impl Entry {
+    pub(crate) fn new(floor: Timestamp) -> Self {
+        Self {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+            floor,
+        }
+    }
+}
+
+#[cfg(not(feature = "loom"))]
+mod imp {
+    use super::*;
+    use crate::sync::Arc;
+
+    /// Keeps the index's nodes alive while held.
+    pub(crate) type Guard<'a> = flurry::Guard<'a>;
+    /// A borrowed entry, valid while the guard lives.
+    pub(crate) struct EntryRef<'g>(&'g Entry);
+
+    impl std::ops::Deref for EntryRef<'_> {
+        type Target = Entry;
+        fn deref(&self) -> &Entry {
+            self.0
+        }
+    }
+
+    pub(crate) struct Index {
+        map: flurry::HashMap<Key, Arc<Entry>>,
+    }
+
+    impl Index {
+        pub(crate) fn new() -> Self {
+            Self {
+                map: flurry::HashMap::new(),
+            }
+        }
+
+        pub(crate) fn guard(&self) -> Guard<'_> {
+            self.map.guard()
+        }
+
+        pub(crate) fn get<'g>(&'g self, key: &Key, guard: &'g Guard<'_>) -> Option<EntryRef<'g>> {
+            self.map.get(key, guard).map(|entry| EntryRef(entry))
+        }
+
+        /// The key's entry, inserting `make()` if there is none.
+        pub(crate) fn get_or_insert<'g>(
+            &'g self,
+            key: &Key,
+            make: impl FnOnce() -> Entry,
+            guard: &'g Guard<'_>,
+        ) -> EntryRef<'g> {
+            if let Some(entry) = self.map.get(key, guard) {
+                return EntryRef(entry);
+            }
+            match self.map.try_insert(*key, Arc::new(make()), guard) {
+                Ok(entry) => EntryRef(entry),
+                Err(taken) => EntryRef(taken.current),
+            }
+        }
+
+        /// Removes the key's entry if it is still `entry`.
+        pub(crate) fn remove_if(&self, key: &Key, entry: &Entry, guard: &Guard<'_>) {
+            self.map.compute_if_present(
+                key,
+                |_, current| (!std::ptr::eq(&**current, entry)).then(|| Arc::clone(current)),
+                guard,
+            );
+        }
+
+        /// Calls `f` on every entry present throughout the iteration (and
+        /// perhaps on entries inserted or removed meanwhile).
+        pub(crate) fn for_each(&self, guard: &Guard<'_>, mut f: impl FnMut(&Key, &Entry)) {
+            for (key, entry) in self.map.iter(guard) {
+                f(key, entry);
+            }
+        }
+
+        /// How many entries the index holds (tests).
+        #[cfg(test)]
+        pub(crate) fn guard_len(&self) -> usize {
+            self.map.len()
+        }
+    }
+}
+
+#[cfg(feature = "loom")]
+mod imp {
+    use super::*;
+    use crate::sync::{Mutex, Ordering};
+    use std::marker::PhantomData;
+
+    /// Bins of the stand-in; a model's keys must fall in distinct bins.
+    const BINS: usize = 8;
+
+    /// Nothing to hold: entries live until the index drops.
+    pub(crate) struct Guard<'a>(PhantomData<&'a ()>);
+
+    /// A borrowed entry, valid while the index lives.
+    pub(crate) struct EntryRef<'g>(&'g Entry);
+
+    impl std::ops::Deref for EntryRef<'_> {
+        type Target = Entry;
+        fn deref(&self) -> &Entry {
+            self.0
+        }
+    }
+
+    struct Node {
+        key: Key,
+        entry: Entry,
+    }
+
+    /// One bin per key, each an atomic pointer, like a flurry bin without
+    /// chaining: a lookup is one Acquire load, an insert or a removal one
+    /// CAS. Lookups therefore do not synchronize with each other, so the
+    /// models cannot lean on the index for orderings the engine must
+    /// provide; an insert or removal synchronizes with the lookups that
+    /// observe it, as flurry's do. Nodes are freed when the index drops
+    /// (the models' runs are short).
+    pub(crate) struct Index {
+        bins: [AtomicPtr<Node>; BINS],
+        /// Every node ever published, freed on drop.
+        nodes: Mutex<Vec<NodePtr>>,
+    }
+
+    struct NodePtr(*mut Node);
+    // SAFETY: nodes hold only `Send + Sync` data; the list only frees them.
+    unsafe impl Send for NodePtr {}
+
+    fn bin_of(key: &Key) -> usize {
+        key.as_bytes()
+            .iter()
+            .map(|&b| usize::from(b))
+            .sum::<usize>()
+            % BINS
+    }
+
+    impl Index {
+        pub(crate) fn new() -> Self {
+            Self {
+                bins: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+                nodes: Mutex::new(Vec::new()),
+            }
+        }
+
+        pub(crate) fn guard(&self) -> Guard<'_> {
+            Guard(PhantomData)
+        }
+
+        fn node(&self, key: &Key) -> Option<&Node> {
+            // Acquire: pairs with the Release CAS that inserted the node.
+            let p = self.bins[bin_of(key)].load(Ordering::Acquire);
+            // SAFETY: published nodes live until the index drops.
+            let node = unsafe { p.as_ref() }?;
+            assert!(
+                node.key == *key,
+                "loom index stand-in: two keys share a bin"
+            );
+            Some(node)
+        }
+
+        pub(crate) fn get<'g>(&'g self, key: &Key, _guard: &'g Guard<'_>) -> Option<EntryRef<'g>> {
+            self.node(key).map(|node| EntryRef(&node.entry))
+        }
+
+        pub(crate) fn get_or_insert<'g>(
+            &'g self,
+            key: &Key,
+            make: impl FnOnce() -> Entry,
+            _guard: &'g Guard<'_>,
+        ) -> EntryRef<'g> {
+            if let Some(node) = self.node(key) {
+                return EntryRef(&node.entry);
+            }
+            let fresh = Box::into_raw(Box::new(Node {
+                key: *key,
+                entry: make(),
+            }));
+            match self.bins[bin_of(key)].compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                // AcqRel: Release publishes the node; Acquire (also on
+                // failure) lets us read the node that beat us.
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.nodes
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push(NodePtr(fresh));
+                    // SAFETY: just published; lives until the index drops.
+                    EntryRef(unsafe { &(*fresh).entry })
+                }
+                Err(current) => {
+                    // SAFETY: `fresh` was never published.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    // SAFETY: published nodes live until the index drops.
+                    EntryRef(unsafe { &(*current).entry })
+                }
+            }
+        }
+
+        pub(crate) fn remove_if(&self, key: &Key, entry: &Entry, _guard: &Guard<'_>) {
+            let bin = &self.bins[bin_of(key)];
+            // Acquire: pairs with the Release CAS that inserted the node.
+            let p = bin.load(Ordering::Acquire);
+            // SAFETY: published nodes live until the index drops.
+            let Some(node) = (unsafe { p.as_ref() }) else {
+                return;
+            };
+            if std::ptr::eq(&node.entry, entry) {
+                let _ = bin.compare_exchange(
+                    p,
+                    std::ptr::null_mut(),
+                    // AcqRel: a lookup that misses the key synchronizes with
+                    // the removal (as with flurry).
+                    Ordering::AcqRel,
+                    // Relaxed: failure means it is gone already.
+                    Ordering::Relaxed,
+                );
+            }
+        }
+
+        pub(crate) fn for_each(&self, _guard: &Guard<'_>, mut f: impl FnMut(&Key, &Entry)) {
+            for bin in &self.bins {
+                // Acquire: pairs with the Release CAS that inserted the node.
+                let p = bin.load(Ordering::Acquire);
+                // SAFETY: published nodes live until the index drops.
+                if let Some(node) = unsafe { p.as_ref() } {
+                    f(&node.key, &node.entry);
+                }
+            }
+        }
+    }
+
+    impl Drop for Index {
+        fn drop(&mut self) {
+            let nodes = std::mem::take(
+                &mut *self
+                    .nodes
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+            for node in nodes {
+                // SAFETY: the index is dropping; no reference to a node remains.
+                drop(unsafe { Box::from_raw(node.0) });
+            }
+        }
+    }
+}
+
+pub(crate) use imp::{EntryRef, Guard, Index};

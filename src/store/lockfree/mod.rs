@@ -1,0 +1,259 @@
+//! The lock-free multi-version engine (the default).
+//!
+//! Each key maps, through a concurrent index, to an [`index::Entry`] holding
+//! an atomic pointer to the key's chain of versions, newest first. A global
+//! logical [`clock::Clock`] orders commits; a multi-key write links one
+//! pending version per key, all sharing one [`version::Record`], and a single
+//! CAS on that record's state word makes them visible at once.
+//!
+//! * `read`: picks `S = clock now` and reads every key at `S`; never takes a
+//!   lock and never waits for a writer (a pending record met on the way is
+//!   pushed past `S`). If pruning overtook it, it retries at a fresh `S`.
+//! * `snapshot`: registers `S` in [`snapshots::Registry`] (O(1)); the
+//!   snapshot reads every key at `S` when it is consumed, then deregisters.
+//! * `write` / `delete`: [`write`] (install, prune, commit);
+//!   deletes write tombstones and retire dead keys ([`prune`]).
+//! * Memory: unlinked chains are freed through [`reclaim`] (crossbeam-epoch).
+//!
+//! The argument that all of this is linearizable, and what the loom models
+//! (`loom_tests/store_*.rs`) check of it, is in `PAPER_LOCKFREE.md`. Under
+//! `--features loom` the index and the reclamation are stand-ins; see
+//! [`index`] and [`reclaim`] for what the models therefore do not cover.
+
+mod clock;
+mod index;
+mod prune;
+mod read;
+mod reclaim;
+mod snapshots;
+mod version;
+mod write;
+
+use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::token::{Key, Value};
+use crossbeam_utils::CachePadded;
+
+use clock::Clock;
+use index::Index;
+use read::Seen;
+use reclaim::Reclaimer;
+use snapshots::Registry;
+
+/// How many entries a snapshot reads under one epoch pin before re-pinning,
+/// so that a long `SHOW` or `BACKUP` does not hold back reclamation.
+const ENTRIES_PER_PIN: usize = 256;
+
+/// The shared state of one store; snapshots keep it alive.
+pub(crate) struct Inner {
+    index: Index,
+    clock: Clock,
+    registry: Registry,
+    reclaim: Reclaimer,
+    /// The largest commit timestamp of a tombstone whose entry was (or was
+    /// about to be) retired. Written only by retirements; read by reads that
+    /// find a key missing and by writers creating an entry.
+    retired: CachePadded<AtomicU64>,
+}
+
+/// The lock-free multi-version store.
+pub struct LockFreeStore {
+    inner: Arc<Inner>,
+}
+
+impl Default for LockFreeStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LockFreeStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::with_snapshot_slots(snapshots::SLOTS)
+    }
+
+    /// An empty store whose registry holds `slots` snapshots at once (small
+    /// values keep loom models small).
+    pub fn with_snapshot_slots(slots: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                index: Index::new(),
+                clock: Clock::new(),
+                registry: Registry::with_capacity(slots),
+                reclaim: Reclaimer::new(),
+                retired: CachePadded::new(AtomicU64::new(0)),
+            }),
+        }
+    }
+
+    /// Versions allocated and not yet freed (a debugging statistic: exact
+    /// once the store is quiescent and deferred frees have run).
+    pub fn live_versions(&self) -> usize {
+        self.inner.reclaim.live()
+    }
+
+    /// Writes `batch` like [`Store::write`], running `between` after every
+    /// pending version is installed and before the commit. For models and
+    /// tests that need a commit held pending.
+    #[doc(hidden)]
+    pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
+        let inner = &*self.inner;
+        let guard = inner.index.guard();
+        let pin = inner.reclaim.pin();
+        let items = batch
+            .pairs()
+            .iter()
+            .map(|(key, value)| (*key, Some(*value)));
+        inner.commit_batch(items, &guard, &pin, between).0
+    }
+
+    /// Retires every dead key no snapshot can see (also done automatically
+    /// when the last snapshot ends).
+    pub fn sweep(&self) {
+        self.inner.sweep_tombstones();
+    }
+}
+
+impl Store for LockFreeStore {
+    fn write(&self, batch: &WriteSet) -> Timestamp {
+        self.write_pausing(batch, || {})
+    }
+
+    fn delete(&self, keys: &KeySet) -> Deletion {
+        let inner = &*self.inner;
+        if keys.is_empty() {
+            return Deletion {
+                removed: Vec::new(),
+                ts: None,
+            };
+        }
+        let guard = inner.index.guard();
+        let pin = inner.reclaim.pin();
+        let items = keys.keys().iter().map(|key| (*key, None));
+        // A delete of only absent keys still commits its tombstones: they are
+        // invisible (absent before, absent after), and committing keeps every
+        // record on one path. It reports no timestamp, as nothing changed.
+        let (ts, installed) = inner.commit_batch(items, &guard, &pin, || {});
+        let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
+        let horizon = inner.registry.horizon(&inner.clock);
+        for one in &installed {
+            inner.retire_tombstone(&one.key, &one.entry, one.version, horizon, &guard, &pin);
+        }
+        let ts = removed.contains(&true).then_some(ts);
+        Deletion { removed, ts }
+    }
+
+    fn read(&self, keys: &KeySet, out: &mut Vec<Option<Value>>) {
+        let inner = &*self.inner;
+        out.clear();
+        if keys.is_empty() {
+            return;
+        }
+        let guard = inner.index.guard();
+        let pin = inner.reclaim.pin();
+        'fresh: loop {
+            out.clear();
+            let s = inner.clock.now();
+            for key in keys.keys() {
+                match inner.read_key(key, s, &guard, &pin) {
+                    Seen::Found(value) => out.push(value),
+                    Seen::Stale => continue 'fresh,
+                }
+            }
+            return;
+        }
+    }
+
+    fn snapshot(&self) -> Box<dyn Snapshot> {
+        let (slot, at) = self.inner.registry.register(&self.inner.clock);
+        Box::new(LockFreeSnapshot {
+            inner: Arc::clone(&self.inner),
+            slot,
+            at,
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        // K1: a commit's timestamp is at least its tick, which exceeds every
+        // earlier clock value. K2: `Clock::now` is an Acquire load, and the
+        // clock only changes by RMWs, so a reading at or past a commit's
+        // timestamp synchronizes with that commit's Release tick.
+        self.inner.clock.now()
+    }
+
+    fn engine(&self) -> Engine {
+        Engine::LockFree
+    }
+}
+
+/// A registered snapshot: it owns a reference to the store's internals and a
+/// registry slot, and reads every key at `at` when consumed.
+struct LockFreeSnapshot {
+    inner: Arc<Inner>,
+    slot: usize,
+    at: Timestamp,
+}
+
+impl LockFreeSnapshot {
+    fn pairs(&self) -> Vec<(Key, Value)> {
+        let inner = &*self.inner;
+        let guard = inner.index.guard();
+        let mut pin = inner.reclaim.pin();
+        let mut pairs = Vec::new();
+        let mut seen = 0usize;
+        inner.index.for_each(&guard, |key, entry| {
+            seen += 1;
+            if seen % ENTRIES_PER_PIN == 0 {
+                pin = inner.reclaim.pin();
+            }
+            match inner.read_entry(entry, self.at, &pin) {
+                Seen::Found(Some(value)) => pairs.push((*key, value)),
+                Seen::Found(None) => {}
+                // Registered: every horizon is at most `at`, so nothing it
+                // needs is pruned. An entry newer than `at` (floor above it)
+                // holds nothing visible at `at` either.
+                Seen::Stale => {}
+            }
+        });
+        pairs.sort_unstable_by_key(|pair| pair.0);
+        // An entry replaced during the iteration may be met twice; at most
+        // one of the two has a value at `at`, but be safe.
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        pairs
+    }
+}
+
+impl Snapshot for LockFreeSnapshot {
+    fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
+        self.pairs()
+        // Dropping `self` deregisters.
+    }
+}
+
+impl Drop for LockFreeSnapshot {
+    fn drop(&mut self) {
+        if self.inner.registry.deregister(self.slot) {
+            // The last snapshot ended: tombstones it pinned can go now.
+            self.inner.sweep_tombstones();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let guard = self.index.guard();
+        self.index.for_each(&guard, |_, entry| {
+            // Relaxed: we are the last owner; no thread touches the store.
+            let head = entry.head.load(Ordering::Relaxed);
+            if head != version::marker() {
+                // SAFETY: the store is being dropped: no reader or writer
+                // remains, and live chains are disjoint from retired ones.
+                unsafe { self.reclaim.free_now(head) };
+            }
+        });
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests;

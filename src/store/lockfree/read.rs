@@ -1,0 +1,98 @@
+//! Reading one key at a snapshot timestamp, without ever waiting.
+//!
+//! A read at `S` walks the key's chain from the newest version and returns
+//! the first version whose record is visible at `S` (a pending record met on
+//! the way is pushed past `S`, see [`Record::resolve_at`]).
+//!
+//! A read that is not registered (a plain `READ`) may be overtaken by a
+//! pruner whose horizon passed `S`. It then finds, instead of the version it
+//! needs, one of three signs that history older than some timestamp `> S`
+//! is gone, and answers [`Seen::Stale`] so that the caller retries at a
+//! fresh `S`:
+//! * a `next` pointer holding the marker (older versions pruned);
+//! * a retired entry (head is the marker) or no entry at all, while some
+//!   tombstone newer than `S` has been retired (`retired > S`);
+//! * an entry whose `floor` is above `S` (it replaced a retired entry).
+//!
+//! A registered snapshot never meets any of them (every horizon is at most
+//! its `S`), so for it the walk is wait-free.
+//!
+//! [`Record::resolve_at`]: super::version::Record::resolve_at
+
+use super::index::Entry;
+use super::reclaim::Pin;
+use super::version::marker;
+use super::Inner;
+use crate::store::Timestamp;
+use crate::sync::Ordering;
+use crate::token::{Key, Value};
+
+/// What a read of one key at `S` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// The key's value at `S` (`None`: absent).
+    Found(Option<Value>),
+    /// Versions needed at `S` may be pruned: retry at a fresh timestamp.
+    Stale,
+}
+
+impl Inner {
+    /// The value of `key` at `s`.
+    pub(crate) fn read_key(
+        &self,
+        key: &Key,
+        s: Timestamp,
+        guard: &super::index::Guard<'_>,
+        pin: &Pin,
+    ) -> Seen {
+        match self.index.get(key, guard) {
+            Some(entry) => self.read_entry(&entry, s, pin),
+            None => self.absent_unless_retired_after(s),
+        }
+    }
+
+    /// A key without a live entry is absent at `s`, unless a tombstone newer
+    /// than `s` was retired (then the key may have had a value at `s`).
+    fn absent_unless_retired_after(&self, s: Timestamp) -> Seen {
+        // Acquire: pairs with the Release `fetch_max` in `retire_tombstone`,
+        // which precedes the retirement this read may have observed.
+        if self.retired.load(Ordering::Acquire) <= s {
+            Seen::Found(None)
+        } else {
+            Seen::Stale
+        }
+    }
+
+    /// The value of the key whose entry is `entry`, at `s`.
+    pub(crate) fn read_entry(&self, entry: &Entry, s: Timestamp, _pin: &Pin) -> Seen {
+        if s < entry.floor {
+            return Seen::Stale;
+        }
+        // Acquire: pairs with the Release CAS that linked the head version
+        // (or the Release CAS that retired the entry).
+        let mut p = entry.head.load(Ordering::Acquire);
+        if p == marker() {
+            return self.absent_unless_retired_after(s);
+        }
+        loop {
+            if p.is_null() {
+                return Seen::Found(None);
+            }
+            if p == marker() {
+                return Seen::Stale;
+            }
+            // SAFETY: `p` was reached from a live entry while this thread is
+            // pinned (`_pin`); a version unlinked meanwhile is only retired,
+            // and freed after every such pin ends.
+            let version = unsafe { &*p };
+            if version.record().resolve_at(s) {
+                return Seen::Found(version.value());
+            }
+            // Acquire: pairs with the Release CAS that published this version
+            // (and its `next`), and with the Release store of a pruning cut,
+            // so a reader that sees the cut retries at `S >=` the pruner's
+            // horizon.
+            p = version.next.load(Ordering::Acquire);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Reclaiming unlinked versions, and counting live ones.
+//!
+//! A chain of versions unlinked from every entry may still be in the hands
+//! of a reader that loaded a pointer into it before the unlink. It is freed
+//! only when no such reader can remain: normally through `crossbeam-epoch`
+//! (every traversal runs pinned; a retired chain is freed once every thread
+//! pinned before the retirement has unpinned).
+//!
+//! Under `--features loom` crossbeam-epoch would need `--cfg crossbeam_loom`,
+//! so the stand-in keeps retired chains on a list and frees them when the
+//! store drops. The models therefore check *when versions are unlinked*
+//! (that no registered snapshot loses a version it can see), not the grace
+//! period of crossbeam-epoch itself, which is that crate's own, separately
+//! tested, guarantee.
+//!
+//! Invariant: `live` = versions allocated − versions freed, for this store
+//! (exact once the threads touching the store are quiescent and deferred
+//! frees have run).
+
+use super::version::{self, Version};
+use crate::sync::stat::Counter;
+use crate::sync::Arc;
+use crate::token::Value;
+
+use super::version::Record;
+
+/// Hands out versions and takes back unlinked chains.
+pub(crate) struct Reclaimer {
+    live: Arc<Counter>,
+    #[cfg(feature = "loom")]
+    retired: crate::sync::Mutex<Vec<Detached>>,
+}
+
+/// A pin that keeps every version reachable when it was taken alive.
+#[cfg(not(feature = "loom"))]
+pub(crate) type Pin = crossbeam_epoch::Guard;
+
+/// Under loom nothing is freed while the store lives, so a pin is nothing.
+#[cfg(feature = "loom")]
+pub(crate) struct Pin;
+
+/// A detached chain, sendable to whichever thread frees it.
+struct Detached(*mut Version);
+
+// SAFETY: a detached chain is owned by exactly one holder (the deferred
+// closure or the retired list); versions hold only `Send` data.
+unsafe impl Send for Detached {}
+
+impl Reclaimer {
+    pub(crate) fn new() -> Self {
+        Self {
+            live: Arc::new(Counter::default()),
+            #[cfg(feature = "loom")]
+            retired: crate::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Pins the current thread for a traversal.
+    #[inline]
+    pub(crate) fn pin(&self) -> Pin {
+        #[cfg(not(feature = "loom"))]
+        {
+            crossbeam_epoch::pin()
+        }
+        #[cfg(feature = "loom")]
+        {
+            Pin
+        }
+    }
+
+    /// A new, unpublished version, counted as live.
+    pub(crate) fn alloc(&self, value: Option<Value>, record: Arc<Record>) -> *mut Version {
+        self.live.add(1);
+        version::alloc(value, record)
+    }
+
+    /// Frees a chain no thread can reach any more (store teardown).
+    ///
+    /// # Safety
+    /// As [`version::free_chain`].
+    pub(crate) unsafe fn free_now(&self, first: *mut Version) {
+        // SAFETY: forwarded contract.
+        let freed = unsafe { version::free_chain(first) };
+        self.live.add(-(freed as isize));
+    }
+
+    /// Retires a chain that was just unlinked: it is freed once no pinned
+    /// reader can still hold a pointer into it.
+    ///
+    /// # Safety
+    /// The chain from `first` is unlinked from every entry, the caller is the
+    /// only one to retire it, and its `next` pointers will not change.
+    pub(crate) unsafe fn retire(&self, first: *mut Version, pin: &Pin) {
+        if first.is_null() || first == version::marker() {
+            return;
+        }
+        let chain = Detached(first);
+        #[cfg(not(feature = "loom"))]
+        {
+            let live = Arc::clone(&self.live);
+            let free = move || {
+                let chain = chain;
+                // SAFETY: this runs after the grace period: no reader holds a
+                // pointer into the detached chain, which we own alone.
+                let freed = unsafe { version::free_chain(chain.0) };
+                live.add(-(freed as isize));
+            };
+            // SAFETY: crossbeam-epoch runs `free` only after every thread
+            // pinned now has unpinned; `free` owns only `Send` data.
+            unsafe { pin.defer_unchecked(free) };
+        }
+        #[cfg(feature = "loom")]
+        {
+            let _ = pin;
+            let mut retired = self
+                .retired
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            retired.push(chain);
+        }
+    }
+
+    /// Versions allocated and not yet freed.
+    pub(crate) fn live(&self) -> usize {
+        self.live.sum().max(0) as usize
+    }
+}
+
+#[cfg(feature = "loom")]
+impl Drop for Reclaimer {
+    fn drop(&mut self) {
+        let retired = std::mem::take(
+            &mut *self
+                .retired
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for chain in retired {
+            // SAFETY: the store is being dropped, so no reader remains.
+            unsafe { self.free_now(chain.0) };
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The registry of live snapshot timestamps, and the pruning horizon.
+//!
+//! A registered snapshot at `S` must keep, for every key, the newest version
+//! visible at `S`. Pruners compute a *horizon* `H` and keep, for every key,
+//! the newest version visible at `H`; that is safe when `H <= S` for every
+//! registered `S`. The race is the classic one: a snapshot that has read the
+//! clock but is not yet in the registry is invisible to a pruner.
+//!
+//! The protocol, with one SeqCst fence on each side:
+//!
+//! ```text
+//!   register                          horizon
+//!   active += 1; slot = S1 (<= S)     h = clock.now()
+//!   fence(SeqCst)   ── F1             fence(SeqCst)   ── F2
+//!   S = clock.now()                   read active, high, slots
+//! ```
+//!
+//! The fences are totally ordered. If F1 comes first, the pruner's reads see
+//! the slot (or its later release), so `H <= S1 <= S`. If F2 comes first,
+//! the snapshot's clock load cannot read an older value than the pruner's
+//! (C++20 [atomics.order]/4.4), so `H <= h <= S`. Either way `H <= S`.
+//!
+//! Invariants:
+//! * A slot holds `FREE` or the lower bound `S1` of one live snapshot.
+//! * `active` counts registered snapshots (plus ones mid-registration); when
+//!   it reads 0 after F2, no snapshot registered before F2 is live.
+//! * Every slot ever claimed lies below `high`, which only grows.
+
+use crate::store::Timestamp;
+use crate::sync::{fence, spin_hint, AtomicU64, AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
+
+use super::clock::Clock;
+
+/// A slot that holds no snapshot.
+const FREE: Timestamp = Timestamp::MAX;
+
+/// How many snapshots may be registered at once. The server holds at most
+/// `max_backups` backups plus one `SHOW` per worker; past this, `register`
+/// spins until a slot frees (documented, and far above any sane setting).
+pub(crate) const SLOTS: usize = 128;
+
+/// Live snapshot timestamps, one cache-padded slot each.
+pub(crate) struct Registry {
+    slots: Box<[CachePadded<AtomicU64>]>,
+    active: CachePadded<AtomicUsize>,
+    high: CachePadded<AtomicUsize>,
+}
+
+impl Registry {
+    /// An empty registry with `capacity` slots (at least one).
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            slots: (0..capacity.max(1))
+                .map(|_| CachePadded::new(AtomicU64::new(FREE)))
+                .collect(),
+            active: CachePadded::new(AtomicUsize::new(0)),
+            high: CachePadded::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Registers a snapshot and returns `(slot, S)`: no pruner will remove a
+    /// version visible at `S` until [`deregister`](Self::deregister)`(slot)`.
+    pub(crate) fn register(&self, clock: &Clock) -> (usize, Timestamp) {
+        // Relaxed: published to pruners by the SeqCst fence below.
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let lower = clock.now();
+        let slot = self.claim(lower);
+        // Relaxed: published to pruners by the SeqCst fence below.
+        self.high.fetch_max(slot + 1, Ordering::Relaxed);
+        // F1: pairs with F2 in `horizon` (module docs).
+        fence(Ordering::SeqCst);
+        (slot, clock.now())
+    }
+
+    /// Claims a free slot, holding `lower` in it.
+    fn claim(&self, lower: Timestamp) -> usize {
+        loop {
+            for (index, slot) in self.slots.iter().enumerate() {
+                // Relaxed: the value is published by the fence in `register`;
+                // the CAS only arbitrates ownership of the slot.
+                if slot
+                    .compare_exchange(FREE, lower, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return index;
+                }
+            }
+            // Every slot is taken: wait for a snapshot to end.
+            spin_hint();
+        }
+    }
+
+    /// Ends the snapshot registered in `slot`; returns whether it was the
+    /// last one registered.
+    pub(crate) fn deregister(&self, slot: usize) -> bool {
+        if let Some(cell) = self.slots.get(slot) {
+            // Release: the snapshot's reads of the versions it protected
+            // happen before a pruner that sees the slot free frees them.
+            cell.store(FREE, Ordering::Release);
+        }
+        // AcqRel: Release as above for pruners that read the count; Acquire
+        // so that the thread seeing the last one leave sees the others leave.
+        self.active.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// The pruning horizon: at most the timestamp of every registered
+    /// snapshot, and at most the clock now.
+    pub(crate) fn horizon(&self, clock: &Clock) -> Timestamp {
+        let now = clock.now();
+        // F2: pairs with F1 in `register` (module docs).
+        fence(Ordering::SeqCst);
+        // Acquire: the fences order registration; Acquire also pairs with
+        // the Release of `deregister`, so the last snapshot's reads are over.
+        if self.active.load(Ordering::Acquire) == 0 {
+            return now;
+        }
+        // Relaxed: ordered by the fences.
+        let high = self.high.load(Ordering::Relaxed).min(self.slots.len());
+        self.slots[..high]
+            .iter()
+            // Acquire: pairs with the Release in `deregister`: a slot seen free
+            // means that snapshot's reads are over.
+            .map(|slot| slot.load(Ordering::Acquire))
+            .fold(now, Timestamp::min)
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn horizon_is_the_clock_without_snapshots_and_the_oldest_with() {
+        let clock = Clock::new();
+        let registry = Registry::with_capacity(4);
+        clock.tick();
+        clock.tick();
+        assert_eq!(registry.horizon(&clock), 2);
+        let (a, sa) = registry.register(&clock);
+        assert_eq!(sa, 2);
+        clock.tick();
+        let (b, _) = registry.register(&clock);
+        clock.tick();
+        assert_eq!(registry.horizon(&clock), 2);
+        assert!(!registry.deregister(a));
+        assert_eq!(registry.horizon(&clock), 3);
+        assert!(registry.deregister(b));
+        assert_eq!(registry.horizon(&clock), 4);
+    }
+}

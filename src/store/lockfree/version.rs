@@ -1,0 +1,244 @@
+//! Versions and commit records.
+//!
+//! A [`Version`] is one value (or tombstone) of one key, linked to the next
+//! older version of that key. Every version written by one command points to
+//! the same [`Record`], whose single state word decides when all of them
+//! become visible.
+//!
+//! Invariants:
+//! * A version's value and record are written once, before the version is
+//!   published by the release CAS that links it into a chain; after that they
+//!   are only read.
+//! * A record's state moves `pending(0) → pending(m1) → … → committed(ts)`:
+//!   the minimum only grows (readers push it), and only the command that owns
+//!   the record commits it, exactly once. `committed(ts)` is final.
+//! * Hence every thread that asks a record "are you visible at S?" and
+//!   resolves a pending state with the CAS of [`Record::resolve_at`] gets the
+//!   same answer, however often it asks: the answer is fixed by the first
+//!   value of the single state word that settles it.
+
+use crate::store::Timestamp;
+use crate::sync::{Arc, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
+use crate::token::Value;
+use std::ptr::NonNull;
+
+/// Set in a state word once the record is committed; the other bits hold
+/// the commit timestamp. Clear: pending, the other bits hold the minimum
+/// commit timestamp readers have demanded.
+const COMMITTED: u64 = 1 << 63;
+
+/// What a record's state word says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Not yet visible; it will commit at a timestamp of at least `min`.
+    Pending { min: Timestamp },
+    /// Visible to every snapshot at `ts` or later.
+    Committed { ts: Timestamp },
+}
+
+impl State {
+    fn decode(word: u64) -> Self {
+        if word & COMMITTED != 0 {
+            State::Committed {
+                ts: word & !COMMITTED,
+            }
+        } else {
+            State::Pending { min: word }
+        }
+    }
+}
+
+/// The shared commit record of one write or delete.
+#[derive(Debug)]
+pub(crate) struct Record {
+    state: AtomicU64,
+}
+
+impl Record {
+    /// A pending record with no demanded minimum.
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// The record's current state.
+    pub(crate) fn state(&self) -> State {
+        // Acquire: pairs with the Release of `commit`, so a thread that sees
+        // the record committed also sees the versions its owner installed.
+        State::decode(self.state.load(Ordering::Acquire))
+    }
+
+    /// Decides, once and for all, whether this record is visible at `s`,
+    /// without waiting: a pending record is pushed to commit after `s`.
+    ///
+    /// Returns `true` exactly when the record is committed at or before `s`.
+    pub(crate) fn resolve_at(&self, s: Timestamp) -> bool {
+        // Acquire: pairs with the Release of `commit` (see `state`).
+        let mut word = self.state.load(Ordering::Acquire);
+        loop {
+            match State::decode(word) {
+                State::Committed { ts } => return ts <= s,
+                State::Pending { min } if min > s => return false,
+                State::Pending { .. } => {
+                    // The push and the owner's commit are CASes on this one
+                    // word: whichever comes first in its modification order,
+                    // the other sees it. Pushed first: the commit takes a
+                    // timestamp above `s`. Committed first: our CAS fails and
+                    // we read the commit. AcqRel on success: Acquire is for
+                    // symmetry with the failure path; Release orders nothing
+                    // the owner needs (it only needs the value, which an RMW
+                    // always reads).
+                    match self.state.compare_exchange(
+                        word,
+                        s + 1,
+                        Ordering::AcqRel,
+                        // Acquire: pairs with the Release of `commit`.
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return false,
+                        Err(current) => word = current,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits the record at the smallest timestamp that is at least both
+    /// `lower` and every minimum a reader demanded; returns it.
+    ///
+    /// Only the record's owner calls this, once.
+    pub(crate) fn commit(&self, lower: Timestamp) -> Timestamp {
+        // Relaxed: the CAS below re-reads the word; this only seeds it.
+        let mut word = self.state.load(Ordering::Relaxed);
+        loop {
+            let min = match State::decode(word) {
+                State::Pending { min } => min,
+                // Unreachable for a single owner; answering it keeps a
+                // misuse from spinning forever.
+                State::Committed { ts } => return ts,
+            };
+            let ts = lower.max(min);
+            match self.state.compare_exchange(
+                word,
+                COMMITTED | ts,
+                // Release: pairs with the Acquire loads in `state` and
+                // `resolve_at`: whoever sees the commit sees our versions.
+                Ordering::Release,
+                // Relaxed: a failed CAS only hands us a reader's push.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return ts,
+                Err(current) => word = current,
+            }
+        }
+    }
+}
+
+/// One value of one key, or a tombstone.
+pub(crate) struct Version {
+    /// Written before publication, then read-only. In a cell so that loom
+    /// checks every read happens after the write that published it.
+    body: UnsafeCell<Body>,
+    /// The next older version; null when there was none; the [`marker`]
+    /// when the older versions were pruned.
+    pub(crate) next: AtomicPtr<Version>,
+}
+
+struct Body {
+    /// `None` is a tombstone.
+    value: Option<Value>,
+    /// The command that wrote this version.
+    record: Arc<Record>,
+}
+
+impl Version {
+    /// A new, unpublished version.
+    pub(crate) fn new(value: Option<Value>, record: Arc<Record>) -> Self {
+        Self {
+            body: UnsafeCell::new(Body { value, record }),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The version's value (`None`: tombstone).
+    pub(crate) fn value(&self) -> Option<Value> {
+        // SAFETY: the body is written only by `new`, before the version is
+        // published through a Release CAS that every reader's Acquire load
+        // of the pointer synchronizes with; after that it is only read.
+        self.body.with(|body| unsafe { (*body).value })
+    }
+
+    /// The record deciding this version's visibility.
+    pub(crate) fn record(&self) -> &Record {
+        // SAFETY: as in `value`; the record lives as long as the version.
+        self.body.with(|body| unsafe { &*(*body).record })
+    }
+}
+
+/// The marker a `next` pointer holds when the older versions were pruned,
+/// and an entry's head holds once the entry is retired. It is never a real
+/// allocation: `NonNull::dangling` is an aligned address no allocator hands
+/// out for a `Version`.
+#[inline]
+pub(crate) fn marker() -> *mut Version {
+    NonNull::<Version>::dangling().as_ptr()
+}
+
+/// Allocates a version and returns its raw pointer (counted by the caller).
+pub(crate) fn alloc(value: Option<Value>, record: Arc<Record>) -> *mut Version {
+    Box::into_raw(Box::new(Version::new(value, record)))
+}
+
+/// Frees a detached chain from `first` to its end (null or the marker),
+/// returning how many versions it freed.
+///
+/// # Safety
+/// The caller owns the chain: it is unlinked from every entry, no thread
+/// can still hold a pointer into it, and no other call frees any part of it.
+pub(crate) unsafe fn free_chain(first: *mut Version) -> usize {
+    let mut freed = 0;
+    let mut p = first;
+    while !p.is_null() && p != marker() {
+        // SAFETY: per the contract, `p` is an owned, live allocation made by
+        // `alloc`, reached through the detached chain.
+        let boxed = unsafe { Box::from_raw(p) };
+        // Relaxed: the chain is exclusively ours; nobody else writes it.
+        p = boxed.next.load(Ordering::Relaxed);
+        drop(boxed);
+        freed += 1;
+    }
+    freed
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_push_before_commit_raises_the_timestamp() {
+        let record = Record::new();
+        assert!(!record.resolve_at(7));
+        assert_eq!(record.state(), State::Pending { min: 8 });
+        assert_eq!(record.commit(3), 8);
+        assert!(!record.resolve_at(7));
+        assert!(record.resolve_at(8));
+    }
+
+    #[test]
+    fn a_commit_before_the_push_is_read_not_overwritten() {
+        let record = Record::new();
+        assert_eq!(record.commit(5), 5);
+        assert!(record.resolve_at(5));
+        assert!(!record.resolve_at(4));
+        assert_eq!(record.state(), State::Committed { ts: 5 });
+    }
+
+    #[test]
+    fn pushes_only_raise_the_minimum() {
+        let record = Record::new();
+        assert!(!record.resolve_at(9));
+        assert!(!record.resolve_at(2));
+        assert_eq!(record.state(), State::Pending { min: 10 });
+    }
+}

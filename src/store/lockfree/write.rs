@@ -1,0 +1,157 @@
+//! Committing a multi-key write or delete at one instant.
+//!
+//! 1. Install, in ascending key order, one pending version per key, all
+//!    pointing to one fresh [`Record`]. A key whose head is pending for
+//!    another command is waited for (ascending order: no cycle of waits).
+//! 2. Prune below each installed version (the key is ours until we commit,
+//!    so no other pruner can touch its chain meanwhile).
+//! 3. Tick the clock (Release: every installed version is now visible to any
+//!    snapshot at or past the tick), then commit the record with one CAS at
+//!    `ts = max(tick, every previous version's ts + 1, readers' minimum)`,
+//!    and advance the clock to `ts`.
+//!
+//! Invariants:
+//! * Only a chain's head may be pending: a version is linked only on top of
+//!   a committed head (or an empty chain).
+//! * Commit timestamps strictly grow along every chain (`ts > prev_ts`).
+//! * When `commit` returns, the clock reads at least `ts`, so every snapshot
+//!   taken afterwards sees the commit.
+
+use super::index::{Entry, EntryRef, Guard};
+use super::reclaim::Pin;
+use super::version::{marker, Record, State, Version};
+use super::Inner;
+use crate::store::Timestamp;
+use crate::sync::{spin_hint, Arc, Ordering};
+use crate::token::{Key, Value};
+
+/// One pending version a command linked.
+pub(crate) struct Installed<'g> {
+    pub(crate) key: Key,
+    pub(crate) entry: EntryRef<'g>,
+    pub(crate) version: *mut Version,
+    /// The commit timestamp of the version it covers (or the entry's floor).
+    pub(crate) prev_ts: Timestamp,
+    /// Whether the version it covers held a value: whether the key was
+    /// present just before this command's commit.
+    pub(crate) prev_present: bool,
+}
+
+impl Inner {
+    /// Writes `items` (ascending, unique keys; `None` writes a tombstone) at
+    /// one instant. `between` runs after every version is installed and
+    /// before the commit (tests use it to hold a commit pending).
+    pub(crate) fn commit_batch<'g>(
+        &'g self,
+        items: impl Iterator<Item = (Key, Option<Value>)>,
+        guard: &'g Guard<'_>,
+        pin: &Pin,
+        between: impl FnOnce(),
+    ) -> (Timestamp, Vec<Installed<'g>>) {
+        let record = Arc::new(Record::new());
+        let installed: Vec<Installed<'g>> = items
+            .map(|(key, value)| self.install(key, value, &record, guard))
+            .collect();
+        if !installed.is_empty() {
+            let horizon = self.registry.horizon(&self.clock);
+            for one in &installed {
+                self.prune_below(one.version, horizon, pin);
+            }
+        }
+        between();
+        let lower = installed
+            .iter()
+            .map(|one| one.prev_ts + 1)
+            .max()
+            .unwrap_or(0);
+        let tick = self.clock.tick();
+        let ts = record.commit(tick.max(lower));
+        if ts > tick {
+            self.clock.advance_to(ts);
+        }
+        (ts, installed)
+    }
+
+    /// Links a pending version of `key` for `record`, replacing a retired
+    /// entry by a fresh one when it meets one.
+    fn install<'g>(
+        &'g self,
+        key: Key,
+        value: Option<Value>,
+        record: &Arc<Record>,
+        guard: &'g Guard<'_>,
+    ) -> Installed<'g> {
+        let version = self.reclaim.alloc(value, Arc::clone(record));
+        loop {
+            let entry = self.index.get_or_insert(&key, || self.fresh_entry(), guard);
+            match self.link(&entry, version) {
+                Some((prev_ts, prev_present)) => {
+                    return Installed {
+                        key,
+                        entry,
+                        version,
+                        prev_ts,
+                        prev_present,
+                    }
+                }
+                // The entry was retired: help take it out of the index, so
+                // the next lookup inserts a fresh one, then try again.
+                None => self.index.remove_if(&key, &entry, guard),
+            }
+        }
+    }
+
+    /// An empty entry for a key that has none: reads below `floor` must not
+    /// trust it, as an earlier entry of the key may have been retired.
+    fn fresh_entry(&self) -> Entry {
+        // Acquire: pairs with the Release `fetch_max` in `retire_tombstone`:
+        // the floor covers every tombstone whose retirement we observed.
+        Entry::new(self.retired.load(Ordering::Acquire))
+    }
+
+    /// Links `version` as the head of `entry`. Returns the covered version's
+    /// timestamp and presence, or `None` if the entry is retired.
+    fn link(&self, entry: &Entry, version: *mut Version) -> Option<(Timestamp, bool)> {
+        loop {
+            // Acquire: pairs with the Release CAS that linked the current head
+            // (or retired the entry), so we may read that version.
+            let head = entry.head.load(Ordering::Acquire);
+            if head == marker() {
+                return None;
+            }
+            let covered = if head.is_null() {
+                (entry.floor, false)
+            } else {
+                // SAFETY: `head` was loaded from a live entry while the caller
+                // is pinned; it is freed only after that pin ends.
+                let top = unsafe { &*head };
+                match top.record().state() {
+                    State::Pending { .. } => {
+                        // Another command owns this key until it commits.
+                        spin_hint();
+                        continue;
+                    }
+                    State::Committed { ts } => (ts, top.value().is_some()),
+                }
+            };
+            // SAFETY: `version` is ours and unpublished until the CAS below.
+            // Relaxed: published by that Release CAS.
+            unsafe { (*version).next.store(head, Ordering::Relaxed) };
+            if entry
+                .head
+                .compare_exchange(
+                    head,
+                    version,
+                    // Release: publishes the version (value, record, next) to
+                    // the Acquire head loads of readers and writers.
+                    Ordering::Release,
+                    // Relaxed: on failure we reload the head with Acquire.
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return Some(covered);
+            }
+        }
+    }
+}
