@@ -10,6 +10,7 @@
 mod backup_limiter;
 mod order;
 mod ring;
+mod session_end;
 mod store_atomic_read;
 mod store_pending_commit;
 mod store_retire_vs_write;

@@ -266,3 +266,78 @@ fn parallel_jobs_never_see_a_torn_multi_key_command() {
         );
     }
 }
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not
+/// permitted (then the test that needs it reports a skip).
+struct TinyDisk {
+    dir: tempfile::TempDir,
+}
+
+impl TinyDisk {
+    fn mount(bytes: usize) -> Option<TinyDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(TinyDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_backup_on_a_full_disk_fails_cleanly_and_the_job_goes_on() {
+    for engine in engines() {
+        let Some(disk) = TinyDisk::mount(32 * 1024) else {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            return;
+        };
+        // About 100 KiB of SHOW lines: more than the disk holds.
+        let mut write = String::from("WRITE [");
+        for i in 0..2000 {
+            write.push_str(&format!("(key{i:05},{})", "v".repeat(40)));
+        }
+        write.push_str("]\n");
+        let job = format!("{write}BACKUP\nWAIT 500\nREAD [key00001,nokey]\n");
+        // The job itself is as large as its backup, so it lives elsewhere;
+        // the jobs directory on the small disk holds a link to it.
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join("full.job"), job).unwrap();
+        std::os::unix::fs::symlink(
+            elsewhere.path().join("full.job"),
+            disk.path().join("full.job"),
+        )
+        .unwrap();
+        let output = run_kvs(disk.path(), 1, 1, engine);
+        assert!(output.status.success(), "{engine}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("Failed to perform backup."),
+            "{engine}: {stderr}"
+        );
+        let out = fs::read_to_string(disk.path().join("full.out")).unwrap();
+        let read = format!("[(key00001,{})(nokey,KVSERROR)]\n", "v".repeat(40));
+        assert_eq!(out, format!("Waiting...\n{read}"));
+        let names: Vec<String> = fs::read_dir(disk.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| n == "full.job" || n == "full.out"),
+            "{engine}: partial or temporary backup left: {names:?}"
+        );
+    }
+}

@@ -514,3 +514,42 @@ fn refuses_to_replace_a_register_path_that_is_not_a_fifo() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a FIFO"));
     assert_eq!(fs::read_to_string(&register).unwrap(), "precious");
 }
+
+/// Compiles the C client in `tests/c_client/` with the system's C compiler;
+/// `None` when there is none.
+fn build_c_client(dir: &Path) -> Option<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c_client/client.c");
+    let binary = dir.join("c-client");
+    let compiled = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .ok()?;
+    compiled.success().then_some(binary)
+}
+
+#[test]
+fn a_client_written_in_c_works_unchanged() {
+    let build_dir = tempfile::tempdir().unwrap();
+    let Some(client) = build_c_client(build_dir.path()) else {
+        eprintln!("skipped: no C compiler");
+        return;
+    };
+    let job = "WRITE [(a,1)]\nWAIT 1500\nWRITE [(a,2)]\nWRITE [(b,x)(a,3)]\n";
+    let server = Server::start(&[("one.job", job)], &[]);
+    let output = Command::new(&client)
+        .arg(&server.register)
+        .arg(server.path())
+        .args(["a", "2"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "1 0\n3 1\n(a,2)\n(a,3)\n2 0\n"
+    );
+    let (status, _, _) = server.stop();
+    assert!(status.success());
+}

@@ -14,9 +14,8 @@
 //! serving the session (its manager, its pipe writer) polls that and stops.
 
 use super::wake::Doorbell;
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 /// Why a session ended, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +41,7 @@ pub struct WriterSession {
 }
 
 /// One session slot.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Slot {
     /// The generation of the latest session started here (0: none yet).
     generation: AtomicU64,
@@ -52,6 +51,17 @@ pub struct Slot {
     writer_session: Mutex<Option<WriterSession>>,
     /// Wakes the slot's pipe writer after a push or an end.
     doorbell: Doorbell,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            ended: AtomicU64::new(0),
+            writer_session: Mutex::new(None),
+            doorbell: Doorbell::new(),
+        }
+    }
 }
 
 impl Slot {

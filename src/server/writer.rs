@@ -5,7 +5,7 @@
 use super::fifo;
 use super::notify::{Note, StoreClock};
 use super::order::Merger;
-use super::protocol::{encode_notification, NOTIFICATION_LEN};
+use super::protocol::encode_notification;
 use super::slots::Slot;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -51,6 +51,26 @@ fn sleep(slot: &Slot, merger: &mut Merger<Note, StoreClock>) {
     doorbell.park_timeout(IDLE_NAP);
 }
 
+/// The notes of `notes` that may go to the session `generation`: those
+/// tagged with it, and none at all once that session has ended.
+///
+/// The end check must come after the drain that produced `notes`: a worker
+/// that finds the session's ring full ends the session (Release) before its
+/// watermark goes idle, and any note committed after the one it could not
+/// push reaches this writer only through a drain or a watermark read that
+/// synchronizes with that end. So no note after a missing one is ever
+/// delivered. (Modelled in `loom_tests/session_end.rs`.)
+pub fn deliverable<'a>(
+    slot: &Slot,
+    generation: u64,
+    notes: &'a [Note],
+) -> impl Iterator<Item = &'a Note> + 'a {
+    let live = !slot.is_ended(generation);
+    notes
+        .iter()
+        .filter(move |note| live && note.generation == generation)
+}
+
 /// Writes the notes of the slot's current session to its pipe; drops the
 /// rest (they were meant for an earlier session, or there is no client).
 fn deliver(slot: &Slot, notes: &[Note], bytes: &mut Vec<u8>, shutdown: &AtomicBool) {
@@ -59,27 +79,17 @@ fn deliver(slot: &Slot, notes: &[Note], bytes: &mut Vec<u8>, shutdown: &AtomicBo
         return;
     };
     let generation = current.generation;
-    // Checked after the drain: a worker that found this session's ring full
-    // ended the session before its watermark went idle, so nothing it or any
-    // later commit pushed can be emitted without this check seeing the end.
-    if slot.is_ended(generation) {
-        return;
-    }
     bytes.clear();
-    bytes.reserve(notes.len() * NOTIFICATION_LEN);
-    for note in notes.iter().filter(|note| note.generation == generation) {
+    for note in deliverable(slot, generation, notes) {
         bytes.extend_from_slice(&encode_notification(&note.key, note.value.as_ref()));
+    }
+    if bytes.is_empty() {
+        return;
     }
     let stop = || {
         // Relaxed: a stop request carries no data.
         slot.is_ended(generation) || shutdown.load(Ordering::Relaxed)
     };
-    tracing::debug!(
-        notes = notes.len(),
-        bytes = bytes.len(),
-        generation,
-        "delivering"
-    );
     if let Err(error) = fifo::write_all(&mut current.pipe, bytes, stop) {
         tracing::info!(%error, generation, "notification pipe closed");
         slot.end(generation);
