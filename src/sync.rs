@@ -14,11 +14,24 @@ mod imp {
     pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use std::thread;
 
-    /// Tells the processor (or, under loom, the scheduler) that this thread is
-    /// spinning on a value another thread will change.
-    #[inline]
-    pub fn spin_hint() {
-        std::hint::spin_loop();
+    /// Waits out another thread's short step (a commit in flight, a slot
+    /// about to be freed): spins briefly, then yields the processor, so a
+    /// waiter never burns the time slice of a thread it waits for that the
+    /// scheduler has put aside.
+    #[derive(Debug, Default)]
+    pub struct SpinWait(crossbeam_utils::Backoff);
+
+    impl SpinWait {
+        /// A fresh wait: the first steps spin.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// One step of waiting.
+        #[inline]
+        pub fn wait(&self) {
+            self.0.snooze();
+        }
     }
 
     /// An `UnsafeCell` with loom's closure-based access API, so code written
@@ -53,11 +66,22 @@ mod imp {
     pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use loom::thread;
 
-    /// Under loom a spinning thread must yield, or the model never lets the
-    /// thread it waits for make progress.
-    #[inline]
-    pub fn spin_hint() {
-        loom::thread::yield_now();
+    /// Under loom a waiting thread must yield at every step, or the model
+    /// never lets the thread it waits for make progress.
+    #[derive(Debug, Default)]
+    pub struct SpinWait;
+
+    impl SpinWait {
+        /// A fresh wait.
+        pub fn new() -> Self {
+            Self
+        }
+
+        /// One step of waiting: yield to the model's scheduler.
+        #[inline]
+        pub fn wait(&self) {
+            loom::thread::yield_now();
+        }
     }
 }
 

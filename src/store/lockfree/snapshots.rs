@@ -27,7 +27,7 @@
 //! * Every slot ever claimed lies below `high`, which only grows.
 
 use crate::store::Timestamp;
-use crate::sync::{fence, spin_hint, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering, SpinWait};
 use crossbeam_utils::CachePadded;
 
 use super::clock::Clock;
@@ -75,6 +75,7 @@ impl Registry {
 
     /// Claims a free slot, holding `lower` in it.
     fn claim(&self, lower: Timestamp) -> usize {
+        let wait = SpinWait::new();
         loop {
             for (index, slot) in self.slots.iter().enumerate() {
                 // Relaxed: the value is published by the fence in `register`;
@@ -87,7 +88,7 @@ impl Registry {
                 }
             }
             // Every slot is taken: wait for a snapshot to end.
-            spin_hint();
+            wait.wait();
         }
     }
 

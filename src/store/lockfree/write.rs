@@ -22,7 +22,7 @@ use super::reclaim::Pin;
 use super::version::{marker, Record, State, Version};
 use super::Inner;
 use crate::store::Timestamp;
-use crate::sync::{spin_hint, Arc, Ordering};
+use crate::sync::{Arc, Ordering, SpinWait};
 use crate::token::{Key, Value};
 
 /// One pending version a command linked.
@@ -112,6 +112,7 @@ impl Inner {
     /// Links `version` as the head of `entry`. Returns the covered version's
     /// timestamp and presence, or `None` if the entry is retired.
     fn link(&self, entry: &Entry, version: *mut Version) -> Option<(Timestamp, bool)> {
+        let wait = SpinWait::new();
         loop {
             // Acquire: pairs with the Release CAS that linked the current head
             // (or retired the entry), so we may read that version.
@@ -128,7 +129,7 @@ impl Inner {
                 match top.record().state() {
                     State::Pending { .. } => {
                         // Another command owns this key until it commits.
-                        spin_hint();
+                        wait.wait();
                         continue;
                     }
                     State::Committed { ts } => (ts, top.value().is_some()),
