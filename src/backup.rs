@@ -208,7 +208,7 @@ impl Backups {
 }
 
 fn report_failure(path: &Path, error: &io::Error) {
-    eprintln!("{BACKUP_FAILED}");
+    crate::report(format_args!("{BACKUP_FAILED}"));
     tracing::warn!(path = %path.display(), %error, "backup failed");
 }
 

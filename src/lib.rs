@@ -26,3 +26,11 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod token;
+
+/// Writes one line to standard error. The server must keep serving when its
+/// stderr is closed or broken (`eprintln!` would panic), so a failed write
+/// is ignored.
+pub fn report(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("kvs: {error:#}");
+            kvs::report(format_args!("kvs: {error:#}"));
             ExitCode::FAILURE
         }
     }

@@ -553,3 +553,72 @@ fn a_client_written_in_c_works_unchanged() {
     let (status, _, _) = server.stop();
     assert!(status.success());
 }
+
+/// Reads `child`'s stdout until a line containing `needle` has been read.
+fn read_until(stdout: &mut impl Read, needle: &str) -> String {
+    let mut text = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&text).contains(needle) {
+        if stdout.read(&mut byte).unwrap() == 0 {
+            break;
+        }
+        text.push(byte[0]);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+#[test]
+fn a_connect_beyond_max_sessions_waits_for_a_free_slot() {
+    let server = Server::start(&[("one.job", "WRITE [(a,1)]\n")], &["--max-sessions", "1"]);
+    let spawn_client = |tag: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kvs-client"))
+            .arg(client_id(tag))
+            .arg(&server.register)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn_client("slot-first");
+    let mut first_out = first.stdout.take().unwrap();
+    read_until(&mut first_out, "connect");
+    let mut second = spawn_client("slot-second");
+    let second_out = second.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut second_out = second_out;
+        let text = read_until(&mut second_out, "connect");
+        let _ = tx.send(text);
+        // Keep reading, so the client's later lines have somewhere to go.
+        let _ = std::io::copy(&mut second_out, &mut std::io::sink());
+    });
+    // The only slot is taken: the second client is not answered while the
+    // first stays connected.
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "second client served beside the first"
+    );
+    first
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"DISCONNECT\n")
+        .unwrap();
+    assert!(first.wait().unwrap().success());
+    let text = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("second client served once the slot is free");
+    assert!(
+        text.contains("Server returned 0 for operation: connect"),
+        "{text}"
+    );
+    second
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"DISCONNECT\n")
+        .unwrap();
+    assert!(second.wait().unwrap().success());
+    let (status, _, _) = server.stop();
+    assert!(status.success());
+}

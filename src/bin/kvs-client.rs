@@ -39,7 +39,9 @@ fn run(id: &str, register: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
 fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std::error::Error>> {
     fifos.create()?;
     let (mut connection, result) = Connection::connect(register, fifos)?;
-    println!("Server returned {result} for operation: connect");
+    say(format_args!(
+        "Server returned {result} for operation: connect"
+    ));
     if result != 0 {
         return Ok(());
     }
@@ -92,7 +94,7 @@ fn execute(connection: &mut Connection, command: ClientCommand) -> io::Result<()
     let (request, name) = match command {
         ClientCommand::Delay(ms) => {
             if ms > 0 {
-                println!("Waiting...");
+                say(format_args!("Waiting..."));
             }
             thread::sleep(Duration::from_millis(ms));
             return Ok(());
@@ -102,8 +104,19 @@ fn execute(connection: &mut Connection, command: ClientCommand) -> io::Result<()
         ClientCommand::Disconnect => (Request::Disconnect, "disconnect"),
     };
     let result = connection.call(&request)?;
-    println!("Server returned {result} for operation: {name}");
+    say(format_args!(
+        "Server returned {result} for operation: {name}"
+    ));
     Ok(())
+}
+
+/// Prints one line. A closed standard output is not a reason to stop
+/// talking to the server (the session still ends cleanly), so write errors
+/// are ignored rather than panicking as `println!` would.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Ctrl-C or SIGTERM: remove the FIFOs, then exit as the signal would.

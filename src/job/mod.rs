@@ -99,7 +99,7 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(index) else { break };
                     if let Err(error) = run_job(job, context, port.as_mut()) {
-                        eprintln!("kvs: job {}: {error}", job.display());
+                        crate::report(format_args!("kvs: job {}: {error}", job.display()));
                         // Relaxed: read only after the scope joins every worker.
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -145,7 +145,7 @@ pub fn run_job(
             Some(Line::Skip) => {}
             Some(Line::Command(command)) => executor.execute(&command)?,
             Some(Line::Invalid(reason)) => {
-                eprintln!("{INVALID_COMMAND}");
+                crate::report(format_args!("{INVALID_COMMAND}"));
                 tracing::debug!(job = %job.display(), line = reader.line_number(), %reason, "invalid line");
             }
         }
