@@ -130,6 +130,20 @@ fn run_client(id: &str, register: &Path, input: &str) -> (std::process::ExitStat
     )
 }
 
+/// Runs `kvs-client` with `input` and checks it exits 0 having printed
+/// `expected`: the server still serves a well-behaved client.
+fn assert_serves(server: &Server, tag: &str, input: &str, expected: &str) {
+    let (status, stdout) = run_client(&client_id(tag), &server.register, input);
+    assert!(status.success(), "{stdout}");
+    assert!(stdout.contains(expected), "{stdout}");
+}
+
+/// SIGTERM, and the server exits 0.
+fn stop_cleanly(server: Server) {
+    let (status, stderr, _) = server.stop();
+    assert!(status.success(), "{stderr}");
+}
+
 #[test]
 fn kvs_client_session_prints_the_course_lines() {
     let job = "WRITE [(a,anna)(b,bernardo)]\nWAIT 1500\nWRITE [(a,ana)(c,carlota)]\nDELETE [a]\nWRITE [(a,again)(b,bruno)]\n";
@@ -164,8 +178,7 @@ fn kvs_client_session_prints_the_course_lines() {
             "client left /tmp/{path}{id}"
         );
     }
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 #[test]
@@ -296,18 +309,13 @@ fn sigusr1_ends_every_client_and_the_server_keeps_serving() {
         let status = client.wait().unwrap();
         assert!(status.success());
     }
-    let (status, stdout) = run_client(
-        &client_id("usr1-after"),
-        &server.register,
+    assert_serves(
+        &server,
+        "usr1-after",
         "SUBSCRIBE [a]\nDISCONNECT\n",
+        "Server returned 1 for operation: subscribe",
     );
-    assert!(status.success());
-    assert!(
-        stdout.contains("Server returned 1 for operation: subscribe"),
-        "{stdout}"
-    );
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 #[test]
@@ -359,15 +367,13 @@ fn a_killed_client_does_not_disturb_the_others() {
         .unwrap();
     doomed.kill().unwrap();
     doomed.wait().unwrap();
-    let (status, stdout) = run_client(
-        &client_id("survivor"),
-        &server.register,
+    assert_serves(
+        &server,
+        "survivor",
         "SUBSCRIBE [a]\nDELAY 2500\nDISCONNECT\n",
+        "(a,2)",
     );
-    assert!(status.success());
-    assert!(stdout.contains("(a,2)"), "{stdout}");
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 #[test]
@@ -391,18 +397,13 @@ fn garbage_on_the_register_fifo_is_skipped() {
     half.truncate(60);
     register.write_all(&half).unwrap();
     drop(register);
-    let (status, stdout) = run_client(
-        &client_id("after-garbage"),
-        &server.register,
+    assert_serves(
+        &server,
+        "after-garbage",
         "SUBSCRIBE [a]\nDISCONNECT\n",
+        "Server returned 1 for operation: subscribe",
     );
-    assert!(status.success());
-    assert!(
-        stdout.contains("Server returned 1 for operation: subscribe"),
-        "{stdout}"
-    );
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 /// Sends a connect request naming `request` and `notification` as given and
@@ -448,18 +449,13 @@ fn paths_that_are_not_fifos_are_refused() {
         "the server wrote to a regular file"
     );
     // And the server still serves a well-behaved client.
-    let (status, stdout) = run_client(
-        &client_id("after-bad-paths"),
-        &server.register,
+    assert_serves(
+        &server,
+        "after-bad-paths",
         "DISCONNECT\n",
+        "Server returned 0 for operation: connect",
     );
-    assert!(status.success());
-    assert!(
-        stdout.contains("Server returned 0 for operation: connect"),
-        "{stdout}"
-    );
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 #[test]
@@ -489,14 +485,13 @@ fn a_client_that_never_reads_notifications_is_disconnected() {
         }
         previous = Some(value);
     }
-    let (status, stdout) = run_client(&client_id("after-slow"), &server.register, "DISCONNECT\n");
-    assert!(status.success());
-    assert!(
-        stdout.contains("Server returned 0 for operation: connect"),
-        "{stdout}"
+    assert_serves(
+        &server,
+        "after-slow",
+        "DISCONNECT\n",
+        "Server returned 0 for operation: connect",
     );
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 #[test]
@@ -550,8 +545,7 @@ fn a_client_written_in_c_works_unchanged() {
         String::from_utf8_lossy(&output.stdout),
         "1 0\n3 1\n(a,2)\n(a,3)\n2 0\n"
     );
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }
 
 /// Reads `child`'s stdout until a line containing `needle` has been read.
@@ -619,6 +613,5 @@ fn a_connect_beyond_max_sessions_waits_for_a_free_slot() {
         .write_all(b"DISCONNECT\n")
         .unwrap();
     assert!(second.wait().unwrap().success());
-    let (status, _, _) = server.stop();
-    assert!(status.success());
+    stop_cleanly(server);
 }

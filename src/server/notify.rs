@@ -85,25 +85,36 @@ impl WorkerPort {
 
     /// Commits `batch` and notifies the subscribers of its keys.
     pub fn write(&mut self, batch: &WriteSet) -> Timestamp {
-        let Self {
-            fanout,
-            gate,
-            rings,
-            touched,
-        } = self;
-        let guard = gate.begin(&*fanout.store);
-        let ts = fanout.store.write(batch);
-        for (key, value) in batch.pairs() {
-            push_to_subscribers(fanout, rings, touched, ts, key, Some(*value));
-        }
-        guard.end();
-        self.wake_touched();
-        ts
+        self.gated(|pusher| {
+            let ts = pusher.fanout.store.write(batch);
+            for (key, value) in batch.pairs() {
+                pusher.push(ts, key, Some(*value));
+            }
+            ts
+        })
     }
 
     /// Deletes `keys`, notifies the subscribers of those that were present,
     /// and ends their subscriptions.
     pub fn delete(&mut self, keys: &KeySet) -> Deletion {
+        let deletion = self.gated(|pusher| {
+            let deletion = pusher.fanout.store.delete(keys);
+            if let Some(ts) = deletion.ts {
+                for key in removed_keys(keys, &deletion) {
+                    pusher.push(ts, key, None);
+                }
+            }
+            deletion
+        });
+        for key in removed_keys(keys, &deletion) {
+            self.fanout.subscriptions.end_key(key);
+        }
+        deletion
+    }
+
+    /// Runs one commit and its pushes inside the worker's watermark gate
+    /// (see [`super::order`]), then wakes the pipe writers it pushed to.
+    fn gated<R>(&mut self, commit: impl FnOnce(&mut Pusher<'_>) -> R) -> R {
         let Self {
             fanout,
             gate,
@@ -111,18 +122,14 @@ impl WorkerPort {
             touched,
         } = self;
         let guard = gate.begin(&*fanout.store);
-        let deletion = fanout.store.delete(keys);
-        if let Some(ts) = deletion.ts {
-            for key in removed_keys(keys, &deletion) {
-                push_to_subscribers(fanout, rings, touched, ts, key, None);
-            }
-        }
+        let result = commit(&mut Pusher {
+            fanout,
+            rings,
+            touched,
+        });
         guard.end();
-        for key in removed_keys(keys, &deletion) {
-            fanout.subscriptions.end_key(key);
-        }
         self.wake_touched();
-        deletion
+        result
     }
 
     fn wake_touched(&mut self) {
@@ -140,30 +147,39 @@ fn removed_keys<'a>(keys: &'a KeySet, deletion: &'a Deletion) -> impl Iterator<I
         .filter_map(|(key, removed)| removed.then_some(key))
 }
 
-fn push_to_subscribers(
-    fanout: &Fanout,
-    rings: &mut [Producer<Entry>],
-    touched: &mut Vec<usize>,
-    ts: Timestamp,
-    key: &Key,
-    value: Option<Value>,
-) {
-    fanout.subscriptions.for_each_subscriber(key, |subscriber| {
-        let note = Note {
-            generation: subscriber.generation,
-            key: *key,
-            value,
-        };
-        let Some(ring) = rings.get_mut(subscriber.slot) else {
-            return;
-        };
-        if ring.push((ts, note)).is_err() {
-            // The client is not reading: end its session rather than leave
-            // a gap (module doc).
-            fanout.slots[subscriber.slot].end(subscriber.generation);
-        }
-        if !touched.contains(&subscriber.slot) {
-            touched.push(subscriber.slot);
-        }
-    });
+/// A commit's access to the subscribers' rings.
+struct Pusher<'a> {
+    fanout: &'a Fanout,
+    rings: &'a mut [Producer<Entry>],
+    touched: &'a mut Vec<usize>,
+}
+
+impl Pusher<'_> {
+    /// Pushes `(ts, key, value)` to every subscriber of `key`; a subscriber
+    /// whose ring is full has its session ended (module doc).
+    fn push(&mut self, ts: Timestamp, key: &Key, value: Option<Value>) {
+        let Self {
+            fanout,
+            rings,
+            touched,
+        } = self;
+        fanout.subscriptions.for_each_subscriber(key, |subscriber| {
+            let note = Note {
+                generation: subscriber.generation,
+                key: *key,
+                value,
+            };
+            let Some(ring) = rings.get_mut(subscriber.slot) else {
+                return;
+            };
+            if ring.push((ts, note)).is_err() {
+                // The client is not reading: end its session rather than
+                // leave a gap (module doc).
+                fanout.slots[subscriber.slot].end(subscriber.generation);
+            }
+            if !touched.contains(&subscriber.slot) {
+                touched.push(subscriber.slot);
+            }
+        });
+    }
 }
