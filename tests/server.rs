@@ -51,6 +51,17 @@ impl Server {
         }
     }
 
+    /// Waits until the job output `file` contains `needle`: a job that
+    /// writes its keys and then `WAIT`s has made them exist once its
+    /// `Waiting...` is flushed.
+    fn wait_for_output(&self, file: &str, needle: &str) {
+        let path = self.path().join(file);
+        wait_for(
+            || fs::read_to_string(&path).is_ok_and(|text| text.contains(needle)),
+            "the job to reach its WAIT",
+        );
+    }
+
     fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
     }
@@ -148,6 +159,7 @@ fn stop_cleanly(server: Server) {
 fn kvs_client_session_prints_the_course_lines() {
     let job = "WRITE [(a,anna)(b,bernardo)]\nWAIT 1500\nWRITE [(a,ana)(c,carlota)]\nDELETE [a]\nWRITE [(a,again)(b,bruno)]\n";
     let server = Server::start(&[("one.job", job)], &[]);
+    server.wait_for_output("one.out", "Waiting...");
     let id = client_id("course");
     let input = "SUBSCRIBE [a]\nSUBSCRIBE [NONE]\nSUBSCRIBE [b]\nDELAY 3000\nUNSUBSCRIBE [a]\nUNSUBSCRIBE [b]\nDISCONNECT\n";
     let (status, stdout) = run_client(&id, &server.register, input);
@@ -271,7 +283,8 @@ fn notifications_follow_commit_order_across_two_job_threads() {
 
 #[test]
 fn sigusr1_ends_every_client_and_the_server_keeps_serving() {
-    let server = Server::start(&[("one.job", "WRITE [(a,1)]\n")], &[]);
+    let server = Server::start(&[("one.job", "WRITE [(a,1)]\nWAIT 1\n")], &[]);
+    server.wait_for_output("one.out", "Waiting...");
     let mut clients: Vec<Child> = (0..2)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_kvs-client"))
@@ -303,11 +316,14 @@ fn sigusr1_ends_every_client_and_the_server_keeps_serving() {
         }
         outputs.push((stdout, line));
     }
+    // Keep every client's stdin open: `wait` would close it, and a client
+    // at the end of its input disconnects by itself.
+    let _stdins: Vec<_> = clients.iter_mut().map(|c| c.stdin.take()).collect();
     server.signal(Signal::SIGUSR1);
     for client in &mut clients {
         // stdin stays open: the client exits because its pipes closed.
         let status = client.wait().unwrap();
-        assert!(status.success());
+        assert!(status.success(), "{status:?}");
     }
     assert_serves(
         &server,
@@ -345,6 +361,7 @@ fn sigterm_exits_zero_and_removes_the_register_fifo() {
 fn a_killed_client_does_not_disturb_the_others() {
     let job = "WRITE [(a,1)]\nWAIT 1500\nWRITE [(a,2)]\n";
     let server = Server::start(&[("one.job", job)], &["--max-sessions", "2"]);
+    server.wait_for_output("one.out", "Waiting...");
     let mut doomed = Command::new(env!("CARGO_BIN_EXE_kvs-client"))
         .arg(client_id("doomed"))
         .arg(&server.register)
@@ -378,7 +395,8 @@ fn a_killed_client_does_not_disturb_the_others() {
 
 #[test]
 fn garbage_on_the_register_fifo_is_skipped() {
-    let server = Server::start(&[("one.job", "WRITE [(a,1)]\n")], &[]);
+    let server = Server::start(&[("one.job", "WRITE [(a,1)]\nWAIT 1\n")], &[]);
+    server.wait_for_output("one.out", "Waiting...");
     let mut register = fs::OpenOptions::new()
         .write(true)
         .open(&server.register)
@@ -468,7 +486,11 @@ fn a_client_that_never_reads_notifications_is_disconnected() {
     let fifos = server.fifos("slow");
     let (mut connection, result) = Connection::connect(&server.register, &fifos).unwrap();
     assert_eq!(result, 0);
-    assert_eq!(connection.call(&Request::Subscribe(t("a"))).unwrap(), 1);
+    // `a` exists once the job's first write has run.
+    wait_for(
+        || connection.call(&Request::Subscribe(t("a"))).unwrap() == 1,
+        "the key to exist",
+    );
     // Never read the notification pipe: the pipe fills, then the rings, and
     // the server ends the session, closing the response pipe.
     let mut notifications = connection.take_notifications().unwrap();
@@ -534,6 +556,7 @@ fn a_client_written_in_c_works_unchanged() {
     };
     let job = "WRITE [(a,1)]\nWAIT 1500\nWRITE [(a,2)]\nWRITE [(b,x)(a,3)]\n";
     let server = Server::start(&[("one.job", job)], &[]);
+    server.wait_for_output("one.out", "Waiting...");
     let output = Command::new(&client)
         .arg(&server.register)
         .arg(server.path())

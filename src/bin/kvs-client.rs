@@ -66,6 +66,16 @@ fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std:
             process::exit(0);
         }
     });
+    match drive(&mut connection, &leaving) {
+        // The server closed the session under us (SIGUSR1, shutdown): the
+        // notification thread may not have noticed yet; exit as it would.
+        Err(error) if server_closed(&error) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Runs the commands of standard input, then disconnects.
+fn drive(connection: &mut Connection, leaving: &AtomicBool) -> io::Result<()> {
     for line in io::stdin().lock().lines() {
         let line = line?;
         let command = match parse_client_line(&line) {
@@ -79,14 +89,21 @@ fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std:
         if command == ClientCommand::Disconnect {
             break;
         }
-        execute(&mut connection, command)?;
+        execute(connection, command)?;
     }
     // DISCONNECT, or the end of input: leave cleanly. The server closes the
     // notification pipe as it answers, which is expected now.
     // Relaxed: a flag with no data behind it.
     leaving.store(true, Ordering::Relaxed);
-    execute(&mut connection, ClientCommand::Disconnect)?;
-    Ok(())
+    execute(connection, ClientCommand::Disconnect)
+}
+
+/// Whether `error` means the server closed this client's pipes.
+fn server_closed(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Runs one command and prints the server's answer.

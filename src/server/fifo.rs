@@ -185,6 +185,16 @@ fn libc_flags() -> i32 {
         .bits()
 }
 
+/// Why [`open_all`] gave up, with the FIFOs it had opened by then (a caller
+/// may still answer on one of them).
+#[derive(Debug)]
+pub struct PartlyOpen<const N: usize> {
+    /// What went wrong.
+    pub error: FifoError,
+    /// The FIFOs opened before it did, in the order asked for.
+    pub opened: [Option<File>; N],
+}
+
 /// Opens several client FIFOs, retrying each until its client end is open,
 /// so the client may open its ends in any order. Gives up at `deadline`, or
 /// when `stop()` says so.
@@ -192,12 +202,16 @@ pub fn open_all<const N: usize>(
     pipes: [(&Path, End); N],
     deadline: Instant,
     stop: impl Fn() -> bool,
-) -> Result<[File; N], FifoError> {
+) -> Result<[File; N], PartlyOpen<N>> {
     let mut opened: [Option<File>; N] = std::array::from_fn(|_| None);
+    let give_up = |error, opened| Err(PartlyOpen { error, opened });
     loop {
         for (slot, (path, end)) in opened.iter_mut().zip(pipes) {
             if slot.is_none() {
-                *slot = try_open(path, end)?;
+                match try_open(path, end) {
+                    Ok(file) => *slot = file,
+                    Err(error) => return give_up(error, opened),
+                }
             }
         }
         if opened.iter().all(Option::is_some) {
@@ -205,10 +219,10 @@ pub fn open_all<const N: usize>(
         }
         let waiting = pipes[opened.iter().position(Option::is_none).unwrap_or(0)].0;
         if stop() {
-            return Err(FifoError::Stopped(waiting.to_path_buf()));
+            return give_up(FifoError::Stopped(waiting.to_path_buf()), opened);
         }
         if Instant::now() >= deadline {
-            return Err(FifoError::TimedOut(waiting.to_path_buf()));
+            return give_up(FifoError::TimedOut(waiting.to_path_buf()), opened);
         }
         thread::sleep(OPEN_RETRY);
     }

@@ -10,7 +10,7 @@
 //! session is marked ended, and its pipes are closed, which is what tells the
 //! client to exit.
 
-use super::fifo::{self, End, ReadOutcome};
+use super::fifo::{self, End, PartlyOpen, ReadOutcome};
 use super::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use super::slots::EndReason;
 use super::subscriptions::Subscriber;
@@ -18,7 +18,7 @@ use super::Shared;
 use crate::store::KeySet;
 use std::fs::File;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The result byte of a successful connect, disconnect or unsubscribe.
 const OK: u8 = 0;
@@ -40,15 +40,16 @@ fn serve(slot: usize, shared: &Shared, request: &ConnectRequest) {
         (request.response.as_path(), End::Write),
         (request.notification.as_path(), End::Write),
     ];
-    let [requests, responses, notifications] =
-        match fifo::open_all(pipes, deadline, || shared.is_shutting_down()) {
-            Ok(files) => files,
-            Err(error) => {
-                tracing::warn!(%error, "connect refused");
-                refuse(request, deadline);
-                return;
-            }
-        };
+    let opened = fifo::open_all(pipes, deadline, || shared.is_shutting_down());
+    let [requests, responses, notifications] = match opened {
+        Ok(files) => files,
+        Err(PartlyOpen { error, opened }) => {
+            tracing::warn!(%error, "connect refused");
+            let [_, responses, _] = opened;
+            refuse(request, responses, deadline);
+            return;
+        }
+    };
     let generation = shared.slots[slot].begin(notifications);
     let mut session = Session {
         slot,
@@ -63,15 +64,20 @@ fn serve(slot: usize, shared: &Shared, request: &ConnectRequest) {
 }
 
 /// Tells a client whose pipes could not all be opened that the connect
-/// failed, if its response pipe at least is usable.
-fn refuse(request: &ConnectRequest, deadline: Instant) {
-    let short = deadline.min(Instant::now() + Duration::from_millis(200));
-    if let Ok([mut responses]) =
-        fifo::open_all([(request.response.as_path(), End::Write)], short, || false)
-    {
-        let _ = fifo::write_all(&mut responses, &encode_response(OP_CONNECT, FAILED), || {
+/// failed, on its response pipe if that one at least is usable (already
+/// open, or opened now: closing an open one first would show the client an
+/// end-of-file instead of the answer).
+fn refuse(request: &ConnectRequest, responses: Option<File>, deadline: Instant) {
+    let responses = responses.or_else(|| {
+        fifo::open_all([(request.response.as_path(), End::Write)], deadline, || {
             false
-        });
+        })
+        .ok()
+        .map(|[file]| file)
+    });
+    if let Some(mut responses) = responses {
+        let answer = encode_response(OP_CONNECT, FAILED);
+        let _ = fifo::write_all(&mut responses, &answer, || false);
     }
 }
 
