@@ -64,6 +64,13 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
     pub ring_capacity: NonZeroUsize,
 
+    /// Commands per second over all threads (0: as fast as possible). An
+    /// unpaced writer outruns any pipe reader on two cores, and the server
+    /// then ends the subscriber's session (its ring fills); pacing measures
+    /// delivery latency at a load the subscribers can follow.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,

@@ -13,7 +13,12 @@ use crate::store::Store;
 use crate::token::Token;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A paced worker ahead of schedule sleeps only once it is this far ahead
+/// (shorter sleeps overshoot by more than they wait).
+const MIN_NAP: Duration = Duration::from_micros(100);
 
 /// Where a worker's writes go.
 pub enum Sink {
@@ -43,6 +48,8 @@ pub struct Worker {
     pub value_bytes: usize,
     /// This worker's command stream.
     pub rng: Rng,
+    /// Time between this worker's commands, if paced.
+    pub pace: Option<Duration>,
 }
 
 /// What one worker did.
@@ -77,6 +84,7 @@ impl Worker {
         let mut out = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut seq = 0u64;
         start.wait();
+        let began = Instant::now();
         // Relaxed: the flag only says when to stop; the statistics reach the
         // main thread through the join, not through this flag.
         while !stop.load(Ordering::Relaxed) {
@@ -91,6 +99,9 @@ impl Worker {
                 stats.keys_written += self.write(&drawn, seq, &mut stats.writes);
             }
             stats.ops += 1;
+            if let Some(pace) = self.pace {
+                keep_pace(began, pace, stats.ops);
+            }
         }
         stats
     }
@@ -115,5 +126,16 @@ impl Worker {
                 set.len() as u64
             }
         }
+    }
+}
+
+/// Sleeps while `done` commands at one per `pace` from `began` are ahead of
+/// schedule by more than [`MIN_NAP`] (a worker that falls behind catches up
+/// without sleeping).
+fn keep_pace(began: Instant, pace: Duration, done: u64) {
+    let due = began + pace.saturating_mul(u32::try_from(done).unwrap_or(u32::MAX));
+    let now = Instant::now();
+    if due > now + MIN_NAP {
+        thread::sleep(due - now);
     }
 }

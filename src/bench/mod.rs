@@ -156,6 +156,7 @@ fn measure(
             mix: args.mix,
             value_bytes: usize::from(args.value_bytes),
             rng: workload::Rng::new(args.seed, index as u64),
+            pace: pace(args.rate, threads),
         })
         .collect();
     let backup_every =
@@ -206,6 +207,12 @@ fn measure(
     })
 }
 
+/// The time between one thread's commands that makes `threads` threads
+/// issue `rate` commands per second together (`None`: unpaced).
+fn pace(rate: u64, threads: usize) -> Option<Duration> {
+    (rate > 0).then(|| Duration::from_secs_f64(threads as f64 / rate as f64))
+}
+
 fn build_report(
     args: &Args,
     measured: &Measured,
@@ -233,6 +240,7 @@ fn build_report(
         backup_every_ms: args.backup_every_ms,
         notify: args.notify,
         seed: args.seed,
+        rate: args.rate,
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
         reads: workers.reads.count(),

@@ -31,6 +31,9 @@ pub struct LoadReport {
     pub notify: usize,
     /// The seed.
     pub seed: u64,
+    /// Commands per second asked for (0: unpaced).
+    #[serde(default)]
+    pub rate: u64,
     /// Commands completed.
     pub ops: u64,
     /// Commands per second of measured wall time.
