@@ -58,18 +58,24 @@ cargo build --release --quiet --bin kvs-bench
 bench=target/release/kvs-bench
 mkdir -p "$out"
 
-# Where and on what the numbers were measured.
-{
-    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "mode: $([[ $quick == 1 ]] && echo quick || echo full), runs per configuration: $runs"
-    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "cores: $(nproc)"
-    echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2 " KiB"}')"
-    echo "kernel: $(uname -r)"
-    echo "rustc: $(rustc --version)"
-    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-} > "$out/machine.txt"
+# Where and on what the numbers were measured. A single experiment rerun
+# (--only) adds a line instead of replacing the full run's description.
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
+if [[ -n "$only" && -s "$out/machine.txt" ]]; then
+    echo "rerun of $only: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit, runs $runs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
+else
+    {
+        echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "commit: $commit"
+        echo "mode: $([[ $quick == 1 ]] && echo quick || echo full), runs per configuration: $runs"
+        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+        echo "cores: $(nproc)"
+        echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2 " KiB"}')"
+        echo "kernel: $(uname -r)"
+        echo "rustc: $(rustc --version)"
+        echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } > "$out/machine.txt"
+fi
 
 wanted() { [[ -z "$only" || "$only" == "$1" ]]; }
 

@@ -77,7 +77,8 @@ fn load(store: &str, extra: &[&str]) -> Map<String, Value> {
     assert!(num(&report, "peak_rss_kib") > 0.0);
     let (p50, p99) = (num(&report, "write_p50_us"), num(&report, "write_p99_us"));
     let (p999, max) = (num(&report, "write_p999_us"), num(&report, "write_max_us"));
-    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max);
+    let p9999 = num(&report, "write_p9999_us");
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= p9999 && p9999 <= max);
     assert!(num(&report, "read_p50_us") <= num(&report, "read_p99_us"));
     assert_eq!(report.contains_key("live_versions"), store == "lockfree");
     report

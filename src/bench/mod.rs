@@ -250,6 +250,7 @@ fn build_report(
         write_p50_us: workers.writes.quantile_us(0.5),
         write_p99_us: workers.writes.quantile_us(0.99),
         write_p999_us: workers.writes.quantile_us(0.999),
+        write_p9999_us: workers.writes.quantile_us(0.9999),
         write_max_us: workers.writes.max_us(),
         backups: backups.completed,
         backup_start_p50_us: backups.start.quantile_us(0.5),

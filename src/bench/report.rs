@@ -52,6 +52,10 @@ pub struct LoadReport {
     pub write_p99_us: Option<f64>,
     /// Write latency 99.9th percentile, µs.
     pub write_p999_us: Option<f64>,
+    /// Write latency 99.99th percentile, µs: where stalls that hit only a
+    /// few writes per backup (a lock held through a snapshot's copy) show.
+    #[serde(default)]
+    pub write_p9999_us: Option<f64>,
     /// Longest write, µs.
     pub write_max_us: Option<f64>,
     /// Backups completed.
