@@ -1,0 +1,86 @@
+//! Regenerates every table and figure of the paper from `results/*.jsonl`:
+//!
+//! ```text
+//! cargo run --release --example report [RESULTS_DIR]
+//! ```
+//!
+//! writes `RESULTS_DIR/tables.md` (medians of the runs of each
+//! configuration, with the min–max spread, engines side by side, and the
+//! project's targets checked against them) and `RESULTS_DIR/*.svg`.
+//! Experiments whose file is missing are skipped.
+//!
+//! * `tables`: which tables the paper shows, declared as data.
+//! * `targets`: the issue's targets, evaluated on the medians.
+//! * `figures`: the SVG charts (plotters, SVG backend: no fonts needed).
+
+mod figures;
+mod tables;
+mod targets;
+
+use anyhow::Context;
+use kvs::bench::results::{parse_jsonl, Record};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Every experiment's records, by experiment name (file stem).
+pub type Results = BTreeMap<String, Vec<Record>>;
+
+fn main() -> ExitCode {
+    let dir = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("results"), PathBuf::from);
+    match generate(&dir) {
+        Ok(written) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("report: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let results = load(dir)?;
+    if results.is_empty() {
+        anyhow::bail!(
+            "no results/*.jsonl in {}: run benches/experiments.sh first",
+            dir.display()
+        );
+    }
+    let mut written = Vec::new();
+    let tables_path = dir.join("tables.md");
+    let machine = std::fs::read_to_string(dir.join("machine.txt")).unwrap_or_default();
+    let markdown = tables::render(&results, &machine) + &targets::render(&results);
+    std::fs::write(&tables_path, markdown)
+        .with_context(|| format!("writing {}", tables_path.display()))?;
+    written.push(tables_path);
+    written.extend(figures::draw_all(&results, dir)?);
+    Ok(written)
+}
+
+/// Reads every `*.jsonl` file of `dir`.
+fn load(dir: &Path) -> anyhow::Result<Results> {
+    let mut results = Results::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let records = parse_jsonl(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        results.insert(name, records);
+    }
+    Ok(results)
+}

@@ -1,0 +1,144 @@
+//! The `kvs-bench` command line.
+
+use super::mix::Mix;
+use crate::store::Engine;
+use clap::Parser;
+use std::num::NonZeroUsize;
+
+/// The most subscribers `--notify` accepts (each is a session slot with its
+/// own pipe writer and reader thread).
+pub const MAX_SUBSCRIBERS: usize = 64;
+
+/// Drives the store (and, with `--notify`, the server's notification path)
+/// with a timed mix of multi-key reads and writes, and reports throughput,
+/// latency percentiles, backup costs and memory.
+///
+/// With `--fork-pause` it instead measures how long `fork()` stalls a
+/// process holding the preloaded store (the cost a fork-based backup pays).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kvs-bench", version, about, long_about = None)]
+pub struct Args {
+    /// Store engine.
+    #[arg(long, value_enum, default_value_t = Engine::LockFree)]
+    pub store: Engine,
+
+    /// Threads issuing commands.
+    #[arg(long, default_value_t = NonZeroUsize::new(1).expect("non-zero"))]
+    pub threads: NonZeroUsize,
+
+    /// Keys preloaded before timing starts; commands pick among them.
+    #[arg(long, default_value_t = NonZeroUsize::new(10_000).expect("non-zero"))]
+    pub keys: NonZeroUsize,
+
+    /// Percent of reads and writes, READ:WRITE (each command touches 1 to 3
+    /// random keys; a write sets them all at once).
+    #[arg(long, default_value = "90:10")]
+    pub mix: Mix,
+
+    /// How long the timed load runs, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration_ms: u64,
+
+    /// Start a backup of the whole store every this many milliseconds, on a
+    /// separate thread, as BACKUP does (0: no backups). A backup that takes
+    /// longer is followed by the next at once.
+    #[arg(long, default_value_t = 0)]
+    pub backup_every_ms: u64,
+
+    /// Length of every written value, in bytes (1 to 40; with --notify at
+    /// least 16, as each value carries its send time).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=40))]
+    pub value_bytes: u8,
+
+    /// Seed of the command streams (each thread derives its own).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Subscribers on every key, each a session whose notifications go
+    /// through a real FIFO to a reader thread (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub notify: usize,
+
+    /// With --notify: notifications each (worker, subscriber) ring holds, as
+    /// the server's --ring-capacity.
+    #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
+    pub ring_capacity: NonZeroUsize,
+
+    /// Commands per second over all threads (0: as fast as possible). An
+    /// unpaced writer outruns any pipe reader on two cores, and the server
+    /// then ends the subscriber's session (its ring fills); pacing measures
+    /// delivery latency at a load the subscribers can follow.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Measure the fork() pause at this store size instead of running a load.
+    #[arg(long)]
+    pub fork_pause: bool,
+
+    /// With --fork-pause: how many forks to time (the median is reported).
+    #[arg(long, default_value_t = NonZeroUsize::new(7).expect("non-zero"))]
+    pub fork_runs: NonZeroUsize,
+}
+
+impl Args {
+    /// Checks what clap cannot: combinations of flags.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.notify > MAX_SUBSCRIBERS {
+            return Err(format!(
+                "--notify {} is more than the {MAX_SUBSCRIBERS} subscribers supported",
+                self.notify
+            ));
+        }
+        if self.notify > 0 && usize::from(self.value_bytes) < super::workload::STAMP_DIGITS {
+            return Err(format!(
+                "--notify needs --value-bytes of at least {} (each value carries its send time)",
+                super::workload::STAMP_DIGITS
+            ));
+        }
+        if self.fork_pause && (self.notify > 0 || self.backup_every_ms > 0) {
+            return Err("--fork-pause runs no load: drop --notify and --backup-every-ms".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    fn parse(line: &[&str]) -> Result<Args, String> {
+        let args = Args::try_parse_from(std::iter::once("kvs-bench").chain(line.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        args.validate()?;
+        Ok(args)
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.store, Engine::LockFree);
+        assert_eq!(args.mix.to_string(), "90:10");
+        let args = parse(&["--store", "mutex", "--threads", "2", "--mix", "50:50"]).unwrap();
+        assert_eq!((args.store, args.threads.get()), (Engine::Mutex, 2));
+    }
+
+    #[test]
+    fn refuses_bad_flags() {
+        for bad in [
+            &["--threads", "0"][..],
+            &["--mix", "70:20"],
+            &["--value-bytes", "41"],
+            &["--duration-ms", "0"],
+            &["--store", "btree"],
+            &["--notify", "1", "--value-bytes", "8"],
+            &["--notify", "65"],
+            &["--fork-pause", "--notify", "1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

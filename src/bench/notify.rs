@@ -1,0 +1,296 @@
+//! `--notify N`: the server's notification path under load, end to end.
+//!
+//! The rig builds the server's real parts ([`server::build`]) with one
+//! worker port per load thread and `N` session slots. Each slot gets a
+//! session whose notification pipe is a real FIFO (made in a temporary
+//! directory), is subscribed to every key, and is served by the server's own
+//! pipe writer ([`writer::run`]). On the far end of each FIFO a reader thread
+//! plays the client: it decodes every 82-byte notification and records how
+//! long ago its value's send time was (commit to delivery; see
+//! [`workload::stamped_value`]).
+
+use super::latency::Latencies;
+use super::workload;
+use crate::server::fifo::{self, End};
+use crate::server::notify::WorkerPort;
+use crate::server::protocol::{decode_notification, NOTIFICATION_LEN};
+use crate::server::subscriptions::Subscriber;
+use crate::server::{self, writer, Config, Parts, Shared};
+use crate::store::Store;
+use crate::token::Token;
+use anyhow::Context;
+use nix::sys::stat::Mode;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long one reader waits in `poll` before looking at its stop flag.
+const READ_POLL: Duration = Duration::from_millis(10);
+/// After the load stops, how long delivery may stall before the rig gives
+/// up waiting for the notifications still in flight.
+const DRAIN_STALL: Duration = Duration::from_millis(300);
+/// Bytes a reader takes from its pipe per `read`.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the readers measured.
+#[derive(Debug, Default)]
+pub struct NotifyStats {
+    /// Notifications delivered and decoded.
+    pub delivered: u64,
+    /// Notifications whose value carried no send time (should be none).
+    pub undecodable: u64,
+    /// Commit-to-delivery latency of each notification.
+    pub latency: Latencies,
+    /// Sessions the server ended because their ring filled up (the reader
+    /// fell behind); after that a subscriber receives nothing more.
+    pub sessions_ended: u64,
+}
+
+/// The running notification path.
+pub struct Rig {
+    shared: Arc<Shared>,
+    generations: Vec<u64>,
+    writers: Vec<JoinHandle<()>>,
+    readers: Vec<JoinHandle<io::Result<(Latencies, u64)>>>,
+    delivered: Arc<AtomicU64>,
+    undecodable: Arc<AtomicU64>,
+    readers_stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Builds the server's parts over `store`, connects `subscribers`
+    /// sessions through FIFOs, subscribes each to every key, and starts the
+    /// pipe writers and readers. Returns the rig and one port per worker.
+    pub fn start(
+        store: Arc<dyn Store>,
+        keys: &[Token],
+        subscribers: usize,
+        workers: usize,
+        ring_capacity: usize,
+        epoch: Instant,
+    ) -> anyhow::Result<(Rig, Vec<WorkerPort>)> {
+        let dir = tempfile::Builder::new()
+            .prefix("kvs-bench-")
+            .tempdir()
+            .context("creating a directory for the notification FIFOs")?;
+        let config = Config {
+            register_fifo: dir.path().join("register"),
+            register_mode: 0o600,
+            max_sessions: subscribers,
+            workers,
+            ring_capacity,
+            connect_timeout: Duration::from_secs(1),
+        };
+        let Parts {
+            shared,
+            ports,
+            mergers,
+            ..
+        } = server::build(config, store);
+        let delivered = Arc::new(AtomicU64::new(0));
+        let undecodable = Arc::new(AtomicU64::new(0));
+        let readers_stop = Arc::new(AtomicBool::new(false));
+        let mut generations = Vec::with_capacity(subscribers);
+        let mut readers = Vec::with_capacity(subscribers);
+        for slot in 0..subscribers {
+            let (read_end, write_end) = fifo_pair(&dir.path().join(format!("notify-{slot}")))?;
+            generations.push(shared.slots[slot].begin(write_end));
+            let reader = Reader {
+                pipe: read_end,
+                epoch,
+                delivered: Arc::clone(&delivered),
+                undecodable: Arc::clone(&undecodable),
+                stop: Arc::clone(&readers_stop),
+            };
+            readers.push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
+        }
+        subscribe_all(&shared, keys, &generations);
+        let mut writers = Vec::with_capacity(subscribers);
+        for (slot, merger) in mergers.into_iter().enumerate() {
+            let shared = Arc::clone(&shared);
+            writers.push(spawn(format!("bench-writer-{slot}"), move || {
+                writer::run(&shared.slots[slot], merger, shared.shutdown_flag())
+            })?);
+        }
+        let rig = Rig {
+            shared,
+            generations,
+            writers,
+            readers,
+            delivered,
+            undecodable,
+            readers_stop,
+            _dir: dir,
+        };
+        Ok((rig, ports))
+    }
+
+    /// Called once the load has stopped: waits (within reason) for the
+    /// `expected` notifications still in flight, shuts the pipe writers
+    /// down, closes the pipes and collects the readers' figures.
+    pub fn finish(self, expected: u64) -> anyhow::Result<NotifyStats> {
+        let sessions_ended = self
+            .generations
+            .iter()
+            .zip(self.shared.slots.iter())
+            .filter(|(generation, slot)| slot.is_ended(**generation))
+            .count() as u64;
+        self.wait_for_delivery(expected);
+        self.shared.shut_down();
+        for writer in self.writers {
+            writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("a pipe writer panicked"))?;
+        }
+        // Closing the write ends lets each reader see end-of-file once it
+        // has read everything; the flag covers a reader stuck otherwise.
+        for slot in self.shared.slots.iter() {
+            drop(slot.take_writer_session());
+        }
+        // Relaxed: a stop request carries no data (results leave by join).
+        self.readers_stop.store(true, Ordering::Relaxed);
+        let mut stats = NotifyStats {
+            sessions_ended,
+            ..NotifyStats::default()
+        };
+        for reader in self.readers {
+            let (latency, count) = reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("a notification reader panicked"))?
+                .context("reading notifications")?;
+            stats.latency.merge(&latency);
+            stats.delivered += count;
+        }
+        // Relaxed: read after every reader was joined, which orders it.
+        stats.undecodable = self.undecodable.load(Ordering::Relaxed);
+        Ok(stats)
+    }
+
+    /// Waits until `expected` notifications arrived, or delivery stalled.
+    fn wait_for_delivery(&self, expected: u64) {
+        // Relaxed: a progress count; the figures reported come from the
+        // readers' own histograms after the join.
+        let mut seen = self.delivered.load(Ordering::Relaxed);
+        let mut last_progress = Instant::now();
+        while seen < expected && last_progress.elapsed() < DRAIN_STALL {
+            thread::sleep(Duration::from_millis(2));
+            // Relaxed: as above.
+            let now = self.delivered.load(Ordering::Relaxed);
+            if now != seen {
+                seen = now;
+                last_progress = Instant::now();
+            }
+        }
+    }
+}
+
+/// Makes a FIFO at `path` and opens both ends, non-blocking: the read end
+/// first (so the write end finds a reader), the write end the way the server
+/// opens a client's notification pipe.
+fn fifo_pair(path: &std::path::Path) -> anyhow::Result<(File, File)> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", path.display()))?;
+    let read_end = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .with_context(|| format!("opening {} for reading", path.display()))?;
+    let write_end = fifo::try_open(path, End::Write)?
+        .ok_or_else(|| anyhow::anyhow!("{} has no reader", path.display()))?;
+    Ok((read_end, write_end))
+}
+
+/// Subscribes every slot's session to every key.
+fn subscribe_all(shared: &Shared, keys: &[Token], generations: &[u64]) {
+    for &key in keys {
+        for (slot, &generation) in generations.iter().enumerate() {
+            shared
+                .subscriptions
+                .subscribe(key, Subscriber { slot, generation });
+        }
+    }
+}
+
+fn spawn<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<JoinHandle<T>> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .context("spawning a thread")
+}
+
+/// The client end of one notification FIFO.
+struct Reader {
+    pipe: File,
+    epoch: Instant,
+    delivered: Arc<AtomicU64>,
+    undecodable: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Reader {
+    /// Reads until end-of-file (or the stop flag); returns the latencies and
+    /// how many notifications it decoded.
+    fn run(mut self) -> io::Result<(Latencies, u64)> {
+        let mut latency = Latencies::new();
+        let mut count = 0u64;
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut filled = 0usize;
+        loop {
+            match self.pipe.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    filled += n;
+                    let now = self.nanos_now();
+                    let whole = filled - filled % NOTIFICATION_LEN;
+                    let decoded = self.decode(&buf[..whole], now, &mut latency);
+                    count += decoded;
+                    buf.copy_within(whole..filled, 0);
+                    filled -= whole;
+                    // Relaxed: a progress count (see `Rig::wait_for_delivery`).
+                    self.delivered.fetch_add(decoded, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Relaxed: a stop request carries no data.
+                    if self.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    fifo::wait_ready(&self.pipe, false, READ_POLL)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((latency, count))
+    }
+
+    fn nanos_now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Records the latency of every notification in `bytes` (a whole number
+    /// of them); returns how many there were.
+    fn decode(&self, bytes: &[u8], now: u64, latency: &mut Latencies) -> u64 {
+        let mut count = 0;
+        for note in bytes.chunks_exact(NOTIFICATION_LEN) {
+            let note: &[u8; NOTIFICATION_LEN] = note.try_into().expect("chunks are exact");
+            let (_key, value) = decode_notification(note);
+            match workload::stamp_of(value) {
+                Some(sent) => latency.record_nanos(now.saturating_sub(sent)),
+                None => {
+                    // Relaxed: a statistic, read after the join.
+                    self.undecodable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            count += 1;
+        }
+        count
+    }
+}

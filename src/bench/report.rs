@@ -1,0 +1,218 @@
+//! What a run reports: one flat record, printed as one JSON object (one line
+//! of a `results/*.jsonl` file) or as a short summary for people.
+//!
+//! Flat on purpose: the report generator and any `jq` one-liner can pick a
+//! field by name. A latency with no sample (no reads in a `0:100` mix, no
+//! backup in a short run) is `null`, never a misleading 0.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The figures of one load run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Always `"load"`, to tell it from a [`ForkReport`] in a mixed file.
+    pub mode: String,
+    /// The engine.
+    pub store: String,
+    /// Load threads.
+    pub threads: usize,
+    /// Preloaded keys.
+    pub keys: usize,
+    /// `READ:WRITE` percent.
+    pub mix: String,
+    /// Length of written values.
+    pub value_bytes: usize,
+    /// Timed duration asked for, in milliseconds.
+    pub duration_ms: u64,
+    /// Backup period (0: none).
+    pub backup_every_ms: u64,
+    /// Subscribers on every key (0: none).
+    pub notify: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Commands per second asked for (0: unpaced).
+    #[serde(default)]
+    pub rate: u64,
+    /// Commands completed.
+    pub ops: u64,
+    /// Commands per second of measured wall time.
+    pub ops_per_sec: f64,
+    /// Read commands completed.
+    pub reads: u64,
+    /// Write commands completed.
+    pub writes: u64,
+    /// Read latency median, µs.
+    pub read_p50_us: Option<f64>,
+    /// Read latency 99th percentile, µs.
+    pub read_p99_us: Option<f64>,
+    /// Write latency median, µs.
+    pub write_p50_us: Option<f64>,
+    /// Write latency 99th percentile, µs.
+    pub write_p99_us: Option<f64>,
+    /// Write latency 99.9th percentile, µs.
+    pub write_p999_us: Option<f64>,
+    /// Write latency 99.99th percentile, µs: where stalls that hit only a
+    /// few writes per backup (a lock held through a snapshot's copy) show.
+    #[serde(default)]
+    pub write_p9999_us: Option<f64>,
+    /// Longest write, µs.
+    pub write_max_us: Option<f64>,
+    /// Backups completed.
+    pub backups: u64,
+    /// Median time of `store.snapshot()`, µs.
+    pub backup_start_p50_us: Option<f64>,
+    /// Longest `store.snapshot()`, µs.
+    pub backup_start_max_us: Option<f64>,
+    /// Median time to write a backup file, ms.
+    pub backup_write_ms_p50: Option<f64>,
+    /// Peak resident memory of the process (`VmHWM`), KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// Versions allocated and not yet freed, at the end (lock-free only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_versions: Option<u64>,
+    /// `live_versions / keys` (lock-free only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_versions_per_key: Option<f64>,
+    /// With `--notify`: notifications delivered per second of load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_per_sec: Option<f64>,
+    /// With `--notify`: commit-to-delivery median, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_p50_us: Option<f64>,
+    /// With `--notify`: commit-to-delivery 99th percentile, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_p99_us: Option<f64>,
+    /// With `--notify`: notifications delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_delivered: Option<u64>,
+    /// With `--notify`: notifications the commits made (keys written times
+    /// subscribers); more than `notify_delivered` only if a session ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_expected: Option<u64>,
+    /// With `--notify`: sessions the server ended because their reader fell
+    /// behind by a full ring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_sessions_ended: Option<u64>,
+}
+
+/// The figures of one `--fork-pause` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkReport {
+    /// Always `"fork"`.
+    pub mode: String,
+    /// The engine holding the preloaded keys.
+    pub store: String,
+    /// Preloaded keys.
+    pub keys: usize,
+    /// Length of the preloaded values.
+    pub value_bytes: usize,
+    /// Forks timed.
+    pub fork_runs: usize,
+    /// Median pause of the parent in `fork()`, µs.
+    pub fork_pause_us: f64,
+    /// Shortest pause, µs.
+    pub fork_pause_min_us: f64,
+    /// Longest pause, µs.
+    pub fork_pause_max_us: f64,
+    /// Peak resident memory (`VmHWM`), KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Either kind of report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// A load run.
+    Load(Box<LoadReport>),
+    /// A fork-pause run.
+    Fork(ForkReport),
+}
+
+impl Report {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        let json = match self {
+            Report::Load(report) => serde_json::to_string(report),
+            Report::Fork(report) => serde_json::to_string(report),
+        };
+        json.expect("plain numbers and strings always serialize")
+    }
+}
+
+/// A latency for people: `-` when absent.
+struct Shown(Option<f64>);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => write!(f, "{value:.1}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Report::Load(r) => {
+                writeln!(
+                    f,
+                    "{} store, {} threads, {} keys, mix {}: {} ops, {:.0} ops/s",
+                    r.store, r.threads, r.keys, r.mix, r.ops, r.ops_per_sec
+                )?;
+                writeln!(
+                    f,
+                    "read  µs: p50 {} p99 {}",
+                    Shown(r.read_p50_us),
+                    Shown(r.read_p99_us)
+                )?;
+                writeln!(
+                    f,
+                    "write µs: p50 {} p99 {} p99.9 {} max {}",
+                    Shown(r.write_p50_us),
+                    Shown(r.write_p99_us),
+                    Shown(r.write_p999_us),
+                    Shown(r.write_max_us)
+                )?;
+                if r.backup_every_ms > 0 {
+                    writeln!(
+                        f,
+                        "backups: {}, start µs p50 {} max {}, write ms p50 {}",
+                        r.backups,
+                        Shown(r.backup_start_p50_us),
+                        Shown(r.backup_start_max_us),
+                        Shown(r.backup_write_ms_p50)
+                    )?;
+                }
+                if r.notify > 0 {
+                    writeln!(
+                        f,
+                        "notify: {} subscribers, {:.0}/s, µs p50 {} p99 {}, {} of {} delivered, {} sessions ended",
+                        r.notify,
+                        r.notify_per_sec.unwrap_or(0.0),
+                        Shown(r.notify_p50_us),
+                        Shown(r.notify_p99_us),
+                        r.notify_delivered.unwrap_or(0),
+                        r.notify_expected.unwrap_or(0),
+                        r.notify_sessions_ended.unwrap_or(0)
+                    )?;
+                }
+                if let Some(live) = r.live_versions {
+                    writeln!(f, "live versions: {live}")?;
+                }
+                write!(f, "peak RSS: {} KiB", r.peak_rss_kib.unwrap_or(0))
+            }
+            Report::Fork(r) => write!(
+                f,
+                "{} store, {} keys: fork() pause median {:.1} µs (min {:.1}, max {:.1}) over {} forks; peak RSS {} KiB",
+                r.store,
+                r.keys,
+                r.fork_pause_us,
+                r.fork_pause_min_us,
+                r.fork_pause_max_us,
+                r.fork_runs,
+                r.peak_rss_kib.unwrap_or(0)
+            ),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! `kvs-bench`: the load generator (see `kvs::bench`).
+
+use clap::Parser;
+use kvs::bench::{self, args::Args};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(message) = args.validate() {
+        eprintln!("kvs-bench: {message}");
+        return ExitCode::from(2);
+    }
+    match bench::run(&args) {
+        Ok(report) if args.json => {
+            println!("{}", report.to_json());
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kvs-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
