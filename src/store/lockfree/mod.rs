@@ -205,7 +205,7 @@ impl LockFreeSnapshot {
         inner.index.for_each(&guard, |key, entry| {
             seen += 1;
             if seen % ENTRIES_PER_PIN == 0 {
-                pin = inner.reclaim.pin();
+                inner.reclaim.repin(&mut pin);
             }
             match inner.read_entry(entry, self.at, &pin) {
                 Seen::Found(Some(value)) => pairs.push((*key, value)),

@@ -187,3 +187,33 @@ fn writes_racing_deletes_of_the_same_key_are_never_lost() {
         assert_eq!(read(&store, &["k"]), vec![expected], "round {round}");
     }
 }
+
+#[test]
+fn a_long_traversal_that_repins_does_not_hold_back_frees() {
+    // A snapshot of a large store re-pins every `ENTRIES_PER_PIN` entries so
+    // that versions retired meanwhile can be freed. Emulate it on a fresh
+    // thread (no outer pin): retire a chain, then keep the traversal's pin
+    // while re-pinning and helping collection; the chain must be freed.
+    let store = std::sync::Arc::new(LockFreeStore::new());
+    let inner = std::sync::Arc::clone(&store.inner);
+    let freed = std::thread::spawn(move || {
+        let mut pin = inner.reclaim.pin();
+        let first = inner.reclaim.alloc(None, Arc::new(version::Record::new()));
+        // SAFETY: never published; retired once.
+        unsafe { inner.reclaim.retire(first, &pin) };
+        for _ in 0..2_000 {
+            inner.reclaim.repin(&mut pin);
+            for _ in 0..64 {
+                crossbeam_epoch::pin().flush();
+            }
+            if inner.reclaim.live() == 0 {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    })
+    .join()
+    .unwrap();
+    assert!(freed, "a re-pinning traversal still holds back the free");
+}
