@@ -217,3 +217,28 @@ fn a_long_traversal_that_repins_does_not_hold_back_frees() {
     .unwrap();
     assert!(freed, "a re-pinning traversal still holds back the free");
 }
+
+#[test]
+fn deleted_keys_are_retired_while_snapshots_keep_overlapping() {
+    // A server taking periodic SHOWs or BACKUPs that overlap never has zero
+    // snapshots registered. Tombstones older than every open snapshot must
+    // still be retired, or dead keys pile up for as long as the overlap
+    // lasts.
+    let store = LockFreeStore::new();
+    let mut held = store.snapshot();
+    for round in 0..200 {
+        let key = format!("k{round}");
+        write(&store, &[(&key, "v")]);
+        delete(&store, &[&key]);
+        let next = store.snapshot();
+        drop(held);
+        held = next;
+    }
+    // Only `held` is open, and every key was deleted before it was taken.
+    let last = store.snapshot();
+    assert!(held.into_sorted_pairs().is_empty());
+    let live = settle(&store, 2);
+    assert!(live <= 2, "{live} versions of deleted keys still live");
+    assert!(store.inner.index.guard_len() <= 1);
+    drop(last);
+}
