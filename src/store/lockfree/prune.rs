@@ -20,7 +20,15 @@
 //!
 //! Freed when: a key's pinned versions go on the next write to that key;
 //! dead keys' tombstones go right after their delete, or, if a snapshot
-//! pinned them, by the sweep that runs when the last snapshot ends.
+//! held them back, by the sweep that runs when the oldest registered
+//! snapshot ends while such tombstones are counted (`held_back`).
+//!
+//! *No tombstone is stranded.* Whoever finds a tombstone held back counts it
+//! (`note_held_back`, Release) and then computes a horizon again (F2). The
+//! snapshot holding it back frees its slot, fences (F3) and reads the count.
+//! The fences are ordered: either the new horizon sees the slot free (and
+//! the holder retries), or the ending snapshot sees the count (and sweeps,
+//! if no older snapshot remains; that one then sees the count in turn).
 
 use super::index::{Entry, Guard};
 use super::reclaim::Pin;
@@ -67,7 +75,7 @@ impl Inner {
     }
 
     /// Retires `entry` if its head is still `top`, a committed tombstone
-    /// visible at `horizon`. Returns whether it did.
+    /// visible at `horizon`.
     pub(crate) fn retire_tombstone(
         &self,
         key: &Key,
@@ -76,15 +84,19 @@ impl Inner {
         horizon: Timestamp,
         guard: &Guard<'_>,
         pin: &Pin,
-    ) -> bool {
+    ) -> Retire {
         if top.is_null() || top == marker() {
-            return false;
+            return Retire::Moot;
         }
         // SAFETY: `top` was loaded from `entry` while pinned.
         let version = unsafe { &*top };
+        if version.value().is_some() {
+            return Retire::Moot;
+        }
         let ts = match version.record().state() {
-            State::Committed { ts } if ts <= horizon && version.value().is_none() => ts,
-            _ => return false,
+            State::Committed { ts } if ts <= horizon => ts,
+            State::Committed { .. } => return Retire::HeldBack,
+            State::Pending { .. } => return Retire::Moot,
         };
         // Release: pairs with the Acquire loads of `retired` by readers and
         // writers who observe this retirement (through the head or the
@@ -102,25 +114,77 @@ impl Inner {
             )
             .is_err()
         {
-            return false;
+            return Retire::Moot;
         }
         self.index.remove_if(key, entry, guard);
         // SAFETY: the head was the only link into the chain from `top`, and
         // our CAS replaced it: the chain is unlinked, ours alone to retire,
         // and nobody writes a retired entry's chain again.
         unsafe { self.reclaim.retire(top, pin) };
-        true
+        Retire::Done
+    }
+
+    /// Counts `n` tombstones a registered snapshot held back, so that the
+    /// end of the oldest snapshot sweeps them ([`Self::sweep_if_held_back`]).
+    pub(crate) fn note_held_back(&self, n: usize) {
+        // Release: pairs with the Acquire swap of a sweep, which then sees
+        // the committed tombstones counted here. The caller computes a
+        // horizon next, whose F2 orders this before its registry reads
+        // (see `Registry::deregister`).
+        self.held_back.fetch_add(n, Ordering::Release);
+    }
+
+    /// Sweeps if a registered snapshot held some tombstone back. Called
+    /// when the oldest snapshot ends, after `Registry::deregister`'s F3.
+    pub(crate) fn sweep_if_held_back(&self) {
+        // Relaxed: ordered after F3 by the caller; see `note_held_back`.
+        if self.held_back.load(Ordering::Relaxed) > 0 {
+            self.sweep_tombstones();
+        }
     }
 
     /// Retires every dead key whose tombstone no snapshot can see any more.
     pub(crate) fn sweep_tombstones(&self) {
-        let horizon = self.registry.horizon(&self.clock);
         let guard = self.index.guard();
         let pin = self.reclaim.pin();
-        self.index.for_each(&guard, |key, entry| {
-            // Acquire: pairs with the Release CAS that linked the head.
-            let top = entry.head.load(Ordering::Acquire);
-            self.retire_tombstone(key, entry, top, horizon, &guard, &pin);
-        });
+        let mut horizon = self.registry.horizon(&self.clock);
+        loop {
+            // Acquire: pairs with the Release of `note_held_back`, so the
+            // walk below sees the tombstones counted so far committed; one
+            // counted later is recounted by whoever holds it back.
+            self.held_back.swap(0, Ordering::Acquire);
+            let mut held_back = 0;
+            self.index.for_each(&guard, |key, entry| {
+                // Acquire: pairs with the Release CAS that linked the head.
+                let top = entry.head.load(Ordering::Acquire);
+                if self.retire_tombstone(key, entry, top, horizon, &guard, &pin) == Retire::HeldBack
+                {
+                    held_back += 1;
+                }
+            });
+            if held_back == 0 {
+                return;
+            }
+            // Counted before the next horizon's F2: a snapshot that ended
+            // meanwhile is either seen gone (the horizon moved: sweep again)
+            // or sees the count after its F3 and sweeps when it is oldest.
+            self.note_held_back(held_back);
+            let next = self.registry.horizon(&self.clock);
+            if next <= horizon {
+                return;
+            }
+            horizon = next;
+        }
     }
+}
+
+/// What became of a tombstone offered for retirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retire {
+    /// The entry is retired.
+    Done,
+    /// A registered snapshot may still see the key: retry when it ends.
+    HeldBack,
+    /// Nothing to retire: the head moved on, or is not a committed tombstone.
+    Moot,
 }

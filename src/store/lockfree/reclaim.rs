@@ -68,6 +68,24 @@ impl Reclaimer {
         }
     }
 
+    /// Lets a long traversal stop holding back reclamation: the thread moves
+    /// to the current epoch, so chains retired before this call may be freed
+    /// while the traversal goes on. The caller must hold no version pointer
+    /// across it.
+    ///
+    /// Taking a fresh pin while the old one lives would not do it: pins
+    /// nest, and a thread stays in the epoch of its outermost pin until the
+    /// last one drops. So the pin itself is moved on (`Guard::repin`, which
+    /// only takes effect if it is the thread's only pin; a caller nested in
+    /// another pin keeps holding reclamation back, as it must).
+    #[inline]
+    pub(crate) fn repin(&self, pin: &mut Pin) {
+        #[cfg(not(feature = "loom"))]
+        pin.repin();
+        #[cfg(feature = "loom")]
+        let _ = pin;
+    }
+
     /// A new, unpublished version, counted as live.
     pub(crate) fn alloc(&self, value: Option<Value>, record: Arc<Record>) -> *mut Version {
         self.live.add(1);

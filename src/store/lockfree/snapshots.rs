@@ -25,6 +25,10 @@
 //! * `active` counts registered snapshots (plus ones mid-registration); when
 //!   it reads 0 after F2, no snapshot registered before F2 is live.
 //! * Every slot ever claimed lies below `high`, which only grows.
+//!
+//! Ending a snapshot frees its slot, then fences (F3, SeqCst) and reports
+//! whether it was the oldest; the engine then sweeps tombstones the registry
+//! held back (`prune.rs` argues that none is stranded).
 
 use crate::store::Timestamp;
 use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering, SpinWait};
@@ -92,17 +96,38 @@ impl Registry {
         }
     }
 
-    /// Ends the snapshot registered in `slot`; returns whether it was the
-    /// last one registered.
+    /// Ends the snapshot registered in `slot`; returns whether no snapshot
+    /// older than it is still registered, so the horizon may have moved and
+    /// tombstones it held back may now be retired.
+    ///
+    /// Ends with a SeqCst fence (F3) after freeing the slot: two snapshots
+    /// ending at once cannot both see the other still registered (each
+    /// fence orders one free before the other's reads), and a delete that
+    /// counted a held-back tombstone before its own horizon's F2 is either
+    /// seen by the caller's later read of that count or itself sees this
+    /// slot free.
     pub(crate) fn deregister(&self, slot: usize) -> bool {
-        if let Some(cell) = self.slots.get(slot) {
-            // Release: the snapshot's reads of the versions it protected
-            // happen before a pruner that sees the slot free frees them.
-            cell.store(FREE, Ordering::Release);
-        }
-        // AcqRel: Release as above for pruners that read the count; Acquire
-        // so that the thread seeing the last one leave sees the others leave.
-        self.active.fetch_sub(1, Ordering::AcqRel) == 1
+        let Some(cell) = self.slots.get(slot) else {
+            return false;
+        };
+        // Relaxed: we own the slot; only we wrote it, when claiming it.
+        let mine = cell.load(Ordering::Relaxed);
+        // Release: the snapshot's reads of the versions it protected
+        // happen before a pruner that sees the slot free frees them.
+        cell.store(FREE, Ordering::Release);
+        // Release: as above, for pruners that read the count with Acquire.
+        self.active.fetch_sub(1, Ordering::Release);
+        // F3: pairs with F3 of another ending snapshot, and with F2 of a
+        // delete's horizon (see above).
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fences; the high mark only grows.
+        let high = self.high.load(Ordering::Relaxed).min(self.slots.len());
+        self.slots[..high]
+            .iter()
+            // Relaxed: ordered by F3. The answer only decides whether to
+            // sweep: if a registrant racing us holds an older timestamp, it
+            // is the one whose end triggers the sweep.
+            .all(|other| other.load(Ordering::Relaxed) >= mine)
     }
 
     /// The pruning horizon: at most the timestamp of every registered
@@ -144,8 +169,10 @@ mod tests {
         let (b, _) = registry.register(&clock);
         clock.tick();
         assert_eq!(registry.horizon(&clock), 2);
-        assert!(!registry.deregister(a));
+        assert!(registry.deregister(a), "a was the oldest");
         assert_eq!(registry.horizon(&clock), 3);
+        let (c, _) = registry.register(&clock);
+        assert!(!registry.deregister(c), "b is older than c");
         assert!(registry.deregister(b));
         assert_eq!(registry.horizon(&clock), 4);
     }
