@@ -9,7 +9,7 @@
 //! * A writer ticks only after installing all of its pending versions, with
 //!   Release. A reader loads the clock with Acquire. So a reader whose
 //!   snapshot `S` is at least a writer's tick sees every version the writer
-//!   installed (the heart of snapshot consistency, `PAPER_LOCKFREE.md`).
+//!   installed (the heart of snapshot consistency, `paper.md` §4).
 
 use crate::store::Timestamp;
 use crate::sync::{AtomicU64, Ordering};

@@ -16,7 +16,7 @@
 //! * Memory: unlinked chains are freed through [`reclaim`] (crossbeam-epoch).
 //!
 //! The argument that all of this is linearizable, and what the loom models
-//! (`loom_tests/store_*.rs`) check of it, is in `PAPER_LOCKFREE.md`. Under
+//! (`loom_tests/store_*.rs`) check of it, is in `paper.md` §4. Under
 //! `--features loom` the index and the reclamation are stand-ins; see
 //! [`index`] and [`reclaim`] for what the models therefore do not cover.
 

@@ -323,7 +323,7 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
     });
     assert_eq!(store.unretired_tombstones(), 0, "dead keys left unretired");
     // Versions written while the last snapshots were open stay until each
-    // key's next write (`PAPER_LOCKFREE.md`, "When memory is freed").
+    // key's next write (`paper.md` §4, "When memory is freed").
     for (x, y) in keys {
         write(&store, &[(x, "last"), (y, "last")]);
     }
