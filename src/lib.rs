@@ -5,7 +5,7 @@
 //! * [`store`]: the [`Store`](store::Store) interface and its engines.
 //! * [`job`]: job files: parsing, running, output.
 //! * [`backup`]: bounded, non-blocking backups.
-//! * [`bench`]: the `kvs-bench` load generator and its results tables.
+//! * [`bench`](mod@bench): the `kvs-bench` load generator and its results tables.
 //! * [`cli`]: the `kvs` command line.
 //! * [`client`]: the client side of the pipe protocol (`kvs-client`).
 //! * [`ring`]: the wait-free single-producer single-consumer ring that

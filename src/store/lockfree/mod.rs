@@ -1,24 +1,25 @@
 //! The lock-free multi-version engine (the default).
 //!
-//! Each key maps, through a concurrent index, to an [`index::Entry`] holding
+//! Each key maps, through a concurrent index, to an `index::Entry` holding
 //! an atomic pointer to the key's chain of versions, newest first. A global
-//! logical [`clock::Clock`] orders commits; a multi-key write links one
-//! pending version per key, all sharing one [`version::Record`], and a single
+//! logical `clock::Clock` orders commits; a multi-key write links one
+//! pending version per key, all sharing one `version::Record`, and a single
 //! CAS on that record's state word makes them visible at once.
 //!
 //! * `read`: picks `S = clock now` and reads every key at `S`; never takes a
 //!   lock and never waits for a writer (a pending record met on the way is
 //!   pushed past `S`). If pruning overtook it, it retries at a fresh `S`.
-//! * `snapshot`: registers `S` in [`snapshots::Registry`] (O(1)); the
-//!   snapshot reads every key at `S` when it is consumed, then deregisters.
-//! * `write` / `delete`: [`write`] (install, prune, commit);
-//!   deletes write tombstones and retire dead keys ([`prune`]).
-//! * Memory: unlinked chains are freed through [`reclaim`] (crossbeam-epoch).
+//! * `snapshot`: registers `S` in `snapshots::Registry` (one scan of at
+//!   most 128 slots); the snapshot reads every key at `S` when it is
+//!   consumed, then deregisters.
+//! * `write` / `delete`: `write` (install, prune, commit);
+//!   deletes write tombstones and retire dead keys (`prune`).
+//! * Memory: unlinked chains are freed through `reclaim` (crossbeam-epoch).
 //!
 //! The argument that all of this is linearizable, and what the loom models
 //! (`loom_tests/store_*.rs`) check of it, is in `paper.md` §4. Under
 //! `--features loom` the index and the reclamation are stand-ins; see
-//! [`index`] and [`reclaim`] for what the models therefore do not cover.
+//! `index` and `reclaim` for what the models therefore do not cover.
 
 mod clock;
 mod index;
