@@ -141,10 +141,10 @@ impl<T> Drop for Shared<T> {
         let tail = self.tail.load(Ordering::Relaxed);
         let mut index = head;
         while index != tail {
+            let slot = self.slot(index);
             // SAFETY: slots `head..tail` hold initialized values (invariant
             // 2) that nobody else can reach any more; each is dropped once.
-            self.slot(index)
-                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            slot.with_mut(|slot| unsafe { (*slot).assume_init_drop() });
             index = index.wrapping_add(1);
         }
     }
@@ -205,12 +205,11 @@ impl<T> Producer<T> {
                 return Err(PushError::Full(value));
             }
         }
+        let slot = self.shared.slot(self.tail);
         // SAFETY: `tail - head < capacity`, so slot `tail` is outside
         // `head..tail`: it is uninitialized and the consumer will not touch
         // it until we publish it below (invariant 2).
-        self.shared
-            .slot(self.tail)
-            .with_mut(|slot| unsafe { (*slot).write(value) });
+        slot.with_mut(|slot| unsafe { (*slot).write(value) });
         self.tail = self.tail.wrapping_add(1);
         // Release pairs with the consumer's Acquire load of `tail`: the value
         // written above is visible before the consumer can read the slot.
@@ -349,14 +348,13 @@ impl<T> Consumer<T> {
     /// as consumed by advancing `self.head` past it.
     fn take(&self, index: usize) -> T {
         debug_assert!(index != self.tail_cache);
-        // SAFETY: `head <= index < tail_cache <= tail`, so the slot holds an
-        // initialized value that the producer published with its Release
-        // store of `tail` (read by our Acquire load) and will not touch until
-        // we publish a `head` past it. The caller advances `head` past
-        // `index` right away, so the value is moved out only once.
-        self.shared
-            .slot(index)
-            .with(|slot| unsafe { (*slot).assume_init_read() })
+        let slot = self.shared.slot(index);
+        // `head <= index < tail_cache <= tail`: the producer published this
+        // slot with its Release store of `tail` (read by our Acquire load)
+        // and will not touch it until we publish a `head` past it.
+        // SAFETY: the slot holds an initialized value; the caller advances
+        // `head` past `index` at once, so it is moved out only once.
+        slot.with(|slot| unsafe { (*slot).assume_init_read() })
     }
 }
 

@@ -42,10 +42,10 @@ impl Inner {
     /// Cuts, below `top` (a pending head this thread owns), every version
     /// older than the newest one visible at `horizon`.
     pub(crate) fn prune_below(&self, top: *mut Version, horizon: Timestamp, pin: &Pin) {
-        // SAFETY: `top` is our own pending version; it stays linked (and so
-        // alive) at least until we commit.
         // Acquire (also below): pairs with the Release CAS that published
         // each version, so its fields may be read.
+        // SAFETY: `top` is our own pending version; it stays linked (and so
+        // alive) at least until we commit.
         let mut p = unsafe { (*top).next.load(Ordering::Acquire) };
         while !p.is_null() && p != marker() {
             // SAFETY: reached through our own head while pinned: versions
