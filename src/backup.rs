@@ -63,11 +63,6 @@ impl BackupLimiter {
         }
     }
 
-    /// How many backups may run at once.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
     /// How many permits are held now (a momentary reading).
     pub fn in_flight(&self) -> usize {
         // Relaxed: a statistic; nothing is concluded from it about other data.

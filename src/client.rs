@@ -125,7 +125,7 @@ impl Connection {
                 _ => ConnectError::Io(e),
             })?;
         // 121 bytes, under PIPE_BUF: written whole, never interleaved.
-        write_whole(&mut server, &request)?;
+        server.write_all(&request)?;
         drop(server);
         // The server opens its ends in whatever order these block in.
         let requests = OpenOptions::new().write(true).open(&fifos.request)?;
@@ -148,7 +148,7 @@ impl Connection {
 
     /// Sends `request` and returns the server's result byte.
     pub fn call(&mut self, request: &Request) -> io::Result<u8> {
-        write_whole(&mut self.requests, &request.encode())?;
+        self.requests.write_all(&request.encode())?;
         let mut response = [0u8; 2];
         self.responses.read_exact(&mut response)?;
         if response[0] != request.opcode() {
@@ -165,10 +165,6 @@ impl Connection {
     pub fn take_notifications(&mut self) -> Option<Notifications> {
         self.notifications.take().map(|pipe| Notifications { pipe })
     }
-}
-
-fn write_whole(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    file.write_all(bytes)
 }
 
 /// The notification stream of a connection.

@@ -41,20 +41,11 @@ impl BackupNames {
     }
 }
 
-/// Pauses a job for `WAIT`; the server swaps in one that a shutdown cuts short.
+/// Pauses a job for `WAIT`. The binaries use [`StoppableSleeper`], which a
+/// shutdown cuts short; tests may swap in one that does not sleep at all.
 pub trait Sleeper: Send + Sync {
     /// Sleeps for `duration` (or less, when the job is being stopped).
     fn sleep(&self, duration: Duration);
-}
-
-/// Sleeps the full time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ThreadSleeper;
-
-impl Sleeper for ThreadSleeper {
-    fn sleep(&self, duration: Duration) {
-        std::thread::sleep(duration);
-    }
 }
 
 /// Sleeps in short slices, returning early once `stop` is set, so a

@@ -11,7 +11,7 @@ pub mod output;
 pub mod parse;
 
 pub use command::Command;
-pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper, ThreadSleeper};
+pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper};
 pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
