@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use kvs::backup::Backups;
 use kvs::cli::Args;
-use kvs::job::{self, JobContext, RunSummary, StoppableSleeper};
+use kvs::job::{self, JobContext, RunSummary};
 use kvs::server::{self, signals};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,7 +73,6 @@ fn run_batch(
     let context = JobContext {
         store: store.as_ref(),
         backups,
-        sleeper: &StoppableSleeper { stop: &stop },
         stop: &stop,
         ports: None,
     };

@@ -64,9 +64,8 @@ pub struct JobContext<'a> {
     pub store: &'a dyn Store,
     /// Where `BACKUP` sends its snapshots.
     pub backups: &'a Backups,
-    /// How `WAIT` pauses.
-    pub sleeper: &'a dyn Sleeper,
-    /// Set to stop every job at its next command boundary.
+    /// Set to stop every job at its next command boundary (a `WAIT` in
+    /// progress is cut short).
     pub stop: &'a AtomicBool,
     /// In server mode, the workers' notification ports: each worker takes
     /// one for its lifetime.
@@ -129,10 +128,11 @@ pub fn run_job(
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_default();
     let dir = job.parent().map(Path::to_path_buf).unwrap_or_default();
+    let sleeper = StoppableSleeper { stop: context.stop };
     let mut executor = JobExecutor::new(
         context.store,
         context.backups,
-        context.sleeper,
+        &sleeper,
         output,
         BackupNames::new(dir, stem),
     )

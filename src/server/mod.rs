@@ -235,9 +235,6 @@ pub fn run(
         let context = crate::job::JobContext {
             store: shared.store.as_ref(),
             backups,
-            sleeper: &crate::job::StoppableSleeper {
-                stop: shared.shutdown_flag(),
-            },
             stop: shared.shutdown_flag(),
             ports: Some(&ports),
         };
