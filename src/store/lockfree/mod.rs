@@ -111,7 +111,8 @@ impl LockFreeStore {
             .pairs()
             .iter()
             .map(|(key, value)| (*key, Some(*value)));
-        inner.commit_batch(items, &guard, &pin, between).0
+        let (ts, _installed) = inner.commit_batch(items, &guard, &pin, between);
+        ts
     }
 
     /// Dead keys whose entry is not retired yet (a committed tombstone at
@@ -130,9 +131,7 @@ impl LockFreeStore {
             }
             // SAFETY: loaded from a live entry while pinned.
             let top = unsafe { &*head };
-            if top.value().is_none()
-                && matches!(top.record().state(), version::State::Committed { .. })
-            {
+            if top.value().is_none() && matches!(top.state(), version::State::Committed { .. }) {
                 dead += 1;
             }
         });

@@ -51,7 +51,7 @@ impl Inner {
             // SAFETY: reached through our own head while pinned: versions
             // below a pending head are changed only by its owner (us).
             let version = unsafe { &*p };
-            if let State::Committed { ts } = version.record().state() {
+            if let State::Committed { ts } = version.state() {
                 if ts <= horizon {
                     // Relaxed: only the head's owner writes `next` below it.
                     let tail = version.next.load(Ordering::Relaxed);
@@ -93,7 +93,7 @@ impl Inner {
         if version.value().is_some() {
             return Retire::Moot;
         }
-        let ts = match version.record().state() {
+        let ts = match version.state() {
             State::Committed { ts } if ts <= horizon => ts,
             State::Committed { .. } => return Retire::HeldBack,
             State::Pending { .. } => return Retire::Moot,

@@ -85,7 +85,7 @@ impl Inner {
             // pinned (`_pin`); a version unlinked meanwhile is only retired,
             // and freed after every such pin ends.
             let version = unsafe { &*p };
-            if version.record().resolve_at(s) {
+            if version.visible_at(s) {
                 return Seen::Found(version.value());
             }
             // Acquire: pairs with the Release CAS that published this version

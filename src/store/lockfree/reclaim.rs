@@ -87,9 +87,9 @@ impl Reclaimer {
     }
 
     /// A new, unpublished version, counted as live.
-    pub(crate) fn alloc(&self, value: Option<Value>, record: Arc<Record>) -> *mut Version {
+    pub(crate) fn alloc(&self, value: Option<Value>, shared: Option<Arc<Record>>) -> *mut Version {
         self.live.add(1);
-        version::alloc(value, record)
+        version::alloc(value, shared)
     }
 
     /// Frees a chain no thread can reach any more (store teardown).

@@ -1,9 +1,13 @@
 //! Versions and commit records.
 //!
 //! A [`Version`] is one value (or tombstone) of one key, linked to the next
-//! older version of that key. Every version written by one command points to
-//! the same [`Record`], whose single state word decides when all of them
-//! become visible.
+//! older version of that key. Every version written by one command answers
+//! to one [`Record`], whose single state word decides when all of them
+//! become visible. A command of one key keeps that record inside its
+//! version (no second allocation, no second cache line to read); a command
+//! of several keys shares one reference-counted record among its versions,
+//! and once it has committed copies the final state into each version
+//! (*settles* it), so that later readers need not follow the pointer.
 //!
 //! Invariants:
 //! * A version's value and record are written once, before the version is
@@ -16,6 +20,11 @@
 //!   resolves a pending state with the CAS of [`Record::resolve_at`] gets the
 //!   same answer, however often it asks: the answer is fixed by the first
 //!   value of the single state word that settles it.
+//! * A version's own word is its record when it has no shared one. When it
+//!   has, the own word is `pending(0)` (meaning "ask the shared record"; no
+//!   reader pushes it) until the owner settles it to the shared record's
+//!   `committed(ts)`, a copy of a final value: both words give every reader
+//!   the same answer.
 
 use crate::store::Timestamp;
 use crate::sync::{Arc, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
@@ -104,6 +113,15 @@ impl Record {
         }
     }
 
+    /// Stores `committed(ts)`, copied from the shared record that committed
+    /// at `ts` (see [`Version::settle`]).
+    fn settle(&self, ts: Timestamp) {
+        // Release: pairs with the Acquire loads in `state` and `resolve_at`,
+        // like the commit it copies (the clock already orders what a reader
+        // at `S >= ts` needs, so this only keeps the copy no weaker).
+        self.state.store(COMMITTED | ts, Ordering::Release);
+    }
+
     /// Commits the record at the smallest timestamp that is at least both
     /// `lower` and every minimum a reader demanded; returns it.
     ///
@@ -140,6 +158,9 @@ pub(crate) struct Version {
     /// Written before publication, then read-only. In a cell so that loom
     /// checks every read happens after the write that published it.
     body: UnsafeCell<Body>,
+    /// The record of a one-key command; for a command of several keys,
+    /// `pending(0)` until settled to the shared record's commit.
+    own: Record,
     /// The next older version; null when there was none; the [`marker`]
     /// when the older versions were pruned.
     pub(crate) next: AtomicPtr<Version>,
@@ -148,15 +169,18 @@ pub(crate) struct Version {
 struct Body {
     /// `None` is a tombstone.
     value: Option<Value>,
-    /// The command that wrote this version.
-    record: Arc<Record>,
+    /// The record of the command that wrote this version, when that command
+    /// wrote several keys (`None`: the record is the version's own).
+    shared: Option<Arc<Record>>,
 }
 
 impl Version {
-    /// A new, unpublished version.
-    pub(crate) fn new(value: Option<Value>, record: Arc<Record>) -> Self {
+    /// A new, unpublished version, answering to `shared` if given, else to
+    /// a record of its own.
+    pub(crate) fn new(value: Option<Value>, shared: Option<Arc<Record>>) -> Self {
         Self {
-            body: UnsafeCell::new(Body { value, record }),
+            body: UnsafeCell::new(Body { value, shared }),
+            own: Record::new(),
             next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
@@ -169,10 +193,52 @@ impl Version {
         self.body.with(|body| unsafe { (*body).value })
     }
 
-    /// The record deciding this version's visibility.
-    pub(crate) fn record(&self) -> &Record {
+    /// The shared record of a several-key command.
+    fn shared(&self) -> Option<&Record> {
         // SAFETY: as in `value`; the record lives as long as the version.
-        self.body.with(|body| unsafe { &*(*body).record })
+        self.body.with(|body| unsafe { (*body).shared.as_deref() })
+    }
+
+    /// The record deciding this version's visibility, unless the own word
+    /// already holds its final state.
+    fn record(&self, own: State) -> &Record {
+        match (own, self.shared()) {
+            (State::Pending { .. }, Some(shared)) => shared,
+            _ => &self.own,
+        }
+    }
+
+    /// The state of the command that wrote this version.
+    pub(crate) fn state(&self) -> State {
+        let own = self.own.state();
+        match own {
+            State::Committed { .. } => own,
+            State::Pending { .. } => self.record(own).state(),
+        }
+    }
+
+    /// Whether this version is visible at `s`, deciding it once and for all
+    /// if its command is pending (see [`Record::resolve_at`]).
+    pub(crate) fn visible_at(&self, s: Timestamp) -> bool {
+        match self.own.state() {
+            State::Committed { ts } => ts <= s,
+            own => self.record(own).resolve_at(s),
+        }
+    }
+
+    /// Commits the command that wrote this version (its owner calls this
+    /// once, on any one of the command's versions); see [`Record::commit`].
+    pub(crate) fn commit(&self, lower: Timestamp) -> Timestamp {
+        self.record(State::Pending { min: 0 }).commit(lower)
+    }
+
+    /// Copies a several-key command's commit at `ts` into this version's
+    /// own word, so readers stop at the version (its owner calls this after
+    /// the commit; a one-key version's own word is its record already).
+    pub(crate) fn settle(&self, ts: Timestamp) {
+        if self.shared().is_some() {
+            self.own.settle(ts);
+        }
     }
 }
 
@@ -186,8 +252,8 @@ pub(crate) fn marker() -> *mut Version {
 }
 
 /// Allocates a version and returns its raw pointer (counted by the caller).
-pub(crate) fn alloc(value: Option<Value>, record: Arc<Record>) -> *mut Version {
-    Box::into_raw(Box::new(Version::new(value, record)))
+pub(crate) fn alloc(value: Option<Value>, shared: Option<Arc<Record>>) -> *mut Version {
+    Box::into_raw(Box::new(Version::new(value, shared)))
 }
 
 /// Frees a detached chain from `first` to its end (null or the marker),
@@ -232,6 +298,41 @@ mod tests {
         assert!(record.resolve_at(5));
         assert!(!record.resolve_at(4));
         assert_eq!(record.state(), State::Committed { ts: 5 });
+    }
+
+    #[test]
+    fn a_one_key_version_is_its_own_record() {
+        let version = Version::new(None, None);
+        assert!(!version.visible_at(4));
+        assert_eq!(version.state(), State::Pending { min: 5 });
+        assert_eq!(version.commit(2), 5);
+        assert!(version.visible_at(5));
+        assert_eq!(version.state(), State::Committed { ts: 5 });
+    }
+
+    #[test]
+    fn versions_sharing_a_record_commit_together_and_settle_to_it() {
+        let shared = Arc::new(Record::new());
+        let a = Version::new(None, Some(Arc::clone(&shared)));
+        let b = Version::new(None, Some(Arc::clone(&shared)));
+        // A push through one version is a push on the shared record.
+        assert!(!a.visible_at(6));
+        assert_eq!(b.state(), State::Pending { min: 7 });
+        assert_eq!(b.commit(3), 7);
+        // Committed but not settled: both answer through the shared record.
+        assert!(a.visible_at(7) && !a.visible_at(6));
+        a.settle(7);
+        b.settle(7);
+        assert_eq!(a.own.state(), State::Committed { ts: 7 });
+        assert_eq!(b.state(), State::Committed { ts: 7 });
+        assert!(b.visible_at(7) && !b.visible_at(6));
+    }
+
+    #[test]
+    fn settling_a_one_key_version_leaves_its_record_alone() {
+        let version = Version::new(None, None);
+        version.settle(9);
+        assert_eq!(version.state(), State::Pending { min: 0 });
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Committing a multi-key write or delete at one instant.
 //!
 //! 1. Install, in ascending key order, one pending version per key, all
-//!    pointing to one fresh [`Record`]. A key whose head is pending for
-//!    another command is waited for (ascending order: no cycle of waits).
+//!    answering to one fresh [`Record`] (the version's own for a one-key
+//!    command). A key whose head is pending for another command is waited
+//!    for (ascending order: no cycle of waits).
 //! 2. Prune below each installed version (the key is ours until we commit,
 //!    so no other pruner can touch its chain meanwhile).
 //! 3. Tick the clock (Release: every installed version is now visible to any
 //!    snapshot at or past the tick), then commit the record with one CAS at
 //!    `ts = max(tick, every previous version's ts + 1, readers' minimum)`,
-//!    and advance the clock to `ts`.
+//!    and advance the clock to `ts`. A several-key command then settles
+//!    each of its versions (copies `committed(ts)` into it).
 //!
 //! Invariants:
 //! * Only a chain's head may be pending: a version is linked only on top of
@@ -24,6 +26,11 @@ use super::Inner;
 use crate::store::Timestamp;
 use crate::sync::{Arc, Ordering, SpinWait};
 use crate::token::{Key, Value};
+use smallvec::SmallVec;
+
+/// The versions one command installed: inline up to the most keys a
+/// benchmark command writes, so a write allocates nothing but its versions.
+pub(crate) type InstalledSet<'g> = SmallVec<[Installed<'g>; 3]>;
 
 /// One pending version a command linked.
 pub(crate) struct Installed<'g> {
@@ -43,14 +50,14 @@ impl Inner {
     /// before the commit (tests use it to hold a commit pending).
     pub(crate) fn commit_batch<'g>(
         &'g self,
-        items: impl Iterator<Item = (Key, Option<Value>)>,
+        items: impl ExactSizeIterator<Item = (Key, Option<Value>)>,
         guard: &'g Guard<'_>,
         pin: &Pin,
         between: impl FnOnce(),
-    ) -> (Timestamp, Vec<Installed<'g>>) {
-        let record = Arc::new(Record::new());
-        let installed: Vec<Installed<'g>> = items
-            .map(|(key, value)| self.install(key, value, &record, guard))
+    ) -> (Timestamp, InstalledSet<'g>) {
+        let shared = (items.len() > 1).then(|| Arc::new(Record::new()));
+        let installed: InstalledSet<'g> = items
+            .map(|(key, value)| self.install(key, value, shared.clone(), guard))
             .collect();
         if !installed.is_empty() {
             let horizon = self.registry.horizon(&self.clock);
@@ -65,9 +72,19 @@ impl Inner {
             .max()
             .unwrap_or(0);
         let tick = self.clock.tick();
-        let ts = record.commit(tick.max(lower));
+        let Some(first) = installed.first() else {
+            return (tick, installed);
+        };
+        // SAFETY: our own pending version: it stays linked, and so alive,
+        // at least until we commit, and we stay pinned past the settling.
+        let ts = unsafe { &*first.version }.commit(tick.max(lower));
         if ts > tick {
             self.clock.advance_to(ts);
+        }
+        for one in &installed {
+            // SAFETY: as above; a version pruned by a later writer since
+            // the commit is only retired, and freed after our pin ends.
+            unsafe { &*one.version }.settle(ts);
         }
         (ts, installed)
     }
@@ -78,10 +95,10 @@ impl Inner {
         &'g self,
         key: Key,
         value: Option<Value>,
-        record: &Arc<Record>,
+        shared: Option<Arc<Record>>,
         guard: &'g Guard<'_>,
     ) -> Installed<'g> {
-        let version = self.reclaim.alloc(value, Arc::clone(record));
+        let version = self.reclaim.alloc(value, shared);
         loop {
             let entry = self.index.get_or_insert(&key, || self.fresh_entry(), guard);
             match self.link(&entry, version) {
@@ -126,7 +143,7 @@ impl Inner {
                 // SAFETY: `head` was loaded from a live entry while the caller
                 // is pinned; it is freed only after that pin ends.
                 let top = unsafe { &*head };
-                match top.record().state() {
+                match top.state() {
                     State::Pending { .. } => {
                         // Another command owns this key until it commits.
                         wait.wait();
