@@ -55,7 +55,7 @@ fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let tables_path = dir.join("tables.md");
     let machine = std::fs::read_to_string(dir.join("machine.txt")).unwrap_or_default();
-    let markdown = tables::render(&results, &machine) + &targets::render(&results);
+    let markdown = tables::render(&results, &machine, dir) + &targets::render(&results);
     std::fs::write(&tables_path, markdown)
         .with_context(|| format!("writing {}", tables_path.display()))?;
     written.push(tables_path);

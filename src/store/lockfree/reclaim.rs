@@ -13,6 +13,9 @@
 //! period of crossbeam-epoch itself, which is that crate's own, separately
 //! tested, guarantee.
 //!
+//! The shared commit records of several-key commands go the same way: their
+//! owner retires one once it has settled every version pointing to it.
+//!
 //! Invariant: `live` = versions allocated − versions freed, for this store
 //! (exact once the threads touching the store are quiescent and deferred
 //! frees have run).
@@ -29,6 +32,8 @@ pub(crate) struct Reclaimer {
     live: Arc<Counter>,
     #[cfg(feature = "loom")]
     retired: crate::sync::Mutex<Vec<Detached>>,
+    #[cfg(feature = "loom")]
+    retired_records: crate::sync::Mutex<Vec<DetachedRecord>>,
 }
 
 /// A pin that keeps every version reachable when it was taken alive.
@@ -46,12 +51,21 @@ struct Detached(*mut Version);
 // closure or the retired list); versions hold only `Send` data.
 unsafe impl Send for Detached {}
 
+/// A retired shared record, sendable to whichever thread frees it.
+struct DetachedRecord(*mut Record);
+
+// SAFETY: a retired record is owned by exactly one holder (the deferred
+// closure or the retired list); a record is one atomic word.
+unsafe impl Send for DetachedRecord {}
+
 impl Reclaimer {
     pub(crate) fn new() -> Self {
         Self {
             live: Arc::new(Counter::default()),
             #[cfg(feature = "loom")]
             retired: crate::sync::Mutex::new(Vec::new()),
+            #[cfg(feature = "loom")]
+            retired_records: crate::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -87,9 +101,44 @@ impl Reclaimer {
     }
 
     /// A new, unpublished version, counted as live.
-    pub(crate) fn alloc(&self, value: Option<Value>, shared: Option<Arc<Record>>) -> *mut Version {
+    pub(crate) fn alloc(&self, value: Option<Value>, shared: *const Record) -> *mut Version {
         self.live.add(1);
         version::alloc(value, shared)
+    }
+
+    /// A new pending record for a command of several keys.
+    pub(crate) fn alloc_record(&self) -> *mut Record {
+        Box::into_raw(Box::new(Record::new()))
+    }
+
+    /// Retires a shared record: it is freed once no pinned reader can still
+    /// hold a pointer to it.
+    ///
+    /// # Safety
+    /// `record` came from [`Self::alloc_record`], every version pointing to
+    /// it is settled, and the caller retires it only once.
+    pub(crate) unsafe fn retire_record(&self, record: *mut Record, pin: &Pin) {
+        let record = DetachedRecord(record);
+        #[cfg(not(feature = "loom"))]
+        {
+            let free = move || {
+                let record = record;
+                // SAFETY: after the grace period no reader holds the
+                // pointer, and the record is ours alone.
+                drop(unsafe { Box::from_raw(record.0) });
+            };
+            // SAFETY: crossbeam-epoch runs `free` only after every thread
+            // pinned now has unpinned; `free` owns only `Send` data.
+            unsafe { pin.defer_unchecked(free) };
+        }
+        #[cfg(feature = "loom")]
+        {
+            let _ = pin;
+            self.retired_records
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(record);
+        }
     }
 
     /// Frees a chain no thread can reach any more (store teardown).
@@ -147,15 +196,19 @@ impl Reclaimer {
 #[cfg(feature = "loom")]
 impl Drop for Reclaimer {
     fn drop(&mut self) {
-        let retired = std::mem::take(
-            &mut *self
-                .retired
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        for chain in retired {
+        for chain in take_all(&self.retired) {
             // SAFETY: the store is being dropped, so no reader remains.
             unsafe { self.free_now(chain.0) };
         }
+        for record in take_all(&self.retired_records) {
+            // SAFETY: as above; each record was retired exactly once.
+            drop(unsafe { Box::from_raw(record.0) });
+        }
     }
+}
+
+/// Empties a retired list (its holder is dropping).
+#[cfg(feature = "loom")]
+fn take_all<T>(list: &crate::sync::Mutex<Vec<T>>) -> Vec<T> {
+    std::mem::take(&mut *list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }

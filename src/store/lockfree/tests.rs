@@ -198,7 +198,7 @@ fn a_long_traversal_that_repins_does_not_hold_back_frees() {
     let inner = std::sync::Arc::clone(&store.inner);
     let freed = std::thread::spawn(move || {
         let mut pin = inner.reclaim.pin();
-        let first = inner.reclaim.alloc(None, None);
+        let first = inner.reclaim.alloc(None, std::ptr::null());
         // SAFETY: never published; retired once.
         unsafe { inner.reclaim.retire(first, &pin) };
         for _ in 0..2_000 {

@@ -5,9 +5,11 @@
 //! to one [`Record`], whose single state word decides when all of them
 //! become visible. A command of one key keeps that record inside its
 //! version (no second allocation, no second cache line to read); a command
-//! of several keys shares one reference-counted record among its versions,
-//! and once it has committed copies the final state into each version
-//! (*settles* it), so that later readers need not follow the pointer.
+//! of several keys shares one separately allocated record among its
+//! versions, and once it has committed copies the final state into each
+//! version (*settles* it), so that later readers need not follow the
+//! pointer, and then retires the record through the epoch (no reference
+//! count: settling hides the record as an unlink hides a version).
 //!
 //! Invariants:
 //! * A version's value and record are written once, before the version is
@@ -25,9 +27,13 @@
 //!   reader pushes it) until the owner settles it to the shared record's
 //!   `committed(ts)`, a copy of a final value: both words give every reader
 //!   the same answer.
+//! * A shared record is retired by its owner after settling every version
+//!   of the command, so a reader follows a version's pointer to it only if
+//!   it read the own word unsettled, hence while pinned before the
+//!   retirement (crossbeam-epoch's usual unlink-then-defer argument).
 
 use crate::store::Timestamp;
-use crate::sync::{Arc, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering, UnsafeCell};
 use crate::token::Value;
 use std::ptr::NonNull;
 
@@ -170,14 +176,15 @@ struct Body {
     /// `None` is a tombstone.
     value: Option<Value>,
     /// The record of the command that wrote this version, when that command
-    /// wrote several keys (`None`: the record is the version's own).
-    shared: Option<Arc<Record>>,
+    /// wrote several keys (null: the record is the version's own). Owned by
+    /// the command, which retires it once every version is settled.
+    shared: *const Record,
 }
 
 impl Version {
-    /// A new, unpublished version, answering to `shared` if given, else to
+    /// A new, unpublished version, answering to `shared` if not null, else to
     /// a record of its own.
-    pub(crate) fn new(value: Option<Value>, shared: Option<Arc<Record>>) -> Self {
+    pub(crate) fn new(value: Option<Value>, shared: *const Record) -> Self {
         Self {
             body: UnsafeCell::new(Body { value, shared }),
             own: Record::new(),
@@ -193,17 +200,25 @@ impl Version {
         self.body.with(|body| unsafe { (*body).value })
     }
 
-    /// The shared record of a several-key command.
-    fn shared(&self) -> Option<&Record> {
-        // SAFETY: as in `value`; the record lives as long as the version.
-        self.body.with(|body| unsafe { (*body).shared.as_deref() })
+    /// Whether a several-key command wrote this version.
+    fn has_shared(&self) -> bool {
+        // SAFETY: as in `value`.
+        self.body.with(|body| unsafe { !(*body).shared.is_null() })
     }
 
-    /// The record deciding this version's visibility, unless the own word
-    /// already holds its final state.
+    /// The record deciding this version's visibility, given `own`, a state
+    /// of the own word read by the caller: the shared record while `own`
+    /// is unsettled, else the own word.
     fn record(&self, own: State) -> &Record {
-        match (own, self.shared()) {
-            (State::Pending { .. }, Some(shared)) => shared,
+        match own {
+            // The record is retired only after this version was settled;
+            // the caller read the own word unsettled, so it did so pinned
+            // before that retirement, and the record outlives its pin.
+            State::Pending { .. } if self.has_shared() => self.body.with(|body| {
+                // SAFETY: written once, before publication (as in `value`);
+                // live for the caller's pin, as said above.
+                unsafe { &*(*body).shared }
+            }),
             _ => &self.own,
         }
     }
@@ -229,6 +244,8 @@ impl Version {
     /// Commits the command that wrote this version (its owner calls this
     /// once, on any one of the command's versions); see [`Record::commit`].
     pub(crate) fn commit(&self, lower: Timestamp) -> Timestamp {
+        // Unsettled, as its owner has not settled it yet: so the record is
+        // live (see `record`).
         self.record(State::Pending { min: 0 }).commit(lower)
     }
 
@@ -236,7 +253,7 @@ impl Version {
     /// own word, so readers stop at the version (its owner calls this after
     /// the commit; a one-key version's own word is its record already).
     pub(crate) fn settle(&self, ts: Timestamp) {
-        if self.shared().is_some() {
+        if self.has_shared() {
             self.own.settle(ts);
         }
     }
@@ -252,7 +269,7 @@ pub(crate) fn marker() -> *mut Version {
 }
 
 /// Allocates a version and returns its raw pointer (counted by the caller).
-pub(crate) fn alloc(value: Option<Value>, shared: Option<Arc<Record>>) -> *mut Version {
+pub(crate) fn alloc(value: Option<Value>, shared: *const Record) -> *mut Version {
     Box::into_raw(Box::new(Version::new(value, shared)))
 }
 
@@ -302,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_one_key_version_is_its_own_record() {
-        let version = Version::new(None, None);
+        let version = Version::new(None, std::ptr::null());
         assert!(!version.visible_at(4));
         assert_eq!(version.state(), State::Pending { min: 5 });
         assert_eq!(version.commit(2), 5);
@@ -312,9 +329,9 @@ mod tests {
 
     #[test]
     fn versions_sharing_a_record_commit_together_and_settle_to_it() {
-        let shared = Arc::new(Record::new());
-        let a = Version::new(None, Some(Arc::clone(&shared)));
-        let b = Version::new(None, Some(Arc::clone(&shared)));
+        let shared = Record::new();
+        let a = Version::new(None, &shared);
+        let b = Version::new(None, &shared);
         // A push through one version is a push on the shared record.
         assert!(!a.visible_at(6));
         assert_eq!(b.state(), State::Pending { min: 7 });
@@ -330,7 +347,7 @@ mod tests {
 
     #[test]
     fn settling_a_one_key_version_leaves_its_record_alone() {
-        let version = Version::new(None, None);
+        let version = Version::new(None, std::ptr::null());
         version.settle(9);
         assert_eq!(version.state(), State::Pending { min: 0 });
     }

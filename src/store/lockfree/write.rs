@@ -10,7 +10,8 @@
 //!    snapshot at or past the tick), then commit the record with one CAS at
 //!    `ts = max(tick, every previous version's ts + 1, readers' minimum)`,
 //!    and advance the clock to `ts`. A several-key command then settles
-//!    each of its versions (copies `committed(ts)` into it).
+//!    each of its versions (copies `committed(ts)` into it) and retires its
+//!    shared record.
 //!
 //! Invariants:
 //! * Only a chain's head may be pending: a version is linked only on top of
@@ -24,7 +25,7 @@ use super::reclaim::Pin;
 use super::version::{marker, Record, State, Version};
 use super::Inner;
 use crate::store::Timestamp;
-use crate::sync::{Arc, Ordering, SpinWait};
+use crate::sync::{Ordering, SpinWait};
 use crate::token::{Key, Value};
 use smallvec::SmallVec;
 
@@ -55,9 +56,13 @@ impl Inner {
         pin: &Pin,
         between: impl FnOnce(),
     ) -> (Timestamp, InstalledSet<'g>) {
-        let shared = (items.len() > 1).then(|| Arc::new(Record::new()));
+        let shared = if items.len() > 1 {
+            self.reclaim.alloc_record()
+        } else {
+            std::ptr::null_mut()
+        };
         let installed: InstalledSet<'g> = items
-            .map(|(key, value)| self.install(key, value, shared.clone(), guard))
+            .map(|(key, value)| self.install(key, value, shared, guard))
             .collect();
         if !installed.is_empty() {
             let horizon = self.registry.horizon(&self.clock);
@@ -86,6 +91,11 @@ impl Inner {
             // the commit is only retired, and freed after our pin ends.
             unsafe { &*one.version }.settle(ts);
         }
+        if !shared.is_null() {
+            // SAFETY: every version pointing to the record is settled, so
+            // no reader reaches it from now on; we alone retire it, once.
+            unsafe { self.reclaim.retire_record(shared, pin) };
+        }
         (ts, installed)
     }
 
@@ -95,7 +105,7 @@ impl Inner {
         &'g self,
         key: Key,
         value: Option<Value>,
-        shared: Option<Arc<Record>>,
+        shared: *const Record,
         guard: &'g Guard<'_>,
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, shared);
