@@ -29,8 +29,9 @@ use crate::sync::{Ordering, SpinWait};
 use crate::token::{Key, Value};
 use smallvec::SmallVec;
 
-/// The versions one command installed: inline up to the most keys a
-/// benchmark command writes, so a write allocates nothing but its versions.
+/// The versions one command installed: inline for up to three keys (most
+/// job lines write one to three pairs), so such a write allocates nothing
+/// but its versions; longer commands spill to the heap.
 pub(crate) type InstalledSet<'g> = SmallVec<[Installed<'g>; 3]>;
 
 /// One pending version a command linked.
