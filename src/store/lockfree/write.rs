@@ -87,12 +87,12 @@ impl Inner {
         if ts > tick {
             self.clock.advance_to(ts);
         }
-        for one in &installed {
-            // SAFETY: as above; a version pruned by a later writer since
-            // the commit is only retired, and freed after our pin ends.
-            unsafe { &*one.version }.settle(ts);
-        }
         if !shared.is_null() {
+            for one in &installed {
+                // SAFETY: as above; a version pruned by a later writer since
+                // the commit is only retired, and freed after our pin ends.
+                unsafe { &*one.version }.settle(ts);
+            }
             // SAFETY: every version pointing to the record is settled, so
             // no reader reaches it from now on; we alone retire it, once.
             unsafe { self.reclaim.retire_record(shared, pin) };
