@@ -1,18 +1,39 @@
 //! The client side of the pipe protocol, used by `kvs-client`.
 //!
-//! A [`Connection`] creates the client's three FIFOs, sends the connect
-//! request on the server's register FIFO, opens its ends and reads the
-//! connect response. Requests and their responses then go over the request
-//! and response pipes; notifications arrive on the notification pipe, which
-//! [`Connection::take_notifications`] hands to a reader thread.
+//! A [`Connection`] sends the connect request on the server's register FIFO
+//! and then opens the client's FIFOs in the course client's order: the
+//! response pipe, whose 2-byte answer it reads first, then the request pipe,
+//! then the notification pipe (SPEC §4). Requests and their responses then
+//! go over the request and response pipes; notifications arrive on the
+//! notification pipe, which [`Connection::take_notifications`] hands to a
+//! reader thread.
+//!
+//! No step waits forever: each is bounded by the connect's wait (a register
+//! FIFO that stays full, a server that never answers, or never opens its
+//! ends), and ends with an error that says which. The waits are `poll`s on
+//! non-blocking descriptors; once connected, the pipes are made blocking.
 
 use crate::server::protocol::{
     decode_notification, ConnectRequest, Request, NOTIFICATION_LEN, OP_CONNECT,
 };
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long [`Connection::connect`] waits for the server at most: for room
+/// in the register FIFO, for the answer (which includes waiting for a free
+/// session slot), and again for the server to open its pipe ends.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
+
+/// How often an open waiting for the server's end is retried.
+const OPEN_RETRY: Duration = Duration::from_millis(5);
 
 /// The three FIFOs of a client, removed when dropped.
 #[derive(Debug)]
@@ -83,7 +104,7 @@ impl Drop for ClientFifos {
 pub struct Connection {
     requests: File,
     responses: File,
-    notifications: Option<File>,
+    notifications: Option<Notifications>,
 }
 
 /// Why connecting failed.
@@ -95,18 +116,40 @@ pub enum ConnectError {
     /// A path is too long for the protocol (40 bytes at most).
     #[error("pipe path longer than 40 bytes")]
     PathTooLong,
-    /// The server answered with a failure.
+    /// The server answered with a failure (the result byte).
     #[error("the server refused the connection")]
-    Refused,
+    Refused(u8),
+    /// The server did not take part in a step of the handshake in time.
+    #[error("{step}: no answer from the server within {:?}", .waited)]
+    TimedOut {
+        /// What the client was waiting for.
+        step: &'static str,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The server closed the response pipe without answering.
+    #[error("the server closed the connection without answering")]
+    ClosedUnanswered,
     /// A system error.
     #[error(transparent)]
     Io(#[from] io::Error),
 }
 
 impl Connection {
-    /// Connects through `register`, using `fifos` (already created).
-    /// Returns the connection and the connect result byte.
+    /// Connects through `register`, using `fifos` (already created), waiting
+    /// at most [`CONNECT_WAIT`] for each of the server's steps. Returns the
+    /// connection and the connect result byte (0); a refusal is
+    /// [`ConnectError::Refused`].
     pub fn connect(register: &Path, fifos: &ClientFifos) -> Result<(Self, u8), ConnectError> {
+        Self::connect_within(register, fifos, CONNECT_WAIT)
+    }
+
+    /// [`Connection::connect`], waiting at most `wait` for each step.
+    pub fn connect_within(
+        register: &Path,
+        fifos: &ClientFifos,
+        wait: Duration,
+    ) -> Result<(Self, u8), ConnectError> {
         let request = ConnectRequest {
             request: fifos.request.clone(),
             response: fifos.response.clone(),
@@ -114,38 +157,25 @@ impl Connection {
         }
         .encode()
         .map_err(|_| ConnectError::PathTooLong)?;
-        let mut server = OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(register)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code) if code == nix::errno::Errno::ENXIO as i32 => {
-                    ConnectError::NoServer(register.to_path_buf())
-                }
-                _ => ConnectError::Io(e),
-            })?;
-        // 121 bytes, under PIPE_BUF: written whole, never interleaved.
-        server.write_all(&request)?;
-        drop(server);
-        // The server opens its ends in whatever order these block in.
-        let requests = OpenOptions::new().write(true).open(&fifos.request)?;
-        let mut responses = File::open(&fifos.response)?;
-        let notifications = File::open(&fifos.notification)?;
-        let mut response = [0u8; 2];
-        responses.read_exact(&mut response)?;
-        if response[0] != OP_CONNECT {
-            return Err(ConnectError::Io(io::Error::other(
-                "unexpected response opcode",
-            )));
+        send_connect(register, &request, wait)?;
+        let mut responses = open_nonblocking(&fifos.response, false)?;
+        let result = read_answer(&mut responses, wait)?;
+        if result != 0 {
+            return Err(ConnectError::Refused(result));
         }
+        let deadline = Instant::now() + wait;
+        let requests = open_writer(&fifos.request, deadline, wait)?;
+        let (notifications, early) = open_reader(&fifos.notification, deadline, wait)?;
         let connection = Self {
             requests,
             responses,
-            notifications: Some(notifications),
+            notifications: Some(Notifications {
+                pipe: notifications,
+                early,
+            }),
         };
-        Ok((connection, response[1]))
+        Ok((connection, result))
     }
-
     /// Sends `request` and returns the server's result byte.
     pub fn call(&mut self, request: &Request) -> io::Result<u8> {
         self.requests.write_all(&request.encode())?;
@@ -163,7 +193,7 @@ impl Connection {
 
     /// The notification pipe, for a reader thread (once).
     pub fn take_notifications(&mut self) -> Option<Notifications> {
-        self.notifications.take().map(|pipe| Notifications { pipe })
+        self.notifications.take()
     }
 }
 
@@ -171,6 +201,8 @@ impl Connection {
 #[derive(Debug)]
 pub struct Notifications {
     pipe: File,
+    /// Bytes read while waiting for the server to open the pipe.
+    early: Vec<u8>,
 }
 
 impl Iterator for Notifications {
@@ -181,10 +213,171 @@ impl Iterator for Notifications {
     /// broke mid-message).
     fn next(&mut self) -> Option<Self::Item> {
         let mut message = [0u8; NOTIFICATION_LEN];
-        self.pipe.read_exact(&mut message).ok()?;
+        let early = self.early.len().min(NOTIFICATION_LEN);
+        message[..early].copy_from_slice(&self.early[..early]);
+        self.early.drain(..early);
+        self.pipe.read_exact(&mut message[early..]).ok()?;
         let (key, value) = decode_notification(&message);
         Some((key.to_vec(), value.to_vec()))
     }
+}
+
+/// Writes the connect request on the register FIFO, waiting (up to `wait`)
+/// while the FIFO is full. 121 bytes, under `PIPE_BUF`: written whole or
+/// not at all, never interleaved with another client's.
+fn send_connect(register: &Path, request: &[u8], wait: Duration) -> Result<(), ConnectError> {
+    let mut server = open_nonblocking(register, true).map_err(|e| match e.raw_os_error() {
+        Some(code) if code == Errno::ENXIO as i32 => ConnectError::NoServer(register.to_path_buf()),
+        _ => ConnectError::Io(with_path(register, e)),
+    })?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match server.write(request) {
+            Ok(n) if n == request.len() => return Ok(()),
+            Ok(_) => return Err(io::Error::other("connect request cut short").into()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let step = "sending the connect request (the register FIFO is full)";
+                wait_for(&server, PollFlags::POLLOUT, deadline, step, wait)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ConnectError::Io(with_path(register, e))),
+        }
+    }
+}
+
+/// Reads the 2-byte connect answer from the (non-blocking) response pipe,
+/// then makes it blocking for the session's responses.
+fn read_answer(responses: &mut File, wait: Duration) -> Result<u8, ConnectError> {
+    let deadline = Instant::now() + wait;
+    let mut answer = [0u8; 2];
+    let mut filled = 0;
+    while filled < answer.len() {
+        // Before the server opens its end, `read` would say end-of-file:
+        // only read once `poll` reports data or a hang-up.
+        wait_for(
+            responses,
+            PollFlags::POLLIN,
+            deadline,
+            "waiting for the connect answer",
+            wait,
+        )?;
+        match responses.read(&mut answer[filled..]) {
+            Ok(0) => return Err(ConnectError::ClosedUnanswered),
+            Ok(n) => filled += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if answer[0] != OP_CONNECT {
+        return Err(io::Error::other(format!("unexpected response opcode {}", answer[0])).into());
+    }
+    set_blocking(responses)?;
+    Ok(answer[1])
+}
+
+/// Opens the write end of `path` once the server's read end is there.
+fn open_writer(path: &Path, deadline: Instant, wait: Duration) -> Result<File, ConnectError> {
+    loop {
+        match open_nonblocking(path, true) {
+            Ok(file) => {
+                set_blocking(&file)?;
+                return Ok(file);
+            }
+            Err(e) if e.raw_os_error() == Some(Errno::ENXIO as i32) => {
+                retry_until(deadline, "opening the request pipe", wait)?;
+            }
+            Err(e) => return Err(ConnectError::Io(with_path(path, e))),
+        }
+    }
+}
+
+/// Opens the read end of `path` and waits for the server's write end: a
+/// blocking read before it opens would see end-of-file. A non-blocking read
+/// tells (end-of-file: no writer yet; `EAGAIN`: an idle writer); bytes it
+/// reads are returned to be read first.
+fn open_reader(
+    path: &Path,
+    deadline: Instant,
+    wait: Duration,
+) -> Result<(File, Vec<u8>), ConnectError> {
+    let mut file = open_nonblocking(path, false).map_err(|e| with_path(path, e))?;
+    let mut chunk = [0u8; NOTIFICATION_LEN];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => retry_until(deadline, "opening the notification pipe", wait)?,
+            Ok(n) => {
+                set_blocking(&file)?;
+                return Ok((file, chunk[..n].to_vec()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                set_blocking(&file)?;
+                return Ok((file, Vec::new()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ConnectError::Io(with_path(path, e))),
+        }
+    }
+}
+
+/// Sleeps a retry interval, or fails with `TimedOut` past `deadline`.
+fn retry_until(
+    deadline: Instant,
+    step: &'static str,
+    waited: Duration,
+) -> Result<(), ConnectError> {
+    if Instant::now() >= deadline {
+        return Err(ConnectError::TimedOut { step, waited });
+    }
+    thread::sleep(OPEN_RETRY);
+    Ok(())
+}
+
+/// Waits until `file` reports `events` (or a hang-up), or fails with
+/// `TimedOut` at `deadline`.
+fn wait_for(
+    file: &File,
+    events: PollFlags,
+    deadline: Instant,
+    step: &'static str,
+    waited: Duration,
+) -> Result<(), ConnectError> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ConnectError::TimedOut { step, waited });
+        }
+        let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), events)];
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(0) | Err(Errno::EINTR) => {}
+            Ok(_) => return Ok(()),
+            Err(errno) => return Err(io::Error::from(errno).into()),
+        }
+    }
+}
+
+fn open_nonblocking(path: &Path, write: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(path)
+}
+
+/// Clears `O_NONBLOCK`: once connected, the client waits on its pipes.
+fn set_blocking(file: &File) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(file, FcntlArg::F_GETFL)?);
+    fcntl(file, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// `error`, saying which path it was about.
+fn with_path(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
 /// A line the client reads from standard input.

@@ -1,8 +1,15 @@
 //! `kvs-client <id> <register_fifo>`: the course's client. Connects to a
 //! `kvs` server, runs SUBSCRIBE / UNSUBSCRIBE / DELAY / DISCONNECT lines from
 //! standard input, and prints each notification from a second thread.
+//!
+//! It connects the way the course's client does (response pipe, answer,
+//! request pipe, notification pipe) and waits for the server at most
+//! `KVS_CLIENT_WAIT_MS` milliseconds per step (default 30 000), so a server
+//! that is gone or stuck ends in a message, not a hang.
 
-use kvs::client::{parse_client_line, ClientCommand, ClientFifos, Connection};
+use kvs::client::{
+    parse_client_line, ClientCommand, ClientFifos, ConnectError, Connection, CONNECT_WAIT,
+};
 use kvs::server::protocol::Request;
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{self, BufRead, Write};
@@ -38,13 +45,17 @@ fn run(id: &str, register: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
 
 fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std::error::Error>> {
     fifos.create()?;
-    let (mut connection, result) = Connection::connect(register, fifos)?;
-    say(format_args!(
-        "Server returned {result} for operation: connect"
-    ));
-    if result != 0 {
-        return Ok(());
-    }
+    let mut connection = match Connection::connect_within(register, fifos, connect_wait()?) {
+        Ok((connection, _)) => connection,
+        Err(ConnectError::Refused(result)) => {
+            say(format_args!(
+                "Server returned {result} for operation: connect"
+            ));
+            return Ok(());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    say(format_args!("Server returned 0 for operation: connect"));
     let notifications = connection.take_notifications().expect("taken once");
     let watcher_fifos = Arc::clone(fifos);
     let leaving = Arc::new(AtomicBool::new(false));
@@ -71,6 +82,17 @@ fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std:
         // notification thread may not have noticed yet; exit as it would.
         Err(error) if server_closed(&error) => Ok(()),
         other => Ok(other?),
+    }
+}
+
+/// How long to wait for the server per connect step.
+fn connect_wait() -> Result<Duration, String> {
+    match std::env::var("KVS_CLIENT_WAIT_MS") {
+        Err(_) => Ok(CONNECT_WAIT),
+        Ok(text) => text
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("KVS_CLIENT_WAIT_MS={text:?} is not a number of milliseconds")),
     }
 }
 

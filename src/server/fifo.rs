@@ -1,37 +1,62 @@
 //! Named pipes: creating the register FIFO, and opening a client's FIFOs
-//! safely and in whatever order the client opens its ends.
+//! safely.
 //!
-//! Every client FIFO is opened with `O_NOFOLLOW` (a symbolic link is refused)
-//! and `O_NONBLOCK`, and the opened descriptor is checked to be a FIFO, so a
-//! connect request naming a regular file, a device or a link can neither
-//! block the server nor make it write somewhere else. The descriptors stay
-//! non-blocking: every read and write waits in `poll` with a short timeout,
-//! so a session can always be told to stop, and a client that stops reading
-//! can only stall its own session.
+//! A client path is never opened for real before its type is known: it is
+//! first *pinned* with `O_PATH | O_NOFOLLOW` (which opens nothing: no FIFO
+//! rendezvous, no device driver, no terminal), the pinned inode is checked
+//! to be a FIFO with `fstat`, and only then is that same inode opened for
+//! reading or writing through `/proc/self/fd/N`, with `O_NONBLOCK` and
+//! `O_NOCTTY`. So a connect request naming a regular file, a device, a
+//! terminal or a link can neither block the server, nor make it write
+//! somewhere else, nor give it a controlling terminal; and a path swapped
+//! after the check still opens the inode that was checked.
+//!
+//! [`PipesInUse`] keeps the identity (device, inode) of the register FIFO
+//! and of every live session's pipes, so a connect naming one of them (to
+//! read other clients' requests, say) is refused.
+//!
+//! The descriptors stay non-blocking: every read and write waits in `poll`
+//! with a short timeout, so a session can always be told to stop, and a
+//! client that stops reading can only stall its own session.
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// How long one `poll` waits before the caller looks at its stop condition.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How often a pending client FIFO open is retried.
-const OPEN_RETRY: Duration = Duration::from_millis(5);
+pub const OPEN_RETRY: Duration = Duration::from_millis(5);
 
 /// Why a FIFO could not be created or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum FifoError {
     /// The path exists and is not a FIFO.
-    #[error("{} exists and is not a FIFO", .0.display())]
-    NotAFifo(PathBuf),
+    #[error("{} is not a FIFO (it is {kind})", path.display())]
+    NotAFifo {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The path is the server's own register FIFO.
+    #[error("{} is the server's register FIFO", .0.display())]
+    RegisterFifo(PathBuf),
+    /// The path is a pipe of another live session, or named twice.
+    #[error("{} is already in use as another client pipe", .0.display())]
+    InUse(PathBuf),
+    /// The client closed a pipe the server had opened.
+    #[error("the client closed {}", .0.display())]
+    ClientGone(PathBuf),
     /// The client did not open its end in time.
     #[error("the client did not open {} in time", .0.display())]
     TimedOut(PathBuf),
@@ -46,6 +71,48 @@ pub enum FifoError {
         /// What the system said.
         source: io::Error,
     },
+}
+
+impl FifoError {
+    fn io(path: &Path, source: io::Error) -> Self {
+        FifoError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The identity of an inode: its device and inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// What a file type is, in words, for a refusal message.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "a regular file"
+    }
 }
 
 /// The server's register FIFO, open for reading; removed from the file
@@ -67,13 +134,13 @@ impl RegisterFifo {
     /// already there (left by an earlier run) is replaced; anything else
     /// there is an error and is left alone.
     pub fn create(path: &Path, mode: u32) -> Result<Self, FifoError> {
-        let io_error = |source| FifoError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io_error = |source| FifoError::io(path, source);
         match fs::symlink_metadata(path) {
             Ok(meta) if !meta.file_type().is_fifo() => {
-                return Err(FifoError::NotAFifo(path.to_path_buf()))
+                return Err(FifoError::NotAFifo {
+                    path: path.to_path_buf(),
+                    kind: kind_of(meta.file_type()),
+                })
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -118,6 +185,11 @@ impl RegisterFifo {
     pub fn reader(&mut self) -> &mut File {
         &mut self.reader
     }
+
+    /// The identity of the FIFO's inode.
+    pub fn id(&self) -> io::Result<FileId> {
+        Ok(FileId::of(&self.reader.metadata()?))
+    }
 }
 
 fn open_own_end(path: &Path, end: End) -> io::Result<File> {
@@ -143,88 +215,140 @@ pub enum End {
     Write,
 }
 
-/// One attempt to open a client FIFO without blocking. `Ok(None)`: a write
-/// end whose reader has not opened yet (try again).
-pub fn try_open(path: &Path, end: End) -> Result<Option<File>, FifoError> {
-    let mut options = OpenOptions::new();
-    match end {
-        End::Read => options.read(true),
-        End::Write => options.write(true),
-    };
-    options.custom_flags(libc_flags());
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(Errno::ENXIO as i32) => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(Errno::ELOOP as i32) => {
-            return Err(FifoError::NotAFifo(path.to_path_buf()))
-        }
-        Err(source) => {
-            return Err(FifoError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    // Check the descriptor we hold, not the path: the path may have changed.
-    let is_fifo = file
-        .metadata()
-        .map_err(|source| FifoError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .file_type()
-        .is_fifo();
-    if !is_fifo {
-        return Err(FifoError::NotAFifo(path.to_path_buf()));
-    }
-    Ok(Some(file))
-}
-
-fn libc_flags() -> i32 {
-    (nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
-        .bits()
-}
-
-/// Why [`open_all`] gave up, with the FIFOs it had opened by then (a caller
-/// may still answer on one of them).
+/// A client path pinned to the FIFO it named when it was checked: an
+/// `O_PATH` descriptor, which opens nothing and so cannot block, acquire a
+/// terminal or wake a device.
 #[derive(Debug)]
-pub struct PartlyOpen<const N: usize> {
-    /// What went wrong.
-    pub error: FifoError,
-    /// The FIFOs opened before it did, in the order asked for.
-    pub opened: [Option<File>; N],
+pub struct PinnedFifo {
+    path: PathBuf,
+    pin: File,
+    id: FileId,
 }
 
-/// Opens several client FIFOs, retrying each until its client end is open,
-/// so the client may open its ends in any order. Gives up at `deadline`, or
-/// when `stop()` says so.
-pub fn open_all<const N: usize>(
-    pipes: [(&Path, End); N],
-    deadline: Instant,
-    stop: impl Fn() -> bool,
-) -> Result<[File; N], PartlyOpen<N>> {
-    let mut opened: [Option<File>; N] = std::array::from_fn(|_| None);
-    let give_up = |error, opened| Err(PartlyOpen { error, opened });
-    loop {
-        for (slot, (path, end)) in opened.iter_mut().zip(pipes) {
-            if slot.is_none() {
-                match try_open(path, end) {
-                    Ok(file) => *slot = file,
-                    Err(error) => return give_up(error, opened),
-                }
+impl PinnedFifo {
+    /// Pins `path` (a symbolic link is refused, not followed) and checks
+    /// that it is a FIFO.
+    pub fn pin(path: &Path) -> Result<Self, FifoError> {
+        let pin = OpenOptions::new()
+            .read(true)
+            .custom_flags((nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW).bits())
+            .open(path)
+            .map_err(|source| FifoError::io(path, source))?;
+        let meta = pin
+            .metadata()
+            .map_err(|source| FifoError::io(path, source))?;
+        if !meta.file_type().is_fifo() {
+            return Err(FifoError::NotAFifo {
+                path: path.to_path_buf(),
+                kind: kind_of(meta.file_type()),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            pin,
+            id: FileId::of(&meta),
+        })
+    }
+
+    /// The path the client named.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The identity of the pinned FIFO.
+    pub fn id(&self) -> FileId {
+        self.id
+    }
+
+    /// One attempt to open the pinned FIFO without blocking. `Ok(None)`: a
+    /// write end whose reader has not opened yet (try again).
+    pub fn try_open(&self, end: End) -> Result<Option<File>, FifoError> {
+        let mut options = OpenOptions::new();
+        match end {
+            End::Read => options.read(true),
+            End::Write => options.write(true),
+        };
+        options.custom_flags((nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY).bits());
+        // The magic link opens the pinned inode itself, whatever the path
+        // names by now.
+        let through = format!("/proc/self/fd/{}", self.pin.as_raw_fd());
+        match options.open(through) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.raw_os_error() == Some(Errno::ENXIO as i32) => Ok(None),
+            Err(source) => Err(FifoError::io(&self.path, source)),
+        }
+    }
+}
+
+/// Pins `path` and makes one attempt to open it (see
+/// [`PinnedFifo::try_open`]).
+pub fn try_open(path: &Path, end: End) -> Result<Option<File>, FifoError> {
+    PinnedFifo::pin(path)?.try_open(end)
+}
+
+/// The FIFOs nobody may name as a client pipe: the register FIFO, and the
+/// pipes of every session that has claimed them.
+#[derive(Debug, Default)]
+pub struct PipesInUse {
+    register: OnceLock<FileId>,
+    claimed: Mutex<HashSet<FileId>>,
+}
+
+/// Pipes claimed by one session; released when dropped.
+#[derive(Debug)]
+pub struct Claim<'a> {
+    owner: &'a PipesInUse,
+    ids: Vec<FileId>,
+}
+
+impl PipesInUse {
+    /// Records the register FIFO's identity (once).
+    pub fn set_register(&self, id: FileId) {
+        let _ = self.register.set(id);
+    }
+
+    /// Checks that `pin` is neither the register FIFO nor claimed.
+    pub fn check(&self, pin: &PinnedFifo) -> Result<(), FifoError> {
+        if self.register.get() == Some(&pin.id) {
+            return Err(FifoError::RegisterFifo(pin.path.clone()));
+        }
+        if self.lock().contains(&pin.id) {
+            return Err(FifoError::InUse(pin.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Claims all of `pins` for one session, or none if any of them is the
+    /// register FIFO, already claimed, or named twice.
+    pub fn claim(&self, pins: &[&PinnedFifo]) -> Result<Claim<'_>, FifoError> {
+        let mut claimed = self.lock();
+        let mut ids = Vec::with_capacity(pins.len());
+        for pin in pins {
+            if self.register.get() == Some(&pin.id) {
+                return Err(FifoError::RegisterFifo(pin.path.clone()));
             }
+            if claimed.contains(&pin.id) || ids.contains(&pin.id) {
+                return Err(FifoError::InUse(pin.path.clone()));
+            }
+            ids.push(pin.id);
         }
-        if opened.iter().all(Option::is_some) {
-            return Ok(opened.map(|file| file.expect("checked above")));
+        claimed.extend(ids.iter().copied());
+        Ok(Claim { owner: self, ids })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<FileId>> {
+        // The set is updated by whole inserts and removes: sound even if a
+        // holder panicked.
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claimed = self.owner.lock();
+        for id in &self.ids {
+            claimed.remove(id);
         }
-        let waiting = pipes[opened.iter().position(Option::is_none).unwrap_or(0)].0;
-        if stop() {
-            return give_up(FifoError::Stopped(waiting.to_path_buf()), opened);
-        }
-        if Instant::now() >= deadline {
-            return give_up(FifoError::TimedOut(waiting.to_path_buf()), opened);
-        }
-        thread::sleep(OPEN_RETRY);
     }
 }
 
@@ -255,9 +379,18 @@ pub fn wait_ready(file: &File, writable: bool, timeout: Duration) -> io::Result<
     }
 }
 
+/// Whether the write end `file` has lost its reader (the client closed it,
+/// or exited). Does not wait.
+pub fn reader_gone(file: &File) -> bool {
+    // No events asked for: poll still reports POLLERR, which a FIFO's write
+    // end raises once no reader is left.
+    let mut fds = [PollFd::new(file.as_fd(), PollFlags::empty())];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
 /// Writes all of `bytes` to a non-blocking pipe, waiting while it is full.
-/// Fails with `Interrupted` when `stop()` says so, and with `BrokenPipe`
-/// when the reader is gone.
+/// Fails with `Interrupted` when `stop()` says so (callers put their
+/// deadline there), and with `BrokenPipe` when the reader is gone.
 pub fn write_all(file: &mut File, mut bytes: &[u8], stop: impl Fn() -> bool) -> io::Result<()> {
     while !bytes.is_empty() {
         match file.write(bytes) {
@@ -288,6 +421,11 @@ pub enum ReadOutcome {
 }
 
 /// Fills `buf` from a non-blocking pipe, waiting while it is empty.
+///
+/// It reads after every wait, even one that timed out: `poll` reports no
+/// hang-up for a writer that opened before the read end did, but `read`
+/// returns end-of-file once no writer is left. So the pipe must have had a
+/// writer when this is called (see [`writer_present`]).
 pub fn read_exact(
     file: &mut File,
     buf: &mut [u8],
@@ -298,9 +436,7 @@ pub fn read_exact(
         if stop() {
             return Ok(ReadOutcome::Stopped(filled));
         }
-        if wait_ready(file, false, POLL_INTERVAL)? == Ready::NotYet {
-            continue;
-        }
+        wait_ready(file, false, POLL_INTERVAL)?;
         match file.read(&mut buf[filled..]) {
             Ok(0) => return Ok(ReadOutcome::Closed(filled)),
             Ok(n) => filled += n,
@@ -313,4 +449,98 @@ pub fn read_exact(
         }
     }
     Ok(ReadOutcome::Complete)
+}
+
+/// Whether the non-blocking read end `file` has a writer now, without
+/// waiting. A read end that never had a writer reports nothing to `poll`,
+/// so this asks `read`: end-of-file means no writer, `EAGAIN` an idle one.
+/// Bytes already written are moved to `early` (the caller reads them
+/// first later).
+pub fn writer_present(file: &mut File, early: &mut Vec<u8>) -> io::Result<bool> {
+    let mut chunk = [0u8; 64];
+    match file.read(&mut chunk) {
+        Ok(0) => Ok(false),
+        Ok(n) => {
+            early.extend_from_slice(&chunk[..n]);
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    fn fifo_in(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o600)).unwrap();
+        path
+    }
+
+    #[test]
+    fn pins_only_fifos_and_never_follows_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = fifo_in(dir.path(), "f");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        let regular = dir.path().join("regular");
+        fs::write(&regular, "").unwrap();
+        assert!(PinnedFifo::pin(&fifo).is_ok());
+        for (path, kind) in [
+            (link.as_path(), "a symbolic link"),
+            (regular.as_path(), "a regular file"),
+            (Path::new("/dev/null"), "a character device"),
+        ] {
+            let error = PinnedFifo::pin(path).unwrap_err().to_string();
+            assert!(error.contains(kind), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_read_end_tells_a_writer_from_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fifo_in(dir.path(), "f");
+        let pin = PinnedFifo::pin(&path).unwrap();
+        assert!(pin.try_open(End::Write).unwrap().is_none(), "no reader yet");
+        let mut reader = pin.try_open(End::Read).unwrap().unwrap();
+        let mut early = Vec::new();
+        assert!(!writer_present(&mut reader, &mut early).unwrap());
+        let mut writer = pin.try_open(End::Write).unwrap().unwrap();
+        assert!(!reader_gone(&writer));
+        assert!(writer_present(&mut reader, &mut early).unwrap());
+        writer.write_all(b"xy").unwrap();
+        assert!(writer_present(&mut reader, &mut early).unwrap());
+        assert_eq!(early, b"xy");
+        drop(writer);
+        assert!(!writer_present(&mut reader, &mut early).unwrap());
+        let writer = pin.try_open(End::Write).unwrap().unwrap();
+        drop(reader);
+        assert!(reader_gone(&writer));
+    }
+
+    #[test]
+    fn claimed_pipes_cannot_be_claimed_again_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|name| PinnedFifo::pin(&fifo_in(dir.path(), name)).unwrap())
+            .collect();
+        let in_use = PipesInUse::default();
+        in_use.set_register(pins[2].id());
+        assert!(matches!(
+            in_use.claim(&[&pins[0], &pins[2]]),
+            Err(FifoError::RegisterFifo(_))
+        ));
+        assert!(matches!(
+            in_use.claim(&[&pins[0], &pins[0]]),
+            Err(FifoError::InUse(_))
+        ));
+        let claim = in_use.claim(&[&pins[0], &pins[1]]).unwrap();
+        assert!(matches!(in_use.check(&pins[1]), Err(FifoError::InUse(_))));
+        drop(claim);
+        assert!(in_use.check(&pins[1]).is_ok());
+    }
 }

@@ -9,24 +9,66 @@
 //! The register FIFO keeps a write end of its own open (see
 //! [`super::fifo::RegisterFifo`]), so clients closing theirs never make the
 //! host see end-of-file.
+//!
+//! Every request the host has read is answered, even at shutdown: each
+//! queued request carries the SIGUSR1 count it was read under, so one that
+//! waited for a slot across a SIGUSR1 is refused rather than served; and at
+//! shutdown the host refuses the request it holds and those still in the
+//! register FIFO (the connects already queued are refused after the
+//! sessions stop, see [`super::session::refuse_queued`]).
 
 use super::fifo::{self, Ready, POLL_INTERVAL};
 use super::protocol::{ConnectRequest, CONNECT_REQUEST_LEN, OP_CONNECT};
+use super::session;
 use super::Shared;
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread;
 
+/// A connect request waiting for a session slot.
+#[derive(Debug)]
+pub struct QueuedConnect {
+    /// The request.
+    pub request: ConnectRequest,
+    /// How many SIGUSR1 resets had happened when it was read.
+    pub resets_seen: u64,
+}
+
 /// Reads `register` until shutdown, sending each connect request to `queue`
-/// (waiting while the queue is full: every session slot is busy).
+/// (waiting while the queue is full: every session slot is busy); at
+/// shutdown refuses what it has read but not queued.
 pub fn run(
     register: &mut File,
-    queue: SyncSender<ConnectRequest>,
+    queue: SyncSender<QueuedConnect>,
     shared: &Shared,
 ) -> io::Result<()> {
-    let reader = register;
     let mut pending: Vec<u8> = Vec::with_capacity(4 * CONNECT_REQUEST_LEN);
+    let outcome = serve(register, &queue, shared, &mut pending);
+    refuse_unqueued(register, &mut pending, shared);
+    outcome
+}
+
+/// At shutdown: refuses the requests read but not queued, and those still
+/// waiting in the register FIFO, so their clients are not left waiting.
+fn refuse_unqueued(register: &mut File, pending: &mut Vec<u8>, shared: &Shared) {
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = register.read(&mut chunk) {
+        pending.extend_from_slice(&chunk[..n]);
+    }
+    let deadline = session::refusal_deadline(shared);
+    while let Some(request) = next_request(pending) {
+        session::refuse(&request, shared, deadline, &|| false);
+    }
+}
+
+fn serve(
+    register: &mut File,
+    queue: &SyncSender<QueuedConnect>,
+    shared: &Shared,
+    pending: &mut Vec<u8>,
+) -> io::Result<()> {
+    let reader = register;
     let mut chunk = [0u8; 4096];
     while !shared.is_shutting_down() {
         if fifo::wait_ready(reader, false, POLL_INTERVAL)? == Ready::NotYet {
@@ -44,8 +86,18 @@ pub fn run(
             }
             Err(e) => return Err(e),
         }
-        while let Some(request) = next_request(&mut pending) {
-            if !hand_over(request, &queue, shared) {
+        while let Some(request) = next_request(pending) {
+            let queued = QueuedConnect {
+                request,
+                resets_seen: shared.resets(),
+            };
+            if let Err(back) = hand_over(queued, queue, shared) {
+                session::refuse(
+                    &back.request,
+                    shared,
+                    session::refusal_deadline(shared),
+                    &|| false,
+                );
                 return Ok(());
             }
         }
@@ -78,20 +130,21 @@ fn next_request(pending: &mut Vec<u8>) -> Option<ConnectRequest> {
     }
 }
 
-/// Queues `request`, waiting for room; false when shutting down first.
+/// Queues `queued`, waiting for room; gives it back when shutting down
+/// first.
 fn hand_over(
-    mut request: ConnectRequest,
-    queue: &SyncSender<ConnectRequest>,
+    mut queued: QueuedConnect,
+    queue: &SyncSender<QueuedConnect>,
     shared: &Shared,
-) -> bool {
+) -> Result<(), QueuedConnect> {
     loop {
-        match queue.try_send(request) {
-            Ok(()) => return true,
+        match queue.try_send(queued) {
+            Ok(()) => return Ok(()),
             Err(TrySendError::Full(back)) if !shared.is_shutting_down() => {
-                request = back;
+                queued = back;
                 thread::sleep(POLL_INTERVAL / 5);
             }
-            Err(_) => return false,
+            Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => return Err(back),
         }
     }
 }

@@ -35,12 +35,12 @@ pub mod wake;
 pub mod writer;
 
 use crate::store::Store;
+use host::QueuedConnect;
 use notify::{Entry, Fanout, StoreClock, WorkerPort};
 use order::{Merger, Watermarks};
-use protocol::ConnectRequest;
 use slots::Slot;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,8 +74,13 @@ pub struct Shared {
     pub subscriptions: Arc<Subscriptions>,
     /// The session slots.
     pub slots: Arc<[Slot]>,
+    /// The register FIFO and every live session's pipes, which no connect
+    /// may name.
+    pub pipes: fifo::PipesInUse,
     shutdown: AtomicBool,
-    connects: Mutex<Receiver<ConnectRequest>>,
+    /// How many SIGUSR1 resets have happened.
+    resets: AtomicU64,
+    connects: Mutex<Receiver<QueuedConnect>>,
 }
 
 impl Shared {
@@ -103,14 +108,23 @@ impl Shared {
     /// SIGUSR1: ends every session (their clients see their pipes close and
     /// exit); slots are free again at once.
     pub fn reset_sessions(&self) {
+        // Relaxed: a count with no data behind it; sessions still opening
+        // their pipes, and queued connects, poll it and give up.
+        self.resets.fetch_add(1, Ordering::Relaxed);
         self.subscriptions.clear();
         for slot in self.slots.iter() {
             slot.end_current();
         }
     }
 
+    /// How many SIGUSR1 resets have happened.
+    pub fn resets(&self) -> u64 {
+        // Relaxed: see `reset_sessions`.
+        self.resets.load(Ordering::Relaxed)
+    }
+
     /// The next connect request, waiting for one; `None` at shutdown.
-    pub fn next_connect(&self) -> Option<ConnectRequest> {
+    pub fn next_connect(&self) -> Option<QueuedConnect> {
         while !self.is_shutting_down() {
             let queue = self.connects.lock().unwrap_or_else(|p| p.into_inner());
             match queue.recv_timeout(fifo::POLL_INTERVAL) {
@@ -132,7 +146,7 @@ pub struct Parts {
     /// One merger per slot, for its pipe writer.
     pub mergers: Vec<Merger<notify::Note, StoreClock>>,
     /// The host's end of the connect queue.
-    pub queue: std::sync::mpsc::SyncSender<ConnectRequest>,
+    pub queue: std::sync::mpsc::SyncSender<QueuedConnect>,
 }
 
 /// Builds the shared state, the rings (one per worker and slot) and the
@@ -178,7 +192,9 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
         store,
         subscriptions,
         slots,
+        pipes: fifo::PipesInUse::default(),
         shutdown: AtomicBool::new(false),
+        resets: AtomicU64::new(0),
         connects: Mutex::new(connects),
     });
     Parts {
@@ -209,6 +225,7 @@ pub fn run(
         mergers,
         queue,
     } = build(config, store);
+    shared.pipes.set_register(register.id()?);
     let on_signal = {
         let shared = Arc::clone(&shared);
         move |request| match request {
@@ -251,6 +268,7 @@ pub fn run(
         let host_result = host.join();
         (summary, host_result)
     });
+    session::refuse_queued(&shared);
     drop(register);
     match summary {
         (summary, Ok(Ok(()))) => Ok(summary),
