@@ -592,6 +592,40 @@ fn sigusr1_ends_sessions_still_opening_and_refuses_queued_connects() {
     server.stop_cleanly();
 }
 
+/// `kvs-client <id> <register>` with no input, waiting at most `wait_ms`
+/// for each step of the server's.
+fn bare_kvs_client(id: &str, register: &Path, wait_ms: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kvs-client"))
+        .arg(id)
+        .arg(register)
+        .env("KVS_CLIENT_WAIT_MS", wait_ms)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` (by the deadline); its status, stdout and stderr.
+fn exit_of(mut child: Child) -> (ExitStatus, String, String) {
+    let status = wait_or_kill(&mut child, "kvs-client to exit");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stdout, stderr)
+}
+
 /// Regression: `kvs-client` waited in a blocking `open` for a server that
 /// never answered.
 #[test]
@@ -600,23 +634,7 @@ fn kvs_client_gives_up_with_a_message_when_no_server_answers() {
     let register = &fifos(dir.path(), &["register"])[0];
     let _silent_server = open_nonblocking(register, true, false);
     let id = format!("kvs-handshake-{}-silent", std::process::id());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs-client"))
-        .arg(&id)
-        .arg(register)
-        .env("KVS_CLIENT_WAIT_MS", "300")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_or_kill(&mut child, "kvs-client to give up");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, _, stderr) = exit_of(bare_kvs_client(&id, register, "300"));
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("no answer from the server within"),
@@ -637,15 +655,7 @@ fn kvs_client_waits_while_the_register_fifo_is_full() {
     let mut server_end = open_nonblocking(register, true, true);
     fill(&mut server_end);
     let id = format!("kvs-handshake-{}-full", std::process::id());
-    let mut client = Command::new(env!("CARGO_BIN_EXE_kvs-client"))
-        .arg(&id)
-        .arg(register)
-        .env("KVS_CLIENT_WAIT_MS", "60000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut client = bare_kvs_client(&id, register, "60000");
     thread::sleep(Duration::from_millis(300));
     assert!(
         client.try_wait().unwrap().is_none(),
@@ -684,14 +694,7 @@ fn kvs_client_waits_while_the_register_fifo_is_full() {
         }
     };
     responses.write_all(&[1, 1]).unwrap();
-    let status = wait_or_kill(&mut client, "kvs-client to exit");
-    let mut stdout = String::new();
-    client
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    assert!(status.success(), "{stdout}");
+    let (status, stdout, stderr) = exit_of(client);
+    assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Server returned 1 for operation: connect\n");
 }

@@ -19,41 +19,7 @@
  * notification, "disconnect <result>", and "closed" when the server closes
  * the response FIFO. Exits 1 on any unexpected error.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-/* Reads exactly len bytes; returns 0 on end-of-file before any byte. */
-static int read_all(int fd, char *buf, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = read(fd, buf + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0 && done == 0) return 0;
-    if (n <= 0) die("read");
-    done += (size_t)n;
-  }
-  return 1;
-}
-
-static void write_all(int fd, const char *buf, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = write(fd, buf + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) die("write");
-    done += (size_t)n;
-  }
-}
+#include "pipes.h"
 
 static int response(int resp, char expected_op, const char *name) {
   char r[2];
@@ -72,19 +38,11 @@ static int response(int resp, char expected_op, const char *name) {
 }
 
 static void session(int req, int resp, int notif, const char *key) {
-  char subscribe[42];
-  memset(subscribe, 0, sizeof subscribe);
-  subscribe[0] = 3;
-  strncpy(subscribe + 1, key, 40);
-  write_all(req, subscribe, sizeof subscribe);
+  send_key_request(req, 3, key);
   if (response(resp, 3, "subscribe") == 1) {
     for (;;) {
       char note[82];
-      if (!read_all(notif, note, sizeof note)) die("notification pipe closed");
-      note[40] = 0;
-      note[81] = 0;
-      printf("(%s,%s)\n", note, note + 41);
-      fflush(stdout);
+      read_and_print_notification(notif, note);
       if (strcmp(note, key) == 0 && strcmp(note + 41, "DELETED") == 0) break;
     }
   }
@@ -99,22 +57,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   char paths[3][40];
-  const char *names[3] = {"req", "resp", "notif"};
-  for (int i = 0; i < 3; i++) {
-    memset(paths[i], 0, sizeof paths[i]);
-    snprintf(paths[i], sizeof paths[i], "%s/%s%s", argv[2], names[i], argv[3]);
-    unlink(paths[i]);
-    if (mkfifo(paths[i], 0600) != 0) die("mkfifo");
-  }
-  char request[121];
-  request[0] = 1;
-  memcpy(request + 1, paths[0], 40);
-  memcpy(request + 41, paths[1], 40);
-  memcpy(request + 81, paths[2], 40);
-  int server = open(argv[1], O_WRONLY);
-  if (server < 0) die("open register");
-  write_all(server, request, sizeof request);
-  close(server);
+  const char *const names[3] = {"req", "resp", "notif"};
+  connect_with_fifos(argv[1], argv[2], names, argv[3], paths);
 
   int req = -1, resp = -1, notif = -1;
   char steps[64];
