@@ -254,8 +254,9 @@ impl Client {
     fn finish(mut self) -> (ExitStatus, Vec<String>) {
         drop(self.child.stdin.take());
         let status = wait_or_kill(&mut self.child, "a client to exit");
-        self.seen.extend(self.lines.iter());
-        (status, self.seen)
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.extend(self.lines.iter());
+        (status, seen)
     }
 
     /// [`Client::finish`], and the client must exit 0.
@@ -263,6 +264,14 @@ impl Client {
         let (status, lines) = self.finish();
         assert!(status.success(), "{status}: {lines:?}");
         lines
+    }
+}
+
+impl Drop for Client {
+    /// A test that fails midway leaves no client behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -541,15 +550,24 @@ fn the_register_fifo_or_another_clients_pipe_named_as_a_client_pipe_is_refused()
     assert_eq!(holder.output(), ["connect 0", "closed"]);
 }
 
-/// Starts `kvs-client`, and waits until it has most likely sent its connect
-/// request (its FIFOs exist, and a moment more).
-fn queued_kvs_client(server: &Server, tag: &str) -> (Client, String) {
+/// Starts `kvs-client`, and waits until it has sent its connect request (it
+/// holds its response FIFO open, which it opens right after), and a moment
+/// for the server to read it.
+fn queued_kvs_client(server: &Server, tag: &str) -> Client {
     let id = format!("kvs-handshake-{}-{tag}", std::process::id());
     let client = Client::kvs(server, &id);
     let response = PathBuf::from(format!("/tmp/resp{id}"));
-    wait_for(|| response.exists(), "kvs-client's FIFOs");
-    thread::sleep(Duration::from_millis(300));
-    (client, id)
+    let fds = PathBuf::from(format!("/proc/{}/fd", client.child.id()));
+    let holds_response = || {
+        fs::read_dir(&fds).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|entry| fs::read_link(entry.path()).is_ok_and(|target| target == response))
+        })
+    };
+    wait_for(holds_response, "kvs-client to send its connect request");
+    thread::sleep(Duration::from_millis(100));
+    client
 }
 
 /// Regression: connects still queued for a slot at shutdown were dropped
@@ -559,7 +577,7 @@ fn connects_waiting_for_a_slot_are_refused_at_shutdown() {
     let server = Server::start("WRITE [(x,1)]\n", &["--max-sessions", "1"]);
     let mut holder = Client::c(&server, "h", ALL_THEN_ANSWER, "linger", None);
     holder.wait_for_line("connect 0");
-    let (waiting, _) = queued_kvs_client(&server, "shutdown");
+    let waiting = queued_kvs_client(&server, "shutdown");
     server.stop_cleanly();
     assert_eq!(
         waiting.output(),
@@ -580,7 +598,7 @@ fn sigusr1_ends_sessions_still_opening_and_refuses_queued_connects() {
     let mut opening = Client::c(&server, "o", "resp,answer,notif", "linger", None);
     holder.wait_for_line("connect 0");
     opening.wait_for_line("connect 0");
-    let (waiting, _) = queued_kvs_client(&server, "usr1");
+    let waiting = queued_kvs_client(&server, "usr1");
     server.signal(Signal::SIGUSR1);
     assert_eq!(opening.output(), ["connect 0", "closed"]);
     assert_eq!(holder.output(), ["connect 0", "closed"]);

@@ -165,6 +165,7 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     let mut session = Session {
         slot,
         generation,
+        resets_seen: queued.resets_seen,
         shared,
         requests: pipes.requests,
         early: pipes.early,
@@ -349,6 +350,8 @@ fn should_stop(shared: &Shared, slot: usize, generation: u64) -> impl Fn() -> bo
 struct Session<'a> {
     slot: usize,
     generation: u64,
+    /// The SIGUSR1 count when the connect was read.
+    resets_seen: u64,
     shared: &'a Shared,
     requests: File,
     /// Request bytes read during the handshake, served before the pipe's.
@@ -362,6 +365,13 @@ struct Session<'a> {
 impl Session<'_> {
     /// Serves requests until the session ends.
     fn run(&mut self) -> EndReason {
+        // A SIGUSR1 between the handshake's last look and `begin` found no
+        // session here to end: end it now. The two may still just miss each
+        // other (neither side fences); the session then counts as one that
+        // connected right after the signal, which SPEC allows.
+        if self.shared.resets() != self.resets_seen {
+            return EndReason::EndedByServer;
+        }
         loop {
             let mut op = [0u8; 1];
             if let Some(reason) = self.read(&mut op) {
