@@ -63,21 +63,23 @@ pub enum FifoError {
     /// The session was told to stop while opening.
     #[error("stopped while opening {}", .0.display())]
     Stopped(PathBuf),
-    /// Any other system error.
-    #[error("{}: {source}", path.display())]
+    /// Any other system error. The system's message is part of this one's
+    /// text, not a separate cause, so a printed chain says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The FIFO.
         path: PathBuf,
         /// What the system said.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
 impl FifoError {
-    fn io(path: &Path, source: io::Error) -> Self {
+    /// An I/O error about `path`.
+    pub fn io(path: &Path, error: io::Error) -> Self {
         FifoError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -135,16 +135,8 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     let request = &queued.request;
     let deadline = Instant::now() + shared.config.connect_timeout;
     let stop = || shared.is_shutting_down() || shared.resets() != queued.resets_seen;
-    let pins = match pin_all(request) {
-        Ok(pins) => pins,
-        Err(error) => {
-            tracing::warn!(%error, "connect refused");
-            refuse(request, shared, deadline, &stop);
-            return;
-        }
-    };
-    let claim = match shared.pipes.claim(&[&pins[0], &pins[1], &pins[2]]) {
-        Ok(claim) => claim,
+    let (pins, claim) = match pin_and_claim(request, shared) {
+        Ok(both) => both,
         Err(error) => {
             tracing::warn!(%error, "connect refused");
             refuse(request, shared, deadline, &stop);
@@ -179,13 +171,19 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     drop(claim);
 }
 
-/// Pins the request, response and notification paths, in that order.
-fn pin_all(request: &ConnectRequest) -> Result<[PinnedFifo; 3], FifoError> {
-    Ok([
+/// Pins the request, response and notification paths (in that order) and
+/// claims them for the session: each must be a FIFO nobody else uses.
+fn pin_and_claim<'s>(
+    request: &ConnectRequest,
+    shared: &'s Shared,
+) -> Result<([PinnedFifo; 3], fifo::Claim<'s>), FifoError> {
+    let pins = [
         PinnedFifo::pin(&request.request)?,
         PinnedFifo::pin(&request.response)?,
         PinnedFifo::pin(&request.notification)?,
-    ])
+    ];
+    let claim = shared.pipes.claim(&[&pins[0], &pins[1], &pins[2]])?;
+    Ok((pins, claim))
 }
 
 /// A client's pipes once the handshake is done.
@@ -268,25 +266,16 @@ impl Opening {
         let mut answered_now = false;
         if let (Some(responses), false) = (self.responses.as_mut(), self.answered) {
             let give_up = || stop() || Instant::now() >= deadline;
-            fifo::write_all(responses, &encode_response(OP_CONNECT, OK), give_up).map_err(
-                |source| FifoError::Io {
-                    path: response_pin.path().to_path_buf(),
-                    source,
-                },
-            )?;
+            fifo::write_all(responses, &encode_response(OP_CONNECT, OK), give_up)
+                .map_err(|error| FifoError::io(response_pin.path(), error))?;
             answered_now = true;
         }
         if self.notifications.is_none() {
             self.notifications = notification_pin.try_open(End::Write)?;
         }
         if !self.writer_seen {
-            self.writer_seen =
-                fifo::writer_present(&mut self.requests, &mut self.early).map_err(|source| {
-                    FifoError::Io {
-                        path: request_pin.path().to_path_buf(),
-                        source,
-                    }
-                })?;
+            self.writer_seen = fifo::writer_present(&mut self.requests, &mut self.early)
+                .map_err(|error| FifoError::io(request_pin.path(), error))?;
         }
         Ok(answered_now)
     }
