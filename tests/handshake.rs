@@ -44,7 +44,7 @@ const NOTIF_REQ_RESP: &str = "notif,req,resp,answer";
 /// A job that creates `a`, waits for the clients, then writes `a` with the
 /// values 1.., 20 times over a second or so, and deletes it.
 fn counting_job() -> String {
-    let mut job = String::from("WRITE [(a,0)]\nWAIT 1500\n");
+    let mut job = String::from("WRITE [(a,0)]\nWAIT 2500\n");
     for i in 1..=20 {
         job.push_str(&format!("WRITE [(a,{i})(b,{i})]\nWAIT 50\n"));
     }
@@ -171,12 +171,13 @@ fn course_client() -> &'static Path {
     BINARY.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c_client/course_client.c");
         let binary = Path::new(env!("CARGO_TARGET_TMPDIR")).join("course_client");
-        let status = Command::new("cc")
+        let mut cc = Command::new("cc")
             .args(["-O1", "-Wall", "-Werror", "-o"])
             .arg(&binary)
             .arg(&source)
-            .status()
+            .spawn()
             .expect("a C compiler (cc) to build tests/c_client/course_client.c");
+        let status = wait_or_kill(&mut cc, "cc to compile the C client");
         assert!(status.success(), "cc failed on {}", source.display());
         binary
     })
