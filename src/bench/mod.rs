@@ -15,6 +15,7 @@
 //! * [`progress`]: the progress bar.
 //! * [`report`]: the JSON record a run prints.
 //! * [`results`]: reading `results/*.jsonl` back into tables.
+//! * [`stats`]: paired ratios, bootstrap intervals, verdicts.
 //!
 //! A run preloads the store, starts every thread behind one barrier, lets
 //! the load run for the requested time, stops it with a flag, and only then
@@ -35,6 +36,7 @@ pub mod report;
 pub mod results;
 pub mod rss;
 pub mod schedule;
+pub mod stats;
 pub mod workload;
 
 use crate::store::Store;
