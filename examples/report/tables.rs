@@ -58,6 +58,50 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "openloop",
+            TableSpec {
+                title: "Experiment 2b: open loop, 2 threads, 90:10, offered load as a share of each engine's own capacity (latency from each command's due time, µs)".into(),
+                rows: vec!["keys", "backup_every_ms", "label"],
+                metrics: vec![
+                    metric("rate", "offered/s"),
+                    metric("achieved_rate", "achieved/s"),
+                    metric("read_p99_us", "read p99"),
+                    metric("read_p999_us", "read p99.9"),
+                    metric("write_p50_us", "write p50"),
+                    metric("write_p99_us", "write p99"),
+                    metric("write_p999_us", "write p99.9"),
+                    metric("write_p9999_us", "write p99.99"),
+                    metric("write_max_us", "write max"),
+                ],
+            },
+        ),
+        (
+            "backupstart",
+            TableSpec {
+                title: "Experiment 3b: backup start, from BACKUP to the job's next command (µs; per-run percentiles, medians over runs)".into(),
+                rows: vec!["keys"],
+                metrics: vec![
+                    metric("backup_start_samples", "samples/run"),
+                    metric("backup_start_p50_us", "start p50"),
+                    metric("backup_start_p99_us", "start p99"),
+                    metric("backup_start_max_us", "start max"),
+                    metric("backup_snapshot_p50_us", "snapshot p50"),
+                ],
+            },
+        ),
+        (
+            "shards",
+            TableSpec {
+                title: "Baseline tuning: the mutex engine's shard count and lock, 2 threads, 100k keys".into(),
+                rows: vec!["lock", "mix", "shards"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("read_p99_us", "read p99 µs"),
+                    metric("write_p99_us", "write p99 µs"),
+                ],
+            },
+        ),
+        (
             "fork",
             TableSpec {
                 title: "Experiment 3 (reference): fork() pause (µs) of a process holding the store".into(),

@@ -91,6 +91,12 @@ pub struct Args {
     #[arg(long)]
     pub hdr_log: Option<PathBuf>,
 
+    /// Free text copied into the JSON's `label` field, for the report to
+    /// group runs by what the bench cannot know (say `load=50%` of a
+    /// capacity measured beforehand).
+    #[arg(long, default_value = "")]
+    pub label: String,
+
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,

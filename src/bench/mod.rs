@@ -264,6 +264,7 @@ fn build_report(
         store: args.store.name().into(),
         shards: args.shards.map(|s| s.get()),
         lock: matches!(args.store, engines::StoreKind::Mutex).then(|| args.lock.name().into()),
+        label: args.label.clone(),
         threads: args.threads.get(),
         keys,
         mix: args.mix.to_string(),

@@ -25,6 +25,9 @@ pub struct LoadReport {
     /// The mutex engine's reader-writer lock (`null` for other engines).
     #[serde(default)]
     pub lock: Option<String>,
+    /// The `--label` text (empty when none was given).
+    #[serde(default)]
+    pub label: String,
     /// Load threads.
     pub threads: usize,
     /// Preloaded keys.
