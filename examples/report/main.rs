@@ -11,9 +11,12 @@
 //!
 //! * `tables`: which tables the paper shows, declared as data.
 //! * `targets`: the targets, evaluated on the medians.
+//! * `pooled`: percentiles over all runs of a configuration, from the
+//!   saved histograms.
 //! * `figures`: the SVG charts (plotters, SVG backend: no fonts needed).
 
 mod figures;
+mod pooled;
 mod tables;
 mod targets;
 
@@ -57,6 +60,7 @@ fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let machine = std::fs::read_to_string(dir.join("machine.txt")).unwrap_or_default();
     let markdown = dropped_note(&dropped)
         + &tables::render(&results, &machine, dir)
+        + &pooled::render(&results, dir)?
         + &targets::render(&results);
     std::fs::write(&tables_path, markdown)
         .with_context(|| format!("writing {}", tables_path.display()))?;
