@@ -74,6 +74,8 @@ fn load(store: &str, extra: &[&str]) -> Map<String, Value> {
     assert_eq!(num(&report, "keys"), 1000.0);
     assert!(num(&report, "ops") > 0.0);
     assert!(num(&report, "ops_per_sec") > 0.0);
+    assert!(num(&report, "cpu_seconds") > 0.0);
+    assert!(num(&report, "ops_per_cpu_sec") > 0.0);
     assert!(num(&report, "peak_rss_kib") > 0.0);
     let (p50, p99) = (num(&report, "write_p50_us"), num(&report, "write_p99_us"));
     let (p999, max) = (num(&report, "write_p999_us"), num(&report, "write_max_us"));

@@ -16,7 +16,10 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             TableSpec {
                 title: "Experiment 1: throughput (commands/s) by threads, mix and keys".into(),
                 rows: vec!["threads", "mix", "keys"],
-                metrics: vec![metric("ops_per_sec", "ops/s")],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("ops_per_cpu_sec", "ops/CPU-s"),
+                ],
             },
         ),
         (
@@ -96,6 +99,7 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
                 rows: vec!["lock", "mix", "shards"],
                 metrics: vec![
                     metric("ops_per_sec", "ops/s"),
+                    metric("ops_per_cpu_sec", "ops/CPU-s"),
                     metric("read_p99_us", "read p99 µs"),
                     metric("write_p99_us", "write p99 µs"),
                 ],

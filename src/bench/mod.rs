@@ -90,6 +90,8 @@ fn run_fork_pause(args: &Args) -> anyhow::Result<ForkReport> {
 /// Everything the threads of one load run produced.
 struct Measured {
     elapsed: Duration,
+    /// CPU time of the whole process over the timed load.
+    cpu: Option<Duration>,
     workers: WorkerStats,
     backups: BackupStats,
     notify: Option<notify::NotifyStats>,
@@ -195,7 +197,7 @@ fn measure(
     let stop = AtomicBool::new(false);
     let start = Barrier::new(threads + 1 + usize::from(backup_mode.is_some()));
     let duration = Duration::from_millis(args.duration_ms);
-    let (elapsed, workers, backups) = thread::scope(|scope| {
+    let (elapsed, cpu, workers, backups) = thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
             .map(|worker| {
@@ -209,6 +211,7 @@ fn measure(
         });
         start.wait();
         let began = Instant::now();
+        let cpu_before = rss::cpu_time();
         progress::wait(began, duration, args.store.name());
         // Starts mode: the load goes on until every start is taken.
         let starts_done = match backup_mode {
@@ -222,13 +225,16 @@ fn measure(
         for handle in handles {
             total.merge(&handle.join().expect("a load thread panicked"));
         }
+        let cpu = rss::cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
         let backups = match (starts_done, backup) {
             (Some(joined), _) => joined,
             (None, Some(handle)) => handle.join(),
             (None, None) => Ok(BackupStats::default()),
         }
         .expect("the backup thread panicked");
-        (elapsed, total, backups)
+        (elapsed, cpu, total, backups)
     });
     let notify = match rig {
         Some(rig) => Some(rig.finish(workers.keys_written * args.notify as u64)?),
@@ -236,6 +242,7 @@ fn measure(
     };
     Ok(Measured {
         elapsed,
+        cpu,
         workers,
         backups,
         notify,
@@ -250,6 +257,7 @@ fn build_report(
 ) -> LoadReport {
     let Measured {
         elapsed,
+        cpu,
         workers,
         backups,
         notify,
@@ -279,6 +287,10 @@ fn build_report(
         overdue: (args.rate > 0).then_some(workers.overdue),
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
+        cpu_seconds: cpu.map(|c| c.as_secs_f64()),
+        ops_per_cpu_sec: cpu
+            .filter(|c| !c.is_zero())
+            .map(|c| (workers.ops as f64 / c.as_secs_f64()).round()),
         reads: workers.reads.count(),
         writes: workers.writes.count(),
         read_p50_us: workers.reads.quantile_us(0.5),

@@ -63,6 +63,15 @@ pub struct LoadReport {
     pub ops: u64,
     /// Commands per second of measured wall time.
     pub ops_per_sec: f64,
+    /// CPU time the process used during the timed load (all threads), s.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    /// Commands per CPU-second: steadier than `ops_per_sec` on a machine
+    /// shared with other work (it does not count time the threads were not
+    /// running), though not the same thing (a thread parked on a lock costs
+    /// wall time, not CPU time).
+    #[serde(default)]
+    pub ops_per_cpu_sec: Option<f64>,
     /// Read commands completed.
     pub reads: u64,
     /// Write commands completed.

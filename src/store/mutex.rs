@@ -6,7 +6,8 @@
 //! meet, each shard's lock on its own cache line, read locks for `READ`,
 //! `parking_lot`'s reader-writer lock (measured against the standard
 //! library's: `kvs-bench --lock`), the same fast hasher as the lock-free
-//! engine (ahash), no allocation per command (shard indices and guards are
+//! engine (ahash; a key is hashed once to find its shard, and once more by
+//! the shard's map), no allocation per command (shard indices and guards are
 //! kept inline), a snapshot buffer allocated and faulted in before any lock
 //! is taken, and no lock held while a snapshot is sorted.
 //!
@@ -145,13 +146,15 @@ impl<L: ShardLock> Sharded<L> {
         (self.hasher.hash_one(key) as usize) % self.shards.len()
     }
 
-    /// The shard indices `keys` fall in, ascending and unique: the order in
-    /// which a command must lock them.
-    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Indices {
-        let mut indices: Indices = keys.map(|key| self.shard_of(key)).collect();
-        indices.sort_unstable();
-        indices.dedup();
-        indices
+    /// The shard of each of `keys` (in their order; each key hashed once),
+    /// and those shards ascending and unique: the order in which a command
+    /// must lock them.
+    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> (Indices, Indices) {
+        let per_key: Indices = keys.map(|key| self.shard_of(key)).collect();
+        let mut order = per_key.clone();
+        order.sort_unstable();
+        order.dedup();
+        (per_key, order)
     }
 
     fn lock_for_write(&self, indices: Indices) -> Locked<L::Write<'_>> {
@@ -209,21 +212,22 @@ impl<G> Locked<G> {
 
 impl<L: ShardLock> Store for Sharded<L> {
     fn write(&self, batch: &WriteSet) -> Timestamp {
-        let indices = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
-        let mut locked = self.lock_for_write(indices);
-        for (key, value) in batch.pairs() {
-            locked.shard(self.shard_of(key)).insert(*key, *value);
+        let (per_key, order) = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
+        let mut locked = self.lock_for_write(order);
+        for ((key, value), &shard) in batch.pairs().iter().zip(&per_key) {
+            locked.shard(shard).insert(*key, *value);
         }
         self.tick()
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
-        let indices = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_write(indices);
+        let (per_key, order) = self.shards_for(keys.keys().iter());
+        let mut locked = self.lock_for_write(order);
         let removed: Vec<bool> = keys
             .keys()
             .iter()
-            .map(|key| locked.shard(self.shard_of(key)).remove(key).is_some())
+            .zip(&per_key)
+            .map(|(key, &shard)| locked.shard(shard).remove(key).is_some())
             .collect();
         let ts = removed.contains(&true).then(|| self.tick());
         Deletion { removed, ts }
@@ -236,12 +240,13 @@ impl<L: ShardLock> Store for Sharded<L> {
             out.push(self.shards[self.shard_of(key)].read().get(key).copied());
             return;
         }
-        let indices = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_read(indices);
+        let (per_key, order) = self.shards_for(keys.keys().iter());
+        let mut locked = self.lock_for_read(order);
         out.extend(
             keys.keys()
                 .iter()
-                .map(|key| locked.shard(self.shard_of(key)).get(key).copied()),
+                .zip(&per_key)
+                .map(|(key, &shard)| locked.shard(shard).get(key).copied()),
         );
     }
 
