@@ -33,6 +33,8 @@
 #               10 runs, merged from the .hlog), 10k, 100k, 1M keys
 #   shards      the mutex engine's shard count (8 to 1024) and lock (std,
 #               parking-lot), 2 threads, 100k keys, 90:10 and 50:50
+#   forkbackup  fork-based backups of the mutex engine (--backup-fork) against
+#               snapshot backups, every 100 ms, 2 threads, 50:50, 100k and 1M keys
 #   fork        fork() pause of a process holding the same stores
 #   notify      notification throughput and commit-to-delivery latency
 #   memory      peak RSS and live versions, 1M keys, with and without backups
@@ -204,6 +206,16 @@ if wanted shards; then
                     --keys "$medium" --duration-ms "$duration"
             done
         done
+    done
+fi
+
+if wanted forkbackup; then
+    start_files forkbackup
+    for keys in $medium $large; do
+        add forkbackup "lockfree mutex cow" --threads 2 --mix 50:50 --keys "$keys" \
+            --backup-every-ms 100 --duration-ms "$duration"
+        add forkbackup mutex --threads 2 --mix 50:50 --keys "$keys" \
+            --backup-every-ms 100 --backup-fork --duration-ms "$duration"
     done
 fi
 

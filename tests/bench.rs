@@ -189,6 +189,18 @@ fn benchmark_only_engines_and_the_std_lock_run_with_backups() {
 }
 
 #[test]
+fn fork_based_backups_run_under_load() {
+    let report = load(
+        "mutex",
+        &["--backup-every-ms", "50", "--backup-fork", "--mix", "50:50"],
+    );
+    assert_eq!(report["backup_fork"], true);
+    assert!(num(&report, "backups") >= 1.0, "{report:?}");
+    assert!(num(&report, "backup_child_peak_rss_kib") > 0.0);
+    assert!(num(&report, "backup_write_ms_p50") > 0.0);
+}
+
+#[test]
 fn fork_pause_on_both_engines() {
     for store in ["lockfree", "mutex"] {
         let report = bench(&[

@@ -93,6 +93,22 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "forkbackup",
+            TableSpec {
+                title: "Experiment 3c: fork-based (backup_fork true, mutex) against snapshot backups, every 100 ms, 2 threads, 50:50".into(),
+                rows: vec!["keys", "backup_fork"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("write_max_us", "write max µs"),
+                    metric("backup_start_max_us", "parent stall max µs"),
+                    metric("backup_write_ms_p50", "write ms"),
+                    metric("backup_child_peak_rss_kib", "child RSS KiB"),
+                    metric("peak_rss_kib", "RSS KiB"),
+                ],
+            },
+        ),
+        (
             "shards",
             TableSpec {
                 title: "Baseline tuning: the mutex engine's shard count and lock, 2 threads, 100k keys".into(),

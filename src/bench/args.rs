@@ -54,6 +54,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub backup_every_ms: u64,
 
+    /// Take the periodic backups by forking (mutex engine only): the
+    /// parent read-locks every shard and forks, the child writes the file.
+    #[arg(long)]
+    pub backup_fork: bool,
+
     /// Instead of periodic backups, time this many backup starts back to
     /// back under the load (each writer discards the contents); the load
     /// runs until they are all taken, and at least --duration-ms.
@@ -130,6 +135,9 @@ impl Args {
         {
             return Err("--fork-pause runs no load: drop --notify and the backup flags".into());
         }
+        if self.backup_fork && (self.backup_every_ms == 0 || self.store != StoreKind::Mutex) {
+            return Err("--backup-fork needs --backup-every-ms and --store mutex".into());
+        }
         if self.backup_starts.is_some() && self.backup_every_ms > 0 {
             return Err("--backup-starts and --backup-every-ms are two modes: pick one".into());
         }
@@ -176,6 +184,8 @@ mod tests {
             &["--fork-pause", "--notify", "1"],
             &["--backup-starts", "10", "--backup-every-ms", "5"],
             &["--shards", "0"],
+            &["--backup-fork", "--backup-every-ms", "5"],
+            &["--backup-fork", "--store", "mutex"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -19,6 +19,7 @@
 //! thousands of times; each is waited for, so every start finds a permit
 //! free (the uncontended start path).
 
+use super::engines::forked::ForkBackup;
 use super::latency::Latencies;
 use crate::backup::Backups;
 use crate::store::{Snapshot, Store};
@@ -39,6 +40,8 @@ pub enum Mode {
     Every(Duration),
     /// This many back-to-back starts whose writers discard the contents.
     Starts(u64),
+    /// A fork-based backup every period until the run stops.
+    Fork(Duration),
 }
 
 /// What the backup thread measured.
@@ -58,13 +61,18 @@ pub struct BackupStats {
 
 /// Runs `mode` against `store`, writing into `dir`, from the moment `start`
 /// opens until `stop` is set (periodic) or every start is taken (starts).
+/// A fork mode without a `forker` takes no backup.
 pub fn run(
     store: &dyn Store,
+    forker: Option<&dyn ForkBackup>,
     mode: Mode,
     dir: &Path,
     start: &Barrier,
     stop: &AtomicBool,
 ) -> BackupStats {
+    if let (Mode::Fork(every), Some(forker)) = (mode, forker) {
+        return run_forks(forker, every, &dir.join("bench.bck"), start, stop);
+    }
     let mut stats = BackupStats::default();
     // One permit is enough: each backup is waited for before the next.
     let backups = Backups::new(1);
@@ -76,6 +84,7 @@ pub fn run(
             // Relaxed: a stop request carries no data (statistics leave by join).
             Mode::Every(_) => !stop.load(Ordering::Relaxed),
             Mode::Starts(count) => taken < count,
+            Mode::Fork(_) => false,
         };
         if !more {
             break;
@@ -84,8 +93,8 @@ pub fn run(
         let snapshot = store.snapshot();
         stats.snapshot.record(began.elapsed());
         let snapshot: Box<dyn Snapshot> = match mode {
-            Mode::Every(_) => snapshot,
             Mode::Starts(_) => Box::new(Discarded(snapshot)),
+            Mode::Every(_) | Mode::Fork(_) => snapshot,
         };
         backups.start(snapshot, path.clone());
         let started = began.elapsed();
@@ -102,6 +111,37 @@ pub fn run(
         if let Mode::Every(every) = mode {
             wait_until(began + every, stop);
         }
+    }
+    stats
+}
+
+/// Fork-based backups every `every` until `stop`: `start` records the
+/// parent's stall (locks, `fork()`), `write` the child's life until it
+/// exits; a child that fails or cannot be forked counts as failed.
+fn run_forks(
+    forker: &dyn ForkBackup,
+    every: Duration,
+    path: &Path,
+    start: &Barrier,
+    stop: &AtomicBool,
+) -> BackupStats {
+    let mut stats = BackupStats::default();
+    start.wait();
+    // Relaxed: as in `run`.
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        let child = forker.fork_backup(path);
+        let started = began.elapsed();
+        stats.start.record(started);
+        let exited = child.and_then(|pid| nix::sys::wait::waitpid(pid, None));
+        stats.write.record(began.elapsed() - started);
+        match exited {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) if std::fs::remove_file(path).is_ok() => {
+                stats.completed += 1
+            }
+            _ => stats.failed += 1,
+        }
+        wait_until(began + every, stop);
     }
     stats
 }

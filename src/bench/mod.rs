@@ -39,7 +39,6 @@ pub mod schedule;
 pub mod stats;
 pub mod workload;
 
-use crate::store::Store;
 use anyhow::Context;
 use args::Args;
 use backups::BackupStats;
@@ -101,7 +100,7 @@ fn run_load(args: &Args) -> anyhow::Result<LoadReport> {
     let opened = open(args);
     let keys: Arc<[crate::token::Token]> = workload::key_table(args.keys.get()).into();
     workload::preload(&*opened.store, &keys, usize::from(args.value_bytes));
-    let measured = measure(args, &opened.store, &keys)?;
+    let measured = measure(args, &opened, &keys)?;
     let live_versions = opened.lockfree.as_ref().map(|s| s.live_versions() as u64);
     let report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
     if let Some(path) = &args.hdr_log {
@@ -149,9 +148,10 @@ fn run_id(args: &Args) -> String {
 /// load for the requested time; stops and joins everything.
 fn measure(
     args: &Args,
-    store: &Arc<dyn Store>,
+    opened: &Opened,
     keys: &Arc<[crate::token::Token]>,
 ) -> anyhow::Result<Measured> {
+    let (store, forker) = (&opened.store, &opened.forker);
     let threads = args.threads.get();
     let epoch = Instant::now();
     let (rig, ports) = if args.notify > 0 {
@@ -188,6 +188,7 @@ fn measure(
     let backup_mode = match (args.backup_starts, args.backup_every_ms) {
         (Some(count), _) => Some(backups::Mode::Starts(count.get())),
         (None, 0) => None,
+        (None, ms) if args.backup_fork => Some(backups::Mode::Fork(Duration::from_millis(ms))),
         (None, ms) => Some(backups::Mode::Every(Duration::from_millis(ms))),
     };
     let backup_dir = tempfile::Builder::new()
@@ -207,7 +208,8 @@ fn measure(
             .collect();
         let mut backup = backup_mode.map(|mode| {
             let (start, stop, dir) = (&start, &stop, backup_dir.path());
-            scope.spawn(move || backups::run(&**store, mode, dir, start, stop))
+            let forker = forker.as_deref();
+            scope.spawn(move || backups::run(&**store, forker, mode, dir, start, stop))
         });
         start.wait();
         let began = Instant::now();
@@ -287,6 +289,8 @@ fn build_report(
         overdue: (args.rate > 0).then_some(workers.overdue),
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
+        backup_fork: args.backup_fork,
+        backup_child_peak_rss_kib: args.backup_fork.then(rss::children_peak_rss_kib).flatten(),
         cpu_seconds: cpu.map(|c| c.as_secs_f64()),
         ops_per_cpu_sec: cpu
             .filter(|c| !c.is_zero())

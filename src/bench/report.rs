@@ -63,6 +63,13 @@ pub struct LoadReport {
     pub ops: u64,
     /// Commands per second of measured wall time.
     pub ops_per_sec: f64,
+    /// Whether the backups were fork-based (`--backup-fork`).
+    #[serde(default)]
+    pub backup_fork: bool,
+    /// With `--backup-fork`: the largest peak resident set of a backup
+    /// child, KiB (its private copies plus what it touched of the parent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_child_peak_rss_kib: Option<u64>,
     /// CPU time the process used during the timed load (all threads), s.
     #[serde(default)]
     pub cpu_seconds: Option<f64>,

@@ -15,6 +15,15 @@ pub fn cpu_time() -> Option<Duration> {
     as_duration(usage.user_time())?.checked_add(as_duration(usage.system_time())?)
 }
 
+/// The largest peak resident set of any child waited for so far, in KiB
+/// (a fork-based backup's child); `None` if the kernel does not say.
+pub fn children_peak_rss_kib() -> Option<u64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    // Linux reports `ru_maxrss` in KiB.
+    u64::try_from(usage.max_rss()).ok()
+}
+
 /// The process's peak resident set (`VmHWM`), in KiB; `None` where
 /// `/proc/self/status` is unavailable.
 pub fn peak_rss_kib() -> Option<u64> {

@@ -29,10 +29,13 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The default shard count (see [`MutexStore::new`]). Chosen by the sweep of
-/// `benches/experiments.sh --only shards`; with fewer shards two commands
-/// meet on a lock more often, with more a snapshot takes more locks.
-pub const DEFAULT_SHARDS: usize = 64;
+/// The default shard count (see [`MutexStore::new`]): what the engine used
+/// on this 2-core machine before (16 per core). With fewer shards two
+/// commands meet on a lock more often; with more, a snapshot takes more
+/// locks and the locks spread over more cache lines. Provisional: a smoke
+/// sweep on a loaded machine could not tell 8 to 128 shards apart, and
+/// `benches/experiments.sh --only shards` is the sweep that decides it.
+pub const DEFAULT_SHARDS: usize = 32;
 
 /// The keys' hasher: ahash, the same hasher the lock-free engine's index
 /// uses, so neither engine is measured with a slower hash than the other.
@@ -140,6 +143,16 @@ impl<L: ShardLock> Sharded<L> {
     /// How many shards the store has.
     pub fn shard_count(&self) -> usize {
         self.shards.len()
+    }
+
+    /// Runs `f` on every shard with all of their read locks held (taken in
+    /// ascending order, as a snapshot takes them): one instant of the store,
+    /// for callers that must see it without copying it (a fork-based backup
+    /// forks inside `f`).
+    pub fn with_all_read_locked<R>(&self, f: impl FnOnce(&[&Shard]) -> R) -> R {
+        let guards: Vec<L::Read<'_>> = self.shards.iter().map(|shard| shard.read()).collect();
+        let shards: Vec<&Shard> = guards.iter().map(|guard| &**guard).collect();
+        f(&shards)
     }
 
     fn shard_of(&self, key: &Key) -> usize {

@@ -6,8 +6,10 @@
 //! * [`plain`]: flurry as a plain key-value map, without versions: what the
 //!   lock-free engine would cost without multi-version concurrency control.
 //!   It is *not* a correct engine for the server (see its doc).
+//! * [`forked`]: fork-based backups of the sharded engine.
 
 pub mod cow;
+pub mod forked;
 pub mod plain;
 
 use crate::store::lockfree::LockFreeStore;
@@ -72,6 +74,17 @@ pub struct Opened {
     pub store: Arc<dyn Store>,
     /// The same store as the lock-free engine, if it is that engine.
     pub lockfree: Option<Arc<LockFreeStore>>,
+    /// The same store as one that can be backed up by forking, if it can.
+    pub forker: Option<Arc<dyn forked::ForkBackup>>,
+}
+
+fn sharded<L: crate::store::mutex::ShardLock>(shards: usize) -> Opened {
+    let store = Arc::new(Sharded::<L>::with_shards(shards));
+    Opened {
+        store: Arc::clone(&store) as Arc<dyn Store>,
+        lockfree: None,
+        forker: Some(store),
+    }
 }
 
 /// Opens an empty store of `kind`; the sharded engines get `shards` shards
@@ -85,17 +98,17 @@ pub fn open(kind: StoreKind, shards: Option<usize>, lock: LockKind) -> Opened {
             return Opened {
                 store: Arc::clone(&lockfree) as Arc<dyn Store>,
                 lockfree: Some(lockfree),
+                forker: None,
             };
         }
-        (StoreKind::Mutex, LockKind::ParkingLot) => {
-            Arc::new(Sharded::<ParkingLotLock>::with_shards(shards))
-        }
-        (StoreKind::Mutex, LockKind::Std) => Arc::new(Sharded::<StdLock>::with_shards(shards)),
+        (StoreKind::Mutex, LockKind::ParkingLot) => return sharded::<ParkingLotLock>(shards),
+        (StoreKind::Mutex, LockKind::Std) => return sharded::<StdLock>(shards),
         (StoreKind::Cow, _) => Arc::new(cow::CowStore::with_shards(shards)),
         (StoreKind::Flurry, _) => Arc::new(plain::PlainFlurry::new()),
     };
     Opened {
         store,
         lockfree: None,
+        forker: None,
     }
 }
