@@ -271,7 +271,7 @@ impl<L: ShardLock> Store for Sharded<L> {
             pairs.extend(shard.iter().map(|(key, value)| (*key, *value)));
         }
         drop(locked);
-        Box::new(CopiedSnapshot { pairs })
+        Box::new(CopiedSnapshot(pairs))
     }
 
     fn now(&self) -> Timestamp {
@@ -284,15 +284,13 @@ impl<L: ShardLock> Store for Sharded<L> {
     }
 }
 
-/// A snapshot copied out under the locks; sorted only when read, off the
-/// command's critical section.
-struct CopiedSnapshot {
-    pairs: Vec<(Key, Value)>,
-}
+/// A snapshot copied out (under the locks, here), in no particular order;
+/// sorted only when read, off the command's critical section.
+pub struct CopiedSnapshot(pub Vec<(Key, Value)>);
 
 impl Snapshot for CopiedSnapshot {
     fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
-        let mut pairs = self.pairs;
+        let mut pairs = self.0;
         pairs.sort_unstable_by_key(|pair| pair.0);
         pairs
     }

@@ -12,7 +12,7 @@
 //! advances while the write locks are held; a snapshot holds every read
 //! lock at once, so it sees one instant.
 
-use crate::store::mutex::{KeyHasher, Shard};
+use crate::store::mutex::{CopiedSnapshot, KeyHasher, Shard};
 use crate::store::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
@@ -149,8 +149,7 @@ impl Snapshot for SharedShards {
         for shard in &self.shards {
             pairs.extend(shard.iter().map(|(key, value)| (*key, *value)));
         }
-        pairs.sort_unstable_by_key(|pair| pair.0);
-        pairs
+        Box::new(CopiedSnapshot(pairs)).into_sorted_pairs()
     }
 }
 

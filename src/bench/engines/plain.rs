@@ -12,7 +12,7 @@
 //! * the commit clock is ticked after the keys are installed and promises
 //!   no order between commands on different keys.
 
-use crate::store::mutex::KeyHasher;
+use crate::store::mutex::{CopiedSnapshot, KeyHasher};
 use crate::store::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
@@ -77,8 +77,9 @@ impl Store for PlainFlurry {
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
         let guard = self.map.guard();
+        // A walk over the live map, not one instant (see the module doc).
         let pairs = self.map.iter(&guard).map(|(k, v)| (*k, *v)).collect();
-        Box::new(Walked { pairs })
+        Box::new(CopiedSnapshot(pairs))
     }
 
     fn now(&self) -> Timestamp {
@@ -89,18 +90,5 @@ impl Store for PlainFlurry {
     fn engine(&self) -> Engine {
         // Not a server engine; it belongs to the lock-free family.
         Engine::LockFree
-    }
-}
-
-/// The pairs a walk over the map found (not one instant; see the module doc).
-struct Walked {
-    pairs: Vec<(Key, Value)>,
-}
-
-impl Snapshot for Walked {
-    fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
-        let mut pairs = self.pairs;
-        pairs.sort_unstable_by_key(|pair| pair.0);
-        pairs
     }
 }
