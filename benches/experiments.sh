@@ -29,6 +29,8 @@
 #               every 200 ms
 #   latency     closed-loop write latency with and without back-to-back
 #               backups, 100k and 1M keys, lockfree, mutex, cow
+#   backup      backups every 100 ms: start and file-writing time by store
+#               size (10k, 100k, 1M keys), 1 thread, 90:10
 #   backupstart --backup-starts 1000 per run (10,000 per configuration over
 #               10 runs, merged from the .hlog), 10k, 100k, 1M keys
 #   shards      the mutex engine's shard count (8 to 1024) and lock (std,
@@ -186,6 +188,14 @@ if wanted latency; then
                     --backup-every-ms "$every" --duration-ms "$duration"
             done
         done
+    done
+fi
+
+if wanted backup; then
+    start_files backup
+    for keys in 10000 $medium $large; do
+        add backup "lockfree mutex cow" --threads 1 --mix 90:10 --keys "$keys" \
+            --backup-every-ms 100 --duration-ms "$duration"
     done
 fi
 
