@@ -64,3 +64,36 @@ fn write_child(shards: &[&Shard], path: &Path) -> std::io::Result<()> {
     out.flush()?;
     out.into_inner().map_err(|e| e.into_error())?.sync_data()
 }
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::store::mutex::MutexStore;
+    use crate::store::{Store, WriteSet};
+    use crate::token::Token;
+    use nix::sys::wait::{waitpid, WaitStatus};
+
+    #[test]
+    fn the_child_writes_the_store_as_of_the_fork() {
+        let store = MutexStore::with_shards(8);
+        let pairs: Vec<(Token, Token)> = (0..100)
+            .map(|i| {
+                let key = Token::try_from(format!("k{i:03}").as_str()).unwrap();
+                (key, Token::try_from("v").unwrap())
+            })
+            .collect();
+        store.write(&WriteSet::from_pairs(pairs.iter().copied()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("forked.bck");
+        let child = store.fork_backup(&path).unwrap();
+        // Written after the fork: not in the child's image.
+        store.write(&WriteSet::from_pairs([(
+            Token::try_from("k000").unwrap(),
+            Token::try_from("later").unwrap(),
+        )]));
+        assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+        let mut expected = Vec::new();
+        write_show_lines(&mut expected, &pairs).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+}
