@@ -1,117 +1,190 @@
 #!/usr/bin/env bash
 # Runs the paper's experiments with kvs-bench and writes one JSON line per
-# run to results/<experiment>.jsonl (each file is rewritten from scratch).
+# run to results/<experiment>.jsonl, and every run's full latency histograms
+# to results/<experiment>.hlog (HdrHistogram interval log, tagged with the
+# JSON's run_id). Each file is rewritten from scratch.
 #
-#   benches/experiments.sh            # full run (about 15 minutes on 2 cores)
-#   benches/experiments.sh --quick    # tiny version of everything (< 1 minute)
-#   benches/experiments.sh --runs 5   # more repetitions per configuration
-#   benches/experiments.sh --only notify   # one experiment
+#   benches/experiments.sh                  # full run
+#   benches/experiments.sh --quick          # tiny version of everything
+#   benches/experiments.sh --runs 10        # repetitions per configuration (default 10)
+#   benches/experiments.sh --order-seed 42  # the random order of the runs (default: the clock)
+#   benches/experiments.sh --only shards    # one experiment (repeatable)
 #
-# Every configuration runs with both engines, alternating lockfree and mutex
-# run by run (so slow drifts of the machine hit both alike), --runs times
-# each. Then `cargo run --release --example report` turns the files into
-# results/tables.md and results/*.svg.
+# Every configuration runs --runs times with each of its engines; run i of
+# every engine gets --seed i, so the report pairs them. All runs of all
+# selected experiments are shuffled together in a random order drawn from
+# --order-seed (recorded in machine.txt), so slow drifts of the machine
+# spread over every configuration and engine alike. Then
+# `cargo run --release --example report` turns the files into
+# results/tables.md and results/*.svg, with paired ratios and verdicts.
 #
 # Experiments:
-#   throughput  threads (1, 2) x mix (100:0, 90:10, 50:50) x keys (1k, 100k, 1M)
-#   latency     write latency with and without back-to-back backups, 100k and 1M keys
-#   backup      snapshot start and backup duration by store size (10k, 100k, 1M)
+#   capacity    closed-loop throughput the open-loop rates are fractions of
+#               (runs first, not shuffled with the rest; 3 runs)
+#   throughput  closed loop: threads (1, 2) x mix (100:0, 90:10, 50:50) x keys
+#               (1k, 100k, 1M), engines lockfree, mutex, cow, flurry
+#   openloop    --rate at 25, 50, 75, 90 % of each engine's capacity, 90:10,
+#               2 threads, 100k and 1M keys, without backups and with one
+#               every 100 ms; plus 1M keys at 200k commands/s with a backup
+#               every 200 ms
+#   latency     closed-loop write latency with and without back-to-back
+#               backups, 100k and 1M keys, lockfree, mutex, cow
+#   backup      backups every 100 ms: start and file-writing time by store
+#               size (10k, 100k, 1M keys), 1 thread, 90:10
+#   backupstart --backup-starts 1000 per run (10,000 per configuration over
+#               10 runs, merged from the .hlog), 10k, 100k, 1M keys
+#   shards      the mutex engine's shard count (8 to 1024) and lock (std,
+#               parking-lot), 2 threads, 100k keys, 90:10 and 50:50
+#   forkbackup  fork-based backups of the mutex engine (--backup-fork) against
+#               snapshot backups, every 100 ms, 2 threads, 50:50, 100k and 1M keys
 #   fork        fork() pause of a process holding the same stores
-#   notify      notification throughput and commit-to-delivery latency, 1 and 8 subscribers
+#   notify      notification throughput and commit-to-delivery latency
 #   memory      peak RSS and live versions, 1M keys, with and without backups
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 quick=0
-runs=3
-only=""
+runs=10
+order_seed=$(date +%s)
+only=()
 out=results
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
         --runs) runs="${2:?--runs needs a number}"; shift ;;
-        --only) only="${2:?--only needs an experiment name}"; shift ;;
+        --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
+        --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
-if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
-    echo "experiments.sh: --runs must be a positive integer" >&2
-    exit 2
-fi
+for number in "$runs" "$order_seed"; do
+    if ! [[ "$number" =~ ^[0-9]+$ ]] || [[ "$runs" == 0 ]]; then
+        echo "experiments.sh: --runs and --order-seed must be non-negative integers (runs > 0)" >&2
+        exit 2
+    fi
+done
 
 if [[ $quick == 1 ]]; then
-    runs=1
+    runs=2
     duration=200
     small=1000; medium=10000; large=20000
-    backup_duration=300
+    starts=50
 else
     duration=2000
     small=1000; medium=100000; large=1000000
-    backup_duration=2000
+    starts=1000
 fi
 
 cargo build --release --quiet --bin kvs-bench
 bench=target/release/kvs-bench
 mkdir -p "$out"
 
-# Where and on what the numbers were measured. A single experiment rerun
-# (--only) adds a line instead of replacing the full run's description.
-commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
-if [[ -n "$only" && -s "$out/machine.txt" ]]; then
-    echo "rerun of $only: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit, runs $runs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
-else
-    {
-        echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "commit: $commit"
-        echo "mode: $([[ $quick == 1 ]] && echo quick || echo full), runs per configuration: $runs"
-        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-        echo "cores: $(nproc)"
-        echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2 " KiB"}')"
-        echo "kernel: $(uname -r)"
-        echo "rustc: $(rustc --version)"
-        echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    } > "$out/machine.txt"
-fi
+wanted() {
+    [[ ${#only[@]} == 0 ]] && return 0
+    local name
+    for name in "${only[@]}"; do [[ "$name" == "$1" ]] && return 0; done
+    return 1
+}
 
-wanted() { [[ -z "$only" || "$only" == "$1" ]]; }
+{
+    benches/machine.sh
+    echo "mode: $([[ $quick == 1 ]] && echo quick || echo full), runs per configuration: $runs"
+    echo "order seed: $order_seed (shuffled with $(awk -W version 2>&1 | head -1))"
+    echo "experiments: ${only[*]:-all}"
+} > "$out/machine.txt"
 
-# run EXPERIMENT ARGS...: every repetition, both engines, appended as JSON lines.
-run() {
-    local experiment=$1; shift
+# The queue: one line per run, "EXPERIMENT<TAB>ARGS".
+queue=$(mktemp)
+trap 'rm -f "$queue"' EXIT
+
+# add EXPERIMENT "ENGINES" ARGS...: every repetition of one configuration.
+add() {
+    local experiment=$1 engines=$2; shift 2
     local run store
     for run in $(seq "$runs"); do
-        for store in lockfree mutex; do
-            "$bench" --store "$store" --seed "$run" --json "$@" >> "$out/$experiment.jsonl"
+        for store in $engines; do
+            printf '%s\t--store %s --seed %s %s\n' "$experiment" "$store" "$run" "$*" >> "$queue"
         done
     done
 }
 
-start_experiment() {
-    echo "== $1 ($(date +%H:%M:%S))" >&2
-    : > "$out/$1.jsonl"
+# run_line EXPERIMENT ARGS: one run, appended to the experiment's files.
+run_line() {
+    local experiment=$1 args=$2
+    # shellcheck disable=SC2086 # ARGS is a list of words by construction.
+    "$bench" --json --hdr-log "$out/$experiment.hlog" $args >> "$out/$experiment.jsonl" < /dev/null
 }
 
+start_files() {
+    local experiment
+    for experiment in "$@"; do
+        : > "$out/$experiment.jsonl"
+        : > "$out/$experiment.hlog"
+    done
+}
+
+# The median closed-loop throughput of ENGINE at KEYS keys (from capacity).
+capacity_of() {
+    jq -s --arg store "$1" --argjson keys "$2" \
+        '[.[] | select(.store == $store and .keys == $keys) | .ops_per_sec] | sort
+         | if length == 0 then 0 else .[(length / 2 | floor)] end' "$out/capacity.jsonl"
+}
+
+openloop_engines="lockfree mutex"
+if wanted openloop; then
+    echo "== capacity ($(date +%H:%M:%S))" >&2
+    start_files capacity
+    saved_runs=$runs; runs=3
+    for keys in $medium $large; do
+        add capacity "$openloop_engines" --threads 2 --mix 90:10 --keys "$keys" --duration-ms "$duration"
+    done
+    runs=$saved_runs
+    while IFS=$'\t' read -r experiment args; do run_line "$experiment" "$args"; done < "$queue"
+    : > "$queue"
+fi
+
 if wanted throughput; then
-    start_experiment throughput
+    start_files throughput
     for threads in 1 2; do
         for mix in 100:0 90:10 50:50; do
             for keys in $small $medium $large; do
-                run throughput --threads "$threads" --mix "$mix" --keys "$keys" --duration-ms "$duration"
+                add throughput "lockfree mutex cow flurry" --threads "$threads" --mix "$mix" \
+                    --keys "$keys" --duration-ms "$duration"
             done
         done
     done
 fi
 
+if wanted openloop; then
+    start_files openloop
+    for keys in $medium $large; do
+        for store in $openloop_engines; do
+            capacity=$(capacity_of "$store" "$keys")
+            for percent in 25 50 75 90; do
+                rate=$(( ${capacity%.*} * percent / 100 ))
+                for every in 0 100; do
+                    add openloop "$store" --threads 2 --mix 90:10 --keys "$keys" --rate "$rate" \
+                        --label "load=$percent%" --backup-every-ms "$every" --duration-ms "$duration"
+                done
+            done
+        done
+    done
+    for every in 0 200; do
+        add openloop "$openloop_engines" --threads 2 --mix 90:10 --keys "$large" --rate 200000 \
+            --label fixed-rate --backup-every-ms "$every" --duration-ms "$duration"
+    done
+fi
+
 if wanted latency; then
-    start_experiment latency
+    start_files latency
     for keys in $medium $large; do
         for threads in 1 2; do
             for every in 0 1; do
-                run latency --threads "$threads" --mix 50:50 --keys "$keys" \
+                add latency "lockfree mutex cow" --threads "$threads" --mix 50:50 --keys "$keys" \
                     --backup-every-ms "$every" --duration-ms "$duration"
             done
         done
@@ -119,44 +192,87 @@ if wanted latency; then
 fi
 
 if wanted backup; then
-    start_experiment backup
+    start_files backup
     for keys in 10000 $medium $large; do
-        run backup --threads 1 --mix 90:10 --keys "$keys" --backup-every-ms 100 \
-            --duration-ms "$backup_duration"
+        add backup "lockfree mutex cow" --threads 1 --mix 90:10 --keys "$keys" \
+            --backup-every-ms 100 --duration-ms "$duration"
+    done
+fi
+
+if wanted backupstart; then
+    start_files backupstart
+    for keys in 10000 $medium $large; do
+        add backupstart "lockfree mutex cow" --threads 1 --mix 90:10 --keys "$keys" \
+            --backup-starts "$starts" --duration-ms 1
+    done
+fi
+
+if wanted shards; then
+    start_files shards
+    for shards in 8 16 32 64 128 256 512 1024; do
+        for lock in std parking-lot; do
+            for mix in 90:10 50:50; do
+                add shards mutex --shards "$shards" --lock "$lock" --threads 2 --mix "$mix" \
+                    --keys "$medium" --duration-ms "$duration"
+            done
+        done
+    done
+fi
+
+if wanted forkbackup; then
+    start_files forkbackup
+    for keys in $medium $large; do
+        add forkbackup "lockfree mutex cow" --threads 2 --mix 50:50 --keys "$keys" \
+            --backup-every-ms 100 --duration-ms "$duration"
+        add forkbackup mutex --threads 2 --mix 50:50 --keys "$keys" \
+            --backup-every-ms 100 --backup-fork --duration-ms "$duration"
     done
 fi
 
 if wanted fork; then
-    start_experiment fork
+    start_files fork
     for keys in 10000 $medium $large; do
-        run fork --fork-pause --keys "$keys" --fork-runs 7
+        add fork "lockfree mutex" --fork-pause --keys "$keys" --fork-runs 7
     done
 fi
 
 if wanted notify; then
-    start_experiment notify
+    start_files notify
     # Unpaced: how many notifications the path carries (rings large enough
     # that the readers are not disconnected); 0 subscribers is the baseline
-    # for the write throughput.
+    # for the write throughput. A run whose session was ended is kept in the
+    # file and dropped by the report.
     for subscribers in 0 1 8; do
-        run notify --threads 2 --mix 0:100 --keys 10000 --notify "$subscribers" \
-            --ring-capacity 65536 --duration-ms "$duration"
+        add notify "lockfree mutex" --threads 2 --mix 0:100 --keys 10000 \
+            --notify "$subscribers" --ring-capacity 65536 --duration-ms "$duration"
     done
-    # Paced at 50k commands/s: delivery latency at a load the readers follow.
+    # Open loop at 50k commands/s: delivery latency at a load the readers follow.
     for subscribers in 1 8; do
-        run notify --threads 2 --mix 0:100 --keys 10000 --notify "$subscribers" \
-            --rate 50000 --duration-ms "$duration"
+        add notify "lockfree mutex" --threads 2 --mix 0:100 --keys 10000 \
+            --notify "$subscribers" --rate 50000 --duration-ms "$duration"
     done
 fi
 
 if wanted memory; then
-    start_experiment memory
+    start_files memory
     for mix in 90:10 50:50; do
         for every in 0 1; do
-            run memory --threads 2 --mix "$mix" --keys "$large" --backup-every-ms "$every" \
-                --duration-ms "$duration"
+            add memory "lockfree mutex" --threads 2 --mix "$mix" --keys "$large" \
+                --backup-every-ms "$every" --duration-ms "$duration"
         done
     done
 fi
+
+total=$(wc -l < "$queue")
+echo "== $total runs in a random order (order seed $order_seed), from $(date +%H:%M:%S)" >&2
+done_runs=0
+while IFS=$'\t' read -r experiment args; do
+    run_line "$experiment" "$args"
+    done_runs=$((done_runs + 1))
+    if (( done_runs % 50 == 0 )); then
+        echo "   $done_runs / $total ($(date +%H:%M:%S))" >&2
+    fi
+done < <(awk -v seed="$order_seed" 'BEGIN { srand(seed) } { printf "%.12f\t%s\n", rand(), $0 }' "$queue" \
+    | sort -n -k1,1 | cut -f2-)
 
 echo "== done ($(date +%H:%M:%S)); results in $out/" >&2

@@ -4,6 +4,12 @@
 //! `cargo bench --bench store`. With 2 threads, each iteration is one
 //! operation on *each* thread (the time is wall time per pair), so the
 //! 2-thread throughput is 2 / time.
+//!
+//! Working set: every command's keys are drawn uniformly from the whole
+//! store. The argument sets are built before timing (so the timed loop
+//! allocates nothing), twice as many as there are keys, and each timed
+//! batch starts at a random place among them, so a 100k-key store is
+//! touched across all of its keys, not a hot few.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kvs::store::{Engine, KeySet, Store, WriteSet};
@@ -27,7 +33,7 @@ fn filled(engine: Engine, keys: usize) -> Arc<dyn Store> {
     store
 }
 
-/// A cheap per-thread key sequence (no shared state).
+/// A cheap key sequence (no shared state).
 struct Keys {
     state: u64,
     keys: usize,
@@ -36,7 +42,7 @@ struct Keys {
 impl Keys {
     fn new(seed: u64, keys: usize) -> Self {
         Self {
-            state: seed * 0x9E37_79B9_7F4A_7C15 + 1,
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             keys,
         }
     }
@@ -45,6 +51,39 @@ impl Keys {
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
         (self.state % self.keys as u64) as usize
+    }
+}
+
+/// The argument sets of the timed commands, drawn over every key of the
+/// store, built once per store size and shared by the threads.
+struct Commands {
+    reads: Vec<KeySet>,
+    writes: Vec<WriteSet>,
+    writes3: Vec<WriteSet>,
+}
+
+impl Commands {
+    fn new(keys: usize) -> Self {
+        let count = (2 * keys).max(1024);
+        let mut draw = Keys::new(7, keys);
+        let value = Token::try_from("w").expect("valid value");
+        let mut write = |width: usize| {
+            WriteSet::from_pairs(
+                (0..width)
+                    .map(|_| (key(draw.next()), value))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let writes = (0..count).map(|_| write(1)).collect();
+        let writes3 = (0..count).map(|_| write(3)).collect();
+        let reads = (0..count)
+            .map(|_| KeySet::from_keys([key(draw.next())]))
+            .collect();
+        Self {
+            reads,
+            writes,
+            writes3,
+        }
     }
 }
 
@@ -67,39 +106,46 @@ impl Op {
     }
 }
 
-/// Runs `iters` operations on one thread; returns the time spent in them.
-fn run_one(store: &dyn Store, op: Op, keys: &mut Keys, iters: u64) -> Duration {
-    let value = Token::try_from("w").expect("valid value");
+/// Runs `iters` operations on one thread, starting at the place `start`
+/// picks among the prepared commands; returns the time spent in them.
+fn run_one(
+    store: &dyn Store,
+    op: Op,
+    commands: &Commands,
+    start: &mut Keys,
+    iters: u64,
+) -> Duration {
     let mut out = Vec::with_capacity(4);
     match op {
         Op::Read => {
-            let sets: Vec<KeySet> = (0..1024)
-                .map(|_| KeySet::from_keys([key(keys.next())]))
-                .collect();
-            let start = Instant::now();
-            for i in 0..iters {
-                store.read(&sets[i as usize % sets.len()], &mut out);
+            let sets = &commands.reads;
+            let first = start.next();
+            let began = Instant::now();
+            for i in 0..iters as usize {
+                store.read(&sets[(first + i) % sets.len()], &mut out);
                 black_box(&out);
             }
-            start.elapsed()
+            began.elapsed()
         }
         Op::Write | Op::Write3 => {
-            let width = if matches!(op, Op::Write) { 1 } else { 3 };
-            let sets: Vec<WriteSet> = (0..1024)
-                .map(|_| WriteSet::from_pairs((0..width).map(|_| (key(keys.next()), value))))
-                .collect();
-            let start = Instant::now();
-            for i in 0..iters {
-                black_box(store.write(&sets[i as usize % sets.len()]));
+            let sets = if matches!(op, Op::Write) {
+                &commands.writes
+            } else {
+                &commands.writes3
+            };
+            let first = start.next();
+            let began = Instant::now();
+            for i in 0..iters as usize {
+                black_box(store.write(&sets[(first + i) % sets.len()]));
             }
-            start.elapsed()
+            began.elapsed()
         }
         Op::SnapshotStart => {
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
-                let start = Instant::now();
+                let began = Instant::now();
                 let snapshot = store.snapshot();
-                spent += start.elapsed();
+                spent += began.elapsed();
                 // Dropping (deregistering, and for the mutex engine freeing
                 // the copy) is not part of starting a snapshot.
                 drop(black_box(snapshot));
@@ -109,17 +155,29 @@ fn run_one(store: &dyn Store, op: Op, keys: &mut Keys, iters: u64) -> Duration {
     }
 }
 
-fn run(store: &Arc<dyn Store>, op: Op, threads: usize, keys: usize, iters: u64) -> Duration {
+fn run(
+    store: &Arc<dyn Store>,
+    commands: &Arc<Commands>,
+    op: Op,
+    threads: usize,
+    iters: u64,
+) -> Duration {
+    let places = commands.reads.len();
     if threads == 1 {
-        return run_one(&**store, op, &mut Keys::new(1, keys), iters);
+        return run_one(&**store, op, commands, &mut Keys::new(iters, places), iters);
     }
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (store, barrier) = (Arc::clone(store), Arc::clone(&barrier));
+            let (store, commands, barrier) = (
+                Arc::clone(store),
+                Arc::clone(commands),
+                Arc::clone(&barrier),
+            );
             std::thread::spawn(move || {
+                let mut start = Keys::new(iters ^ (t as u64 + 1) << 32, places);
                 barrier.wait();
-                run_one(&*store, op, &mut Keys::new(t as u64 + 1, keys), iters)
+                run_one(&*store, op, &commands, &mut start, iters)
             })
         })
         .collect();
@@ -133,6 +191,7 @@ fn run(store: &Arc<dyn Store>, op: Op, threads: usize, keys: usize, iters: u64) 
 
 fn bench(c: &mut Criterion) {
     for keys in [1_000usize, 100_000] {
+        let commands = Arc::new(Commands::new(keys));
         for engine in Engine::ALL {
             let store = filled(engine, keys);
             for threads in [1usize, 2] {
@@ -150,7 +209,7 @@ fn bench(c: &mut Criterion) {
                             },
                         ));
                     group.bench_function(BenchmarkId::from_parameter(engine.name()), |b| {
-                        b.iter_custom(|iters| run(&store, op, threads, keys, iters))
+                        b.iter_custom(|iters| run(&store, &commands, op, threads, iters))
                     });
                     group.finish();
                 }

@@ -29,7 +29,7 @@ struct Series {
 
 /// A chart; the x axis is always logarithmic (store sizes, subscribers).
 struct Chart {
-    file: &'static str,
+    file: String,
     title: String,
     x_label: &'static str,
     y_label: &'static str,
@@ -102,7 +102,10 @@ fn charts(results: &Results) -> Vec<Chart> {
     if let Some(records) = results.get("latency") {
         charts.extend(latency_charts(records));
     }
-    let backup = results.get("backup").map(Vec::as_slice);
+    let backup = results
+        .get("backupstart")
+        .or_else(|| results.get("backup"))
+        .map(Vec::as_slice);
     let fork = results.get("fork").map(Vec::as_slice);
     if backup.is_some() || fork.is_some() {
         charts.push(backup_start_chart(
@@ -113,7 +116,61 @@ fn charts(results: &Results) -> Vec<Chart> {
     if let Some(records) = results.get("notify") {
         charts.push(notify_chart(records));
     }
+    if let Some(records) = results.get("openloop") {
+        charts.extend(openloop_charts(records));
+    }
     charts
+}
+
+/// Open loop: read and write p99.9 against the offered load, with and
+/// without backups, one chart per store size.
+fn openloop_charts(records: &[Record]) -> Vec<Chart> {
+    let by_share: Vec<Record> = records
+        .iter()
+        .filter(|r| {
+            r.get("label")
+                .and_then(Value::as_str)
+                .is_some_and(|label| label.starts_with("load="))
+        })
+        .cloned()
+        .collect();
+    let mut sizes: Vec<f64> = by_share.iter().filter_map(|r| number(r, "keys")).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .map(|keys| {
+            let mut lines = Vec::new();
+            for engine in ENGINES {
+                for (color, (every, field, label)) in [
+                    (0, "write_p999_us", "write p99.9"),
+                    (100, "write_p999_us", "write p99.9, backups"),
+                    (0, "read_p999_us", "read p99.9"),
+                    (100, "read_p999_us", "read p99.9, backups"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let filter = [
+                        ("keys", Value::from(keys as u64)),
+                        ("backup_every_ms", Value::from(every)),
+                    ];
+                    let found = points(&by_share, engine, &filter, "rate", field);
+                    lines.push(series(format!("{engine} {label}"), found, engine, color));
+                }
+            }
+            Chart {
+                file: format!("openloop-{keys}-keys.svg"),
+                title: format!(
+                    "Open loop, {keys} keys: p99.9 latency against offered load (backups every 100 ms or none)"
+                ),
+                x_label: "offered commands/s",
+                y_label: "µs",
+                log_y: true,
+                series: lines,
+            }
+        })
+        .collect()
 }
 
 /// Throughput against store size, one chart per thread count.
@@ -133,7 +190,7 @@ fn throughput_charts(records: &[Record]) -> Vec<Chart> {
             }
         }
         Chart {
-            file,
+            file: file.into(),
             title: format!("Throughput, {threads} thread(s)"),
             x_label: "keys",
             y_label: "commands/s",
@@ -155,7 +212,7 @@ fn memory_chart(records: &[Record]) -> Chart {
         })
         .collect();
     Chart {
-        file: "memory.svg",
+        file: "memory.svg".into(),
         title: "Peak RSS, 2 threads, mix 50:50".into(),
         x_label: "keys",
         y_label: "KiB",
@@ -186,7 +243,7 @@ fn latency_charts(records: &[Record]) -> Vec<Chart> {
             }
         }
         Chart {
-            file,
+            file: file.into(),
             title: format!("Write {name} with and without back-to-back backups, 2 threads"),
             x_label: "keys",
             y_label: "µs",
@@ -202,7 +259,7 @@ fn backup_start_chart(backup: &[Record], fork: &[Record]) -> Chart {
     let mut lines = Vec::new();
     for engine in ENGINES {
         let found = points(backup, engine, &[], "keys", "backup_start_p50_us");
-        lines.push(series(format!("{engine} snapshot start"), found, engine, 0));
+        lines.push(series(format!("{engine} backup start"), found, engine, 0));
     }
     for engine in ENGINES {
         let found = points(fork, engine, &[], "keys", "fork_pause_us");
@@ -214,8 +271,8 @@ fn backup_start_chart(backup: &[Record], fork: &[Record]) -> Chart {
         ));
     }
     Chart {
-        file: "backup-start.svg",
-        title: "Backup start: snapshot vs fork()".into(),
+        file: "backup-start.svg".into(),
+        title: "Backup start (BACKUP to the next command) vs the fork() pause".into(),
         x_label: "keys",
         y_label: "µs",
         log_y: true,
@@ -241,7 +298,7 @@ fn notify_chart(records: &[Record]) -> Chart {
         }
     }
     Chart {
-        file: "notify-latency.svg",
+        file: "notify-latency.svg".into(),
         title: "Commit-to-delivery latency (paced load)".into(),
         x_label: "subscribers",
         y_label: "µs",
@@ -296,7 +353,7 @@ fn draw(chart: &Chart, dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     let Some(y) = padded_range(ys, chart.log_y, true) else {
         return Ok(None);
     };
-    let path = dir.join(chart.file);
+    let path = dir.join(&chart.file);
     let x_range = (x.0..x.1).log_scale();
     if chart.log_y {
         plot(chart, &path, x_range, (y.0..y.1).log_scale())?;

@@ -11,9 +11,12 @@
 //!
 //! * `tables`: which tables the paper shows, declared as data.
 //! * `targets`: the issue's targets, evaluated on the medians.
+//! * `pooled`: percentiles over all runs of a configuration, from the
+//!   saved histograms.
 //! * `figures`: the SVG charts (plotters, SVG backend: no fonts needed).
 
 mod figures;
+mod pooled;
 mod tables;
 mod targets;
 
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let results = load(dir)?;
+    let (results, dropped) = load(dir)?;
     if results.is_empty() {
         anyhow::bail!(
             "no results/*.jsonl in {}: run benches/experiments.sh first",
@@ -55,7 +58,10 @@ fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let tables_path = dir.join("tables.md");
     let machine = std::fs::read_to_string(dir.join("machine.txt")).unwrap_or_default();
-    let markdown = tables::render(&results, &machine, dir) + &targets::render(&results);
+    let markdown = dropped_note(&dropped)
+        + &tables::render(&results, &machine, dir)
+        + &pooled::render(&results, dir)?
+        + &targets::render(&results);
     std::fs::write(&tables_path, markdown)
         .with_context(|| format!("writing {}", tables_path.display()))?;
     written.push(tables_path);
@@ -63,9 +69,28 @@ fn generate(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Reads every `*.jsonl` file of `dir`.
-fn load(dir: &Path) -> anyhow::Result<Results> {
+/// Runs left out of every table, by experiment: runs that did not measure
+/// what they claim (see `kvs::bench::stats::is_valid`).
+type Dropped = BTreeMap<String, usize>;
+
+fn dropped_note(dropped: &Dropped) -> String {
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = dropped
+        .iter()
+        .map(|(name, count)| format!("{count} in {name}"))
+        .collect();
+    format!(
+        "> Dropped as invalid (a notification session the server ended): {}.\n\n",
+        list.join(", ")
+    )
+}
+
+/// Reads every `*.jsonl` file of `dir`, keeping the valid runs.
+fn load(dir: &Path) -> anyhow::Result<(Results, Dropped)> {
     let mut results = Results::new();
+    let mut dropped = Dropped::new();
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
     for entry in entries {
@@ -75,12 +100,18 @@ fn load(dir: &Path) -> anyhow::Result<Results> {
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let records = parse_jsonl(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let mut records =
+            parse_jsonl(&text).with_context(|| format!("parsing {}", path.display()))?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let before = records.len();
+        records.retain(kvs::bench::stats::is_valid);
+        if records.len() < before {
+            dropped.insert(name.clone(), before - records.len());
+        }
         results.insert(name, records);
     }
-    Ok(results)
+    Ok((results, dropped))
 }

@@ -16,7 +16,10 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             TableSpec {
                 title: "Experiment 1: throughput (commands/s) by threads, mix and keys".into(),
                 rows: vec!["threads", "mix", "keys"],
-                metrics: vec![metric("ops_per_sec", "ops/s")],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("ops_per_cpu_sec", "ops/CPU-s"),
+                ],
             },
         ),
         (
@@ -48,12 +51,74 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
         (
             "backup",
             TableSpec {
-                title: "Experiment 3: backup start (µs) and duration (ms) by store size".into(),
+                title: "Experiment 3: backups every 100 ms, start (BACKUP to the next command; µs) and file-writing time (ms) by store size".into(),
                 rows: vec!["keys"],
                 metrics: vec![
+                    metric("backup_snapshot_p50_us", "snapshot p50 µs"),
                     metric("backup_start_p50_us", "start p50 µs"),
                     metric("backup_start_max_us", "start max µs"),
                     metric("backup_write_ms_p50", "write ms"),
+                ],
+            },
+        ),
+        (
+            "openloop",
+            TableSpec {
+                title: "Experiment 2b: open loop, 2 threads, 90:10, offered load as a share of each engine's own capacity (latency from each command's due time, µs)".into(),
+                rows: vec!["keys", "backup_every_ms", "label"],
+                metrics: vec![
+                    metric("rate", "offered/s"),
+                    metric("achieved_rate", "achieved/s"),
+                    metric("read_p99_us", "read p99"),
+                    metric("read_p999_us", "read p99.9"),
+                    metric("write_p50_us", "write p50"),
+                    metric("write_p99_us", "write p99"),
+                    metric("write_p999_us", "write p99.9"),
+                    metric("write_p9999_us", "write p99.99"),
+                    metric("write_max_us", "write max"),
+                ],
+            },
+        ),
+        (
+            "backupstart",
+            TableSpec {
+                title: "Experiment 3b: backup start, from BACKUP to the job's next command (µs; per-run percentiles, medians over runs)".into(),
+                rows: vec!["keys"],
+                metrics: vec![
+                    metric("backup_start_samples", "samples/run"),
+                    metric("backup_start_p50_us", "start p50"),
+                    metric("backup_start_p99_us", "start p99"),
+                    metric("backup_start_max_us", "start max"),
+                    metric("backup_snapshot_p50_us", "snapshot p50"),
+                ],
+            },
+        ),
+        (
+            "forkbackup",
+            TableSpec {
+                title: "Experiment 3c: fork-based (backup_fork true, mutex) against snapshot backups, every 100 ms, 2 threads, 50:50".into(),
+                rows: vec!["keys", "backup_fork"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("write_max_us", "write max µs"),
+                    metric("backup_start_max_us", "parent stall max µs"),
+                    metric("backup_write_ms_p50", "write ms"),
+                    metric("backup_child_peak_rss_kib", "child RSS KiB"),
+                    metric("peak_rss_kib", "RSS KiB"),
+                ],
+            },
+        ),
+        (
+            "shards",
+            TableSpec {
+                title: "Baseline tuning: the mutex engine's shard count and lock, 2 threads, 100k keys".into(),
+                rows: vec!["lock", "mix", "shards"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("ops_per_cpu_sec", "ops/CPU-s"),
+                    metric("read_p99_us", "read p99 µs"),
+                    metric("write_p99_us", "write p99 µs"),
                 ],
             },
         ),

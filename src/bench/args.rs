@@ -1,9 +1,10 @@
 //! The `kvs-bench` command line.
 
+use super::engines::{LockKind, StoreKind};
 use super::mix::Mix;
-use crate::store::Engine;
 use clap::Parser;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
 
 /// The most subscribers `--notify` accepts (each is a session slot with its
 /// own pipe writer and reader thread).
@@ -18,9 +19,17 @@ pub const MAX_SUBSCRIBERS: usize = 64;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "kvs-bench", version, about, long_about = None)]
 pub struct Args {
-    /// Store engine.
-    #[arg(long, value_enum, default_value_t = Engine::LockFree)]
-    pub store: Engine,
+    /// Store engine (`cow` and `flurry` exist only in this benchmark).
+    #[arg(long, value_enum, default_value_t = StoreKind::LockFree)]
+    pub store: StoreKind,
+
+    /// Shards of the sharded engines (mutex, cow); default: the server's.
+    #[arg(long, env = "KVS_BENCH_SHARDS")]
+    pub shards: Option<NonZeroUsize>,
+
+    /// Reader-writer lock of the mutex engine.
+    #[arg(long, value_enum, default_value_t = LockKind::ParkingLot)]
+    pub lock: LockKind,
 
     /// Threads issuing commands.
     #[arg(long, default_value_t = NonZeroUsize::new(1).expect("non-zero"))]
@@ -45,6 +54,17 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub backup_every_ms: u64,
 
+    /// Take the periodic backups by forking (mutex engine only): the
+    /// parent read-locks every shard and forks, the child writes the file.
+    #[arg(long)]
+    pub backup_fork: bool,
+
+    /// Instead of periodic backups, time this many backup starts back to
+    /// back under the load (each writer discards the contents); the load
+    /// runs until they are all taken, and at least --duration-ms.
+    #[arg(long)]
+    pub backup_starts: Option<NonZeroU64>,
+
     /// Length of every written value, in bytes (1 to 40; with --notify at
     /// least 16, as each value carries its send time).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=40))]
@@ -64,12 +84,23 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
     pub ring_capacity: NonZeroUsize,
 
-    /// Commands per second over all threads (0: as fast as possible). An
-    /// unpaced writer outruns any pipe reader on two cores, and the server
-    /// then ends the subscriber's session (its ring fills); pacing measures
-    /// delivery latency at a load the subscribers can follow.
+    /// Open loop: commands per second over all threads, each due at a
+    /// fixed time and its latency counted from then (0: closed loop, as
+    /// fast as possible, latency of the store call alone). A thread that
+    /// falls behind issues its overdue commands at once, never skipping one.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+
+    /// Append the run's full latency histograms (HdrHistogram interval log,
+    /// V2 compressed) to this file, tagged with the JSON's `run_id`.
+    #[arg(long)]
+    pub hdr_log: Option<PathBuf>,
+
+    /// Free text copied into the JSON's `label` field, for the report to
+    /// group runs by what the bench cannot know (say `load=50%` of a
+    /// capacity measured beforehand).
+    #[arg(long, default_value = "")]
+    pub label: String,
 
     /// Print one JSON object instead of a summary.
     #[arg(long)]
@@ -99,8 +130,16 @@ impl Args {
                 super::workload::STAMP_DIGITS
             ));
         }
-        if self.fork_pause && (self.notify > 0 || self.backup_every_ms > 0) {
-            return Err("--fork-pause runs no load: drop --notify and --backup-every-ms".into());
+        if self.fork_pause
+            && (self.notify > 0 || self.backup_every_ms > 0 || self.backup_starts.is_some())
+        {
+            return Err("--fork-pause runs no load: drop --notify and the backup flags".into());
+        }
+        if self.backup_fork && (self.backup_every_ms == 0 || self.store != StoreKind::Mutex) {
+            return Err("--backup-fork needs --backup-every-ms and --store mutex".into());
+        }
+        if self.backup_starts.is_some() && self.backup_every_ms > 0 {
+            return Err("--backup-starts and --backup-every-ms are two modes: pick one".into());
         }
         Ok(())
     }
@@ -120,10 +159,16 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let args = parse(&[]).unwrap();
-        assert_eq!(args.store, Engine::LockFree);
+        assert_eq!(args.store, StoreKind::LockFree);
         assert_eq!(args.mix.to_string(), "90:10");
         let args = parse(&["--store", "mutex", "--threads", "2", "--mix", "50:50"]).unwrap();
-        assert_eq!((args.store, args.threads.get()), (Engine::Mutex, 2));
+        assert_eq!((args.store, args.threads.get()), (StoreKind::Mutex, 2));
+        let args = parse(&["--store", "cow", "--shards", "256", "--lock", "std"]).unwrap();
+        assert_eq!(args.store, StoreKind::Cow);
+        assert_eq!(
+            (args.shards.map(|s| s.get()), args.lock),
+            (Some(256), LockKind::Std)
+        );
     }
 
     #[test]
@@ -137,6 +182,10 @@ mod tests {
             &["--notify", "1", "--value-bytes", "8"],
             &["--notify", "65"],
             &["--fork-pause", "--notify", "1"],
+            &["--backup-starts", "10", "--backup-every-ms", "5"],
+            &["--shards", "0"],
+            &["--backup-fork", "--backup-every-ms", "5"],
+            &["--backup-fork", "--store", "mutex"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

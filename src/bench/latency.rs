@@ -46,6 +46,20 @@ impl Latencies {
         self.histogram.saturating_record(nanos.max(1));
     }
 
+    /// A distribution holding the samples of `histogram` (one read back
+    /// from a log, say); fails if it holds a value beyond this module's
+    /// range.
+    pub fn from_histogram(histogram: &Histogram<u64>) -> Result<Self, hdrhistogram::AdditionError> {
+        let mut latencies = Self::new();
+        latencies.histogram.add(histogram)?;
+        Ok(latencies)
+    }
+
+    /// The underlying histogram (nanoseconds), for serialization.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.histogram
+    }
+
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &Latencies) {
         // Same bounds on both sides, so the addition cannot fail.

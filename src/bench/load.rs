@@ -7,18 +7,14 @@
 
 use super::latency::Latencies;
 use super::mix::Mix;
+use super::schedule::{Clock, RealClock, Schedule};
 use super::workload::{self, Rng};
 use crate::server::notify::WorkerPort;
 use crate::store::Store;
 use crate::token::Token;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::thread;
 use std::time::{Duration, Instant};
-
-/// A paced worker ahead of schedule sleeps only once it is this far ahead
-/// (shorter sleeps overshoot by more than they wait).
-const MIN_NAP: Duration = Duration::from_micros(100);
 
 /// Where a worker's writes go.
 pub enum Sink {
@@ -48,8 +44,9 @@ pub struct Worker {
     pub value_bytes: usize,
     /// This worker's command stream.
     pub rng: Rng,
-    /// Time between this worker's commands, if paced.
-    pub pace: Option<Duration>,
+    /// This worker's share of the open-loop schedule (`None`: closed loop,
+    /// each command issued as soon as the previous one returns).
+    pub schedule: Option<Schedule>,
 }
 
 /// What one worker did.
@@ -64,6 +61,9 @@ pub struct WorkerStats {
     /// Keys written, summed over write commands (each is one notification
     /// per subscriber).
     pub keys_written: u64,
+    /// Open loop: commands that were due when the run stopped but had not
+    /// started (a thread that fell behind its schedule leaves them).
+    pub overdue: u64,
 }
 
 impl WorkerStats {
@@ -73,69 +73,67 @@ impl WorkerStats {
         self.reads.merge(&other.reads);
         self.writes.merge(&other.writes);
         self.keys_written += other.keys_written;
+        self.overdue += other.overdue;
     }
 }
 
 impl Worker {
     /// Issues commands from the moment `start` opens until `stop` is set.
+    ///
+    /// Closed loop, a command's latency is the time its store call took;
+    /// open loop, it counts from the command's due time on the schedule,
+    /// so time spent waiting behind a slow command is part of it.
     pub fn run(mut self, start: &Barrier, stop: &AtomicBool) -> WorkerStats {
         let mut stats = WorkerStats::default();
         let mut drawn = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut out = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut seq = 0u64;
         start.wait();
-        let began = Instant::now();
+        let mut clock = RealClock::new(Instant::now());
         // Relaxed: the flag only says when to stop; the statistics reach the
         // main thread through the join, not through this flag.
         while !stop.load(Ordering::Relaxed) {
+            let due = self.schedule.as_mut().map(|s| s.start_next(&mut clock));
             workload::draw_keys(&mut self.rng, &self.keys, &mut drawn);
-            if self.mix.reads(self.rng.below(100) as u32) {
+            let reads = self.mix.reads(self.rng.below(100) as u32);
+            let (latencies, began) = if reads {
                 let set = workload::read_set(&drawn);
-                let began = Instant::now();
+                let began = clock.elapsed();
                 self.store.read(&set, &mut out);
-                stats.reads.record(began.elapsed());
+                (&mut stats.reads, began)
             } else {
                 seq += 1;
-                stats.keys_written += self.write(&drawn, seq, &mut stats.writes);
-            }
+                let (written, began) = self.write(&drawn, seq, &clock);
+                stats.keys_written += written;
+                (&mut stats.writes, began)
+            };
+            latencies.record(Schedule::latency(due.unwrap_or(began), &clock));
             stats.ops += 1;
-            if let Some(pace) = self.pace {
-                keep_pace(began, pace, stats.ops);
-            }
+        }
+        if let Some(schedule) = &self.schedule {
+            stats.overdue = schedule.overdue(clock.elapsed());
         }
         stats
     }
 
-    /// Writes the drawn keys; returns how many distinct keys it wrote.
-    fn write(&mut self, drawn: &[Token], seq: u64, latencies: &mut Latencies) -> u64 {
+    /// Writes the drawn keys; returns how many distinct keys it wrote and
+    /// when (on `clock`) the store call began.
+    fn write(&mut self, drawn: &[Token], seq: u64, clock: &RealClock) -> (u64, Duration) {
         match &mut self.sink {
             Sink::Store => {
                 let set = workload::write_set(drawn, workload::value(seq, self.value_bytes));
-                let began = Instant::now();
+                let began = clock.elapsed();
                 self.store.write(&set);
-                latencies.record(began.elapsed());
-                set.len() as u64
+                (set.len() as u64, began)
             }
             Sink::Port { port, epoch } => {
                 let sent = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 let value = workload::stamped_value(sent, self.value_bytes);
                 let set = workload::write_set(drawn, value);
-                let began = Instant::now();
+                let began = clock.elapsed();
                 port.write(&set);
-                latencies.record(began.elapsed());
-                set.len() as u64
+                (set.len() as u64, began)
             }
         }
-    }
-}
-
-/// Sleeps while `done` commands at one per `pace` from `began` are ahead of
-/// schedule by more than [`MIN_NAP`] (a worker that falls behind catches up
-/// without sleeping).
-fn keep_pace(began: Instant, pace: Duration, done: u64) {
-    let due = began + pace.saturating_mul(u32::try_from(done).unwrap_or(u32::MAX));
-    let now = Instant::now();
-    if due > now + MIN_NAP {
-        thread::sleep(due - now);
     }
 }

@@ -1,6 +1,9 @@
 //! `kvs-bench`: the load generator behind the paper's measurements.
 //!
 //! * [`args`]: the command line.
+//! * [`engines`]: the engines measured (the server's two, and two more).
+//! * [`schedule`]: the open-loop schedule of `--rate`.
+//! * [`histlog`]: full histograms saved beside the JSON records.
 //! * [`mix`]: the `READ:WRITE` command mix.
 //! * [`workload`]: keys, values, random draws, preloading.
 //! * [`load`]: the worker threads and their per-thread statistics.
@@ -12,6 +15,7 @@
 //! * [`progress`]: the progress bar.
 //! * [`report`]: the JSON record a run prints.
 //! * [`results`]: reading `results/*.jsonl` back into tables.
+//! * [`stats`]: paired ratios, bootstrap intervals, verdicts.
 //!
 //! A run preloads the store, starts every thread behind one barrier, lets
 //! the load run for the requested time, stops it with a flag, and only then
@@ -20,7 +24,9 @@
 
 pub mod args;
 pub mod backups;
+pub mod engines;
 pub mod fork;
+pub mod histlog;
 pub mod latency;
 pub mod load;
 pub mod mix;
@@ -29,16 +35,18 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod rss;
+pub mod schedule;
+pub mod stats;
 pub mod workload;
 
-use crate::store::lockfree::LockFreeStore;
-use crate::store::{Engine, Store};
 use anyhow::Context;
 use args::Args;
 use backups::BackupStats;
+use engines::Opened;
 use latency::Latencies;
 use load::{Sink, Worker, WorkerStats};
 use report::{ForkReport, LoadReport, Report};
+use schedule::Schedule;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -54,31 +62,12 @@ pub fn run(args: &Args) -> anyhow::Result<Report> {
     }
 }
 
-/// The store under test, plus the lock-free engine's own handle (for its
-/// statistics) when that is the engine.
-struct Opened {
-    store: Arc<dyn Store>,
-    lockfree: Option<Arc<LockFreeStore>>,
-}
-
-fn open(engine: Engine) -> Opened {
-    match engine {
-        Engine::LockFree => {
-            let lockfree = Arc::new(LockFreeStore::new());
-            Opened {
-                store: Arc::clone(&lockfree) as Arc<dyn Store>,
-                lockfree: Some(lockfree),
-            }
-        }
-        Engine::Mutex => Opened {
-            store: engine.open(),
-            lockfree: None,
-        },
-    }
+fn open(args: &Args) -> Opened {
+    engines::open(args.store, args.shards.map(|s| s.get()), args.lock)
 }
 
 fn run_fork_pause(args: &Args) -> anyhow::Result<ForkReport> {
-    let opened = open(args.store);
+    let opened = open(args);
     let keys = workload::key_table(args.keys.get());
     workload::preload(&*opened.store, &keys, usize::from(args.value_bytes));
     let pauses = fork::time_forks(args.fork_runs.get()).context("fork")?;
@@ -100,32 +89,69 @@ fn run_fork_pause(args: &Args) -> anyhow::Result<ForkReport> {
 /// Everything the threads of one load run produced.
 struct Measured {
     elapsed: Duration,
+    /// CPU time of the whole process over the timed load.
+    cpu: Option<Duration>,
     workers: WorkerStats,
     backups: BackupStats,
     notify: Option<notify::NotifyStats>,
 }
 
 fn run_load(args: &Args) -> anyhow::Result<LoadReport> {
-    let opened = open(args.store);
+    let opened = open(args);
     let keys: Arc<[crate::token::Token]> = workload::key_table(args.keys.get()).into();
     workload::preload(&*opened.store, &keys, usize::from(args.value_bytes));
-    let measured = measure(args, &opened.store, &keys)?;
+    let measured = measure(args, &opened, &keys)?;
     let live_versions = opened.lockfree.as_ref().map(|s| s.live_versions() as u64);
-    Ok(build_report(
-        args,
-        &measured,
-        live_versions,
-        rss::peak_rss_kib(),
-    ))
+    let report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
+    if let Some(path) = &args.hdr_log {
+        save_histograms(path, &report.run_id, &measured)
+            .with_context(|| format!("appending histograms to {}", path.display()))?;
+    }
+    Ok(report)
+}
+
+fn save_histograms(
+    path: &std::path::Path,
+    run_id: &str,
+    measured: &Measured,
+) -> std::io::Result<()> {
+    histlog::append(
+        path,
+        run_id,
+        measured.elapsed,
+        &[
+            ("read", &measured.workers.reads),
+            ("write", &measured.workers.writes),
+            ("backup_start", &measured.backups.start),
+            ("backup_snapshot", &measured.backups.snapshot),
+            ("backup_write", &measured.backups.write),
+        ],
+    )
+}
+
+/// A name for one run, unique across runs: engine, seed, and the wall clock
+/// and process it ran at.
+fn run_id(args: &Args) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-s{}-{:x}-{}",
+        args.store.name(),
+        args.seed,
+        nanos,
+        std::process::id()
+    )
 }
 
 /// Starts the rig (if any), the workers and the backup thread; runs the
 /// load for the requested time; stops and joins everything.
 fn measure(
     args: &Args,
-    store: &Arc<dyn Store>,
+    opened: &Opened,
     keys: &Arc<[crate::token::Token]>,
 ) -> anyhow::Result<Measured> {
+    let (store, forker) = (&opened.store, &opened.forker);
     let threads = args.threads.get();
     let epoch = Instant::now();
     let (rig, ports) = if args.notify > 0 {
@@ -156,19 +182,23 @@ fn measure(
             mix: args.mix,
             value_bytes: usize::from(args.value_bytes),
             rng: workload::Rng::new(args.seed, index as u64),
-            pace: pace(args.rate, threads),
+            schedule: (args.rate > 0).then(|| Schedule::new(args.rate, threads, index)),
         })
         .collect();
-    let backup_every =
-        (args.backup_every_ms > 0).then(|| Duration::from_millis(args.backup_every_ms));
+    let backup_mode = match (args.backup_starts, args.backup_every_ms) {
+        (Some(count), _) => Some(backups::Mode::Starts(count.get())),
+        (None, 0) => None,
+        (None, ms) if args.backup_fork => Some(backups::Mode::Fork(Duration::from_millis(ms))),
+        (None, ms) => Some(backups::Mode::Every(Duration::from_millis(ms))),
+    };
     let backup_dir = tempfile::Builder::new()
         .prefix("kvs-bench-backup-")
         .tempdir()
         .context("creating a directory for backups")?;
     let stop = AtomicBool::new(false);
-    let start = Barrier::new(threads + 1 + usize::from(backup_every.is_some()));
+    let start = Barrier::new(threads + 1 + usize::from(backup_mode.is_some()));
     let duration = Duration::from_millis(args.duration_ms);
-    let (elapsed, workers, backups) = thread::scope(|scope| {
+    let (elapsed, cpu, workers, backups) = thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
             .map(|worker| {
@@ -176,13 +206,20 @@ fn measure(
                 scope.spawn(move || worker.run(start, stop))
             })
             .collect();
-        let backup = backup_every.map(|every| {
+        let mut backup = backup_mode.map(|mode| {
             let (start, stop, dir) = (&start, &stop, backup_dir.path());
-            scope.spawn(move || backups::run(&**store, every, dir, start, stop))
+            let forker = forker.as_deref();
+            scope.spawn(move || backups::run(&**store, forker, mode, dir, start, stop))
         });
         start.wait();
         let began = Instant::now();
+        let cpu_before = rss::cpu_time();
         progress::wait(began, duration, args.store.name());
+        // Starts mode: the load goes on until every start is taken.
+        let starts_done = match backup_mode {
+            Some(backups::Mode::Starts(_)) => backup.take().map(|h| h.join()),
+            _ => None,
+        };
         // Relaxed: the flag carries no data; results come back by join.
         stop.store(true, Ordering::Relaxed);
         let elapsed = began.elapsed();
@@ -190,10 +227,16 @@ fn measure(
         for handle in handles {
             total.merge(&handle.join().expect("a load thread panicked"));
         }
-        let backups = backup
-            .map(|h| h.join().expect("the backup thread panicked"))
-            .unwrap_or_default();
-        (elapsed, total, backups)
+        let cpu = rss::cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        let backups = match (starts_done, backup) {
+            (Some(joined), _) => joined,
+            (None, Some(handle)) => handle.join(),
+            (None, None) => Ok(BackupStats::default()),
+        }
+        .expect("the backup thread panicked");
+        (elapsed, cpu, total, backups)
     });
     let notify = match rig {
         Some(rig) => Some(rig.finish(workers.keys_written * args.notify as u64)?),
@@ -201,16 +244,11 @@ fn measure(
     };
     Ok(Measured {
         elapsed,
+        cpu,
         workers,
         backups,
         notify,
     })
-}
-
-/// The time between one thread's commands that makes `threads` threads
-/// issue `rate` commands per second together (`None`: unpaced).
-fn pace(rate: u64, threads: usize) -> Option<Duration> {
-    (rate > 0).then(|| Duration::from_secs_f64(threads as f64 / rate as f64))
 }
 
 fn build_report(
@@ -221,6 +259,7 @@ fn build_report(
 ) -> LoadReport {
     let Measured {
         elapsed,
+        cpu,
         workers,
         backups,
         notify,
@@ -231,7 +270,11 @@ fn build_report(
     let ms = |l: &Latencies, q: f64| l.quantile_us(q).map(|us| us.round() / 1000.0);
     LoadReport {
         mode: "load".into(),
+        run_id: run_id(args),
         store: args.store.name().into(),
+        shards: args.shards.map(|s| s.get()),
+        lock: matches!(args.store, engines::StoreKind::Mutex).then(|| args.lock.name().into()),
+        label: args.label.clone(),
         threads: args.threads.get(),
         keys,
         mix: args.mix.to_string(),
@@ -241,20 +284,36 @@ fn build_report(
         notify: args.notify,
         seed: args.seed,
         rate: args.rate,
+        open_loop: args.rate > 0,
+        achieved_rate: (workers.ops as f64 / seconds).round(),
+        overdue: (args.rate > 0).then_some(workers.overdue),
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
+        backup_fork: args.backup_fork,
+        backup_child_peak_rss_kib: args.backup_fork.then(rss::children_peak_rss_kib).flatten(),
+        cpu_seconds: cpu.map(|c| c.as_secs_f64()),
+        ops_per_cpu_sec: cpu
+            .filter(|c| !c.is_zero())
+            .map(|c| (workers.ops as f64 / c.as_secs_f64()).round()),
         reads: workers.reads.count(),
         writes: workers.writes.count(),
         read_p50_us: workers.reads.quantile_us(0.5),
         read_p99_us: workers.reads.quantile_us(0.99),
+        read_p999_us: workers.reads.quantile_us(0.999),
+        read_p9999_us: workers.reads.quantile_us(0.9999),
+        read_max_us: workers.reads.max_us(),
         write_p50_us: workers.writes.quantile_us(0.5),
         write_p99_us: workers.writes.quantile_us(0.99),
         write_p999_us: workers.writes.quantile_us(0.999),
         write_p9999_us: workers.writes.quantile_us(0.9999),
         write_max_us: workers.writes.max_us(),
         backups: backups.completed,
+        backup_start_samples: backups.start.count(),
         backup_start_p50_us: backups.start.quantile_us(0.5),
+        backup_start_p99_us: backups.start.quantile_us(0.99),
         backup_start_max_us: backups.start.max_us(),
+        backup_snapshot_p50_us: backups.snapshot.quantile_us(0.5),
+        backup_snapshot_max_us: backups.snapshot.max_us(),
         backup_write_ms_p50: ms(&backups.write, 0.5),
         peak_rss_kib,
         live_versions,

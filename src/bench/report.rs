@@ -13,8 +13,21 @@ use std::fmt;
 pub struct LoadReport {
     /// Always `"load"`, to tell it from a [`ForkReport`] in a mixed file.
     pub mode: String,
+    /// This run's name, unique; its histograms in the `--hdr-log` file are
+    /// tagged with it.
+    #[serde(default)]
+    pub run_id: String,
     /// The engine.
     pub store: String,
+    /// Shards asked for with `--shards` (`null`: the engine's default).
+    #[serde(default)]
+    pub shards: Option<usize>,
+    /// The mutex engine's reader-writer lock (`null` for other engines).
+    #[serde(default)]
+    pub lock: Option<String>,
+    /// The `--label` text (empty when none was given).
+    #[serde(default)]
+    pub label: String,
     /// Load threads.
     pub threads: usize,
     /// Preloaded keys.
@@ -31,13 +44,41 @@ pub struct LoadReport {
     pub notify: usize,
     /// The seed.
     pub seed: u64,
-    /// Commands per second asked for (0: unpaced).
+    /// Commands per second asked for (0: closed loop).
     #[serde(default)]
     pub rate: u64,
+    /// Whether commands followed an open-loop schedule (`--rate`), their
+    /// latencies counted from their due times.
+    #[serde(default)]
+    pub open_loop: bool,
+    /// Commands per second actually issued (below `rate` when the threads
+    /// fell behind their schedule).
+    #[serde(default)]
+    pub achieved_rate: f64,
+    /// Open loop: commands due by the end that never started (a backlog
+    /// means the offered load exceeded what the store served).
+    #[serde(default)]
+    pub overdue: Option<u64>,
     /// Commands completed.
     pub ops: u64,
     /// Commands per second of measured wall time.
     pub ops_per_sec: f64,
+    /// Whether the backups were fork-based (`--backup-fork`).
+    #[serde(default)]
+    pub backup_fork: bool,
+    /// With `--backup-fork`: the largest peak resident set of a backup
+    /// child, KiB (its private copies plus what it touched of the parent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_child_peak_rss_kib: Option<u64>,
+    /// CPU time the process used during the timed load (all threads), s.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    /// Commands per CPU-second: steadier than `ops_per_sec` on a machine
+    /// shared with other work (it does not count time the threads were not
+    /// running), though not the same thing (a thread parked on a lock costs
+    /// wall time, not CPU time).
+    #[serde(default)]
+    pub ops_per_cpu_sec: Option<f64>,
     /// Read commands completed.
     pub reads: u64,
     /// Write commands completed.
@@ -46,6 +87,15 @@ pub struct LoadReport {
     pub read_p50_us: Option<f64>,
     /// Read latency 99th percentile, µs.
     pub read_p99_us: Option<f64>,
+    /// Read latency 99.9th percentile, µs.
+    #[serde(default)]
+    pub read_p999_us: Option<f64>,
+    /// Read latency 99.99th percentile, µs.
+    #[serde(default)]
+    pub read_p9999_us: Option<f64>,
+    /// Longest read, µs.
+    #[serde(default)]
+    pub read_max_us: Option<f64>,
     /// Write latency median, µs.
     pub write_p50_us: Option<f64>,
     /// Write latency 99th percentile, µs.
@@ -60,11 +110,24 @@ pub struct LoadReport {
     pub write_max_us: Option<f64>,
     /// Backups completed.
     pub backups: u64,
-    /// Median time of `store.snapshot()`, µs.
+    /// Backup starts timed.
+    #[serde(default)]
+    pub backup_start_samples: u64,
+    /// Backup start (from `BACKUP` to the job's next command: snapshot,
+    /// permit and writer thread start), median, µs.
     pub backup_start_p50_us: Option<f64>,
-    /// Longest `store.snapshot()`, µs.
+    /// Backup start, 99th percentile, µs.
+    #[serde(default)]
+    pub backup_start_p99_us: Option<f64>,
+    /// Longest backup start, µs.
     pub backup_start_max_us: Option<f64>,
-    /// Median time to write a backup file, ms.
+    /// `store.snapshot()` alone, median, µs.
+    #[serde(default)]
+    pub backup_snapshot_p50_us: Option<f64>,
+    /// Longest `store.snapshot()`, µs.
+    #[serde(default)]
+    pub backup_snapshot_max_us: Option<f64>,
+    /// Median time to write a backup file (periodic backups), ms.
     pub backup_write_ms_p50: Option<f64>,
     /// Peak resident memory of the process (`VmHWM`), KiB.
     pub peak_rss_kib: Option<u64>,
@@ -174,11 +237,21 @@ impl fmt::Display for Report {
                     Shown(r.write_p999_us),
                     Shown(r.write_max_us)
                 )?;
-                if r.backup_every_ms > 0 {
+                if r.open_loop {
                     writeln!(
                         f,
-                        "backups: {}, start µs p50 {} max {}, write ms p50 {}",
+                        "open loop: {} commands/s asked, {:.0} achieved, {} overdue at the end",
+                        r.rate,
+                        r.achieved_rate,
+                        r.overdue.unwrap_or(0)
+                    )?;
+                }
+                if r.backup_start_samples > 0 {
+                    writeln!(
+                        f,
+                        "backups: {}, start ({} samples) µs p50 {} max {}, write ms p50 {}",
                         r.backups,
+                        r.backup_start_samples,
                         Shown(r.backup_start_p50_us),
                         Shown(r.backup_start_max_us),
                         Shown(r.backup_write_ms_p50)

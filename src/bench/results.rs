@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 pub type Record = Map<String, Value>;
 
 /// The engines, in the column order of every table.
-pub const ENGINES: [&str; 2] = ["lockfree", "mutex"];
+pub const ENGINES: [&str; 4] = ["lockfree", "mutex", "cow", "flurry"];
 
 /// A line that is not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

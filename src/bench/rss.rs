@@ -1,4 +1,28 @@
-//! Peak resident memory, as the kernel counts it.
+//! Peak resident memory and CPU time, as the kernel counts them.
+
+use std::time::Duration;
+
+/// CPU time (user and system, all threads) the process has used so far;
+/// `None` if the kernel does not say. On a machine shared with other work,
+/// commands per CPU-second move far less than commands per wall-second.
+pub fn cpu_time() -> Option<Duration> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let as_duration = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(u64::try_from(t.tv_sec()).ok()?)
+            .checked_add(Duration::from_micros(u64::try_from(t.tv_usec()).ok()?))
+    };
+    as_duration(usage.user_time())?.checked_add(as_duration(usage.system_time())?)
+}
+
+/// The largest peak resident set of any child waited for so far, in KiB
+/// (a fork-based backup's child); `None` if the kernel does not say.
+pub fn children_peak_rss_kib() -> Option<u64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    // Linux reports `ru_maxrss` in KiB.
+    u64::try_from(usage.max_rss()).ok()
+}
 
 /// The process's peak resident set (`VmHWM`), in KiB; `None` where
 /// `/proc/self/status` is unavailable.

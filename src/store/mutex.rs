@@ -1,10 +1,15 @@
 //! The baseline engine: a hash map split into shards, each behind a
 //! reader-writer lock.
 //!
-//! This is the classic design of the course server, tuned to be a fair
-//! comparison rather than a straw man: many shards so that commands on
-//! different keys rarely meet, read locks for `READ`, and no lock held while
-//! a snapshot is sorted.
+//! This is the classic design of the course server, tuned the way its best
+//! advocate would: many shards so that commands on different keys rarely
+//! meet, each shard's lock on its own cache line, read locks for `READ`,
+//! `parking_lot`'s reader-writer lock (measured against the standard
+//! library's: `kvs-bench --lock`), the same fast hasher as the lock-free
+//! engine (ahash; a key is hashed once to find its shard, and once more by
+//! the shard's map), no allocation per command (shard indices and guards are
+//! kept inline), a snapshot buffer allocated and faulted in before any lock
+//! is taken, and no lock held while a snapshot is sorted.
 //!
 //! Invariants:
 //! * A command locks every shard it touches before it reads or changes any of
@@ -18,70 +23,159 @@
 
 use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
-use std::collections::hash_map::RandomState;
+use crossbeam_utils::CachePadded;
+use smallvec::SmallVec;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// How many shards per available core. More shards make two commands less
-/// likely to meet on a lock; past a few dozen the gain is noise.
-const SHARDS_PER_CORE: usize = 16;
+/// The default shard count (see [`MutexStore::new`]): what the engine used
+/// on this 2-core machine before (16 per core). With fewer shards two
+/// commands meet on a lock more often; with more, a snapshot takes more
+/// locks and the locks spread over more cache lines. Provisional: a smoke
+/// sweep on a loaded machine could not tell 8 to 128 shards apart, and
+/// `benches/experiments.sh --only shards` is the sweep that decides it.
+pub const DEFAULT_SHARDS: usize = 32;
 
-type Shard = HashMap<Key, Value, RandomState>;
+/// The keys' hasher: ahash, the same hasher the lock-free engine's index
+/// uses, so neither engine is measured with a slower hash than the other.
+pub type KeyHasher = ahash::RandomState;
 
-/// The sharded reader-writer-lock store.
-pub struct MutexStore {
-    shards: Box<[RwLock<Shard>]>,
-    hasher: RandomState,
-    clock: AtomicU64,
+/// One shard's map.
+pub type Shard = HashMap<Key, Value, KeyHasher>;
+
+/// Shard indices of one command: at most a few, kept inline (no allocation
+/// per command).
+type Indices = SmallVec<[usize; 4]>;
+
+/// A reader-writer lock over one shard. Two are provided, so that the
+/// standard library's and `parking_lot`'s can be measured against each other
+/// on the same engine.
+pub trait ShardLock: Send + Sync + 'static {
+    /// A held read lock.
+    type Read<'a>: Deref<Target = Shard>;
+    /// A held write lock.
+    type Write<'a>: DerefMut<Target = Shard>;
+    /// A lock over `shard`.
+    fn new(shard: Shard) -> Self;
+    /// Takes the lock shared.
+    fn read(&self) -> Self::Read<'_>;
+    /// Takes the lock exclusive.
+    fn write(&self) -> Self::Write<'_>;
 }
 
-impl Default for MutexStore {
+/// `parking_lot`'s reader-writer lock: one CAS each way when uncontended,
+/// and no poisoning.
+pub type ParkingLotLock = parking_lot::RwLock<Shard>;
+
+impl ShardLock for ParkingLotLock {
+    type Read<'a> = parking_lot::RwLockReadGuard<'a, Shard>;
+    type Write<'a> = parking_lot::RwLockWriteGuard<'a, Shard>;
+    fn new(shard: Shard) -> Self {
+        parking_lot::RwLock::new(shard)
+    }
+    fn read(&self) -> Self::Read<'_> {
+        parking_lot::RwLock::read(self)
+    }
+    fn write(&self) -> Self::Write<'_> {
+        parking_lot::RwLock::write(self)
+    }
+}
+
+/// The standard library's reader-writer lock.
+pub type StdLock = std::sync::RwLock<Shard>;
+
+/// A poisoned lock means a thread panicked while holding it. Every update
+/// here is a single `HashMap` call that leaves the map consistent, so the data
+/// is still sound and the store keeps serving.
+impl ShardLock for StdLock {
+    type Read<'a> = std::sync::RwLockReadGuard<'a, Shard>;
+    type Write<'a> = std::sync::RwLockWriteGuard<'a, Shard>;
+    fn new(shard: Shard) -> Self {
+        std::sync::RwLock::new(shard)
+    }
+    fn read(&self) -> Self::Read<'_> {
+        std::sync::RwLock::read(self).unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    fn write(&self) -> Self::Write<'_> {
+        std::sync::RwLock::write(self).unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The sharded reader-writer-lock store, with the lock that measured best
+/// (`parking_lot`; see [`Sharded`] for the other).
+pub type MutexStore = Sharded<ParkingLotLock>;
+
+/// The sharded store over any [`ShardLock`]. Each shard sits on its own
+/// cache line(s), so taking one shard's lock never invalidates the line of
+/// another shard's lock in the other core's cache.
+pub struct Sharded<L> {
+    shards: Box<[CachePadded<L>]>,
+    hasher: KeyHasher,
+    clock: CachePadded<AtomicU64>,
+}
+
+impl<L: ShardLock> Default for Sharded<L> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl MutexStore {
-    /// An empty store with a shard count sized for this machine.
+impl<L: ShardLock> Sharded<L> {
+    /// An empty store with [`DEFAULT_SHARDS`] shards.
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        Self::with_shards((cores * SHARDS_PER_CORE).next_power_of_two())
+        Self::with_shards(DEFAULT_SHARDS)
     }
 
     /// An empty store with `count` shards (at least one).
     pub fn with_shards(count: usize) -> Self {
-        let hasher = RandomState::new();
+        let hasher = KeyHasher::new();
         let shards = (0..count.max(1))
-            .map(|_| RwLock::new(HashMap::with_hasher(hasher.clone())))
+            .map(|_| CachePadded::new(L::new(HashMap::with_hasher(hasher.clone()))))
             .collect();
         Self {
             shards,
             hasher,
-            clock: AtomicU64::new(0),
+            clock: CachePadded::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many shards the store has.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Runs `f` on every shard with all of their read locks held (taken in
+    /// ascending order, as a snapshot takes them): one instant of the store,
+    /// for callers that must see it without copying it (a fork-based backup
+    /// forks inside `f`).
+    pub fn with_all_read_locked<R>(&self, f: impl FnOnce(&[&Shard]) -> R) -> R {
+        let guards: Vec<L::Read<'_>> = self.shards.iter().map(|shard| shard.read()).collect();
+        let shards: Vec<&Shard> = guards.iter().map(|guard| &**guard).collect();
+        f(&shards)
     }
 
     fn shard_of(&self, key: &Key) -> usize {
         (self.hasher.hash_one(key) as usize) % self.shards.len()
     }
 
-    /// The shard indices `keys` fall in, ascending and unique: the order in
-    /// which a command must lock them.
-    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> Vec<usize> {
-        let mut indices: Vec<usize> = keys.map(|key| self.shard_of(key)).collect();
-        indices.sort_unstable();
-        indices.dedup();
-        indices
+    /// The shard of each of `keys` (in their order; each key hashed once),
+    /// and those shards ascending and unique: the order in which a command
+    /// must lock them.
+    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> (Indices, Indices) {
+        let per_key: Indices = keys.map(|key| self.shard_of(key)).collect();
+        let mut order = per_key.clone();
+        order.sort_unstable();
+        order.dedup();
+        (per_key, order)
     }
 
-    fn lock_for_write(&self, indices: &[usize]) -> Locked<RwLockWriteGuard<'_, Shard>> {
-        Locked::new(indices, |i| write_lock(&self.shards[i]))
+    fn lock_for_write(&self, indices: Indices) -> Locked<L::Write<'_>> {
+        Locked::new(indices, |i| self.shards[i].write())
     }
 
-    fn lock_for_read(&self, indices: &[usize]) -> Locked<RwLockReadGuard<'_, Shard>> {
-        Locked::new(indices, |i| read_lock(&self.shards[i]))
+    fn lock_for_read(&self, indices: Indices) -> Locked<L::Read<'_>> {
+        Locked::new(indices, |i| self.shards[i].read())
     }
 
     /// The next commit timestamp. Called with the commit's write locks held.
@@ -90,21 +184,34 @@ impl MutexStore {
         // clock sees everything the committing thread did before (K2).
         self.clock.fetch_add(1, Ordering::Release) + 1
     }
+
+    /// A buffer for a snapshot's copy, allocated and touched before any
+    /// lock is taken, so the copy under the locks takes no page faults.
+    /// Sized from each shard's length read under its own brief lock, plus
+    /// slack for what is written meanwhile (the copy grows it if needed).
+    fn prefaulted_buffer(&self) -> Vec<(Key, Value)> {
+        let estimate: usize = self.shards.iter().map(|shard| shard.read().len()).sum();
+        let mut buffer = Vec::with_capacity(estimate + estimate / 16);
+        let per_page = (4096 / std::mem::size_of::<(Key, Value)>()).max(1);
+        let token = Key::new(b"x").expect("a letter is a valid token");
+        for page in buffer.spare_capacity_mut().chunks_mut(per_page) {
+            page[0].write((token, token));
+        }
+        buffer
+    }
 }
 
 /// The guards of the shards one command holds, looked up by shard index.
 struct Locked<G> {
-    indices: Vec<usize>,
-    guards: Vec<G>,
+    indices: Indices,
+    guards: SmallVec<[G; 4]>,
 }
 
 impl<G> Locked<G> {
     /// Locks each of `indices` (ascending) with `lock`, in that order.
-    fn new(indices: &[usize], lock: impl FnMut(usize) -> G) -> Self {
-        Self {
-            indices: indices.to_vec(),
-            guards: indices.iter().copied().map(lock).collect(),
-        }
+    fn new(indices: Indices, lock: impl FnMut(usize) -> G) -> Self {
+        let guards = indices.iter().copied().map(lock).collect();
+        Self { indices, guards }
     }
 
     fn shard(&mut self, index: usize) -> &mut G {
@@ -116,35 +223,24 @@ impl<G> Locked<G> {
     }
 }
 
-/// A poisoned lock means a thread panicked while holding it. Every update
-/// here is a single `HashMap` call that leaves the map consistent, so the data
-/// is still sound and the store keeps serving.
-fn write_lock(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read_lock(lock: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Store for MutexStore {
+impl<L: ShardLock> Store for Sharded<L> {
     fn write(&self, batch: &WriteSet) -> Timestamp {
-        let indices = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
-        let mut locked = self.lock_for_write(&indices);
-        for (key, value) in batch.pairs() {
-            locked.shard(self.shard_of(key)).insert(*key, *value);
+        let (per_key, order) = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
+        let mut locked = self.lock_for_write(order);
+        for ((key, value), &shard) in batch.pairs().iter().zip(&per_key) {
+            locked.shard(shard).insert(*key, *value);
         }
         self.tick()
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
-        let indices = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_write(&indices);
+        let (per_key, order) = self.shards_for(keys.keys().iter());
+        let mut locked = self.lock_for_write(order);
         let removed: Vec<bool> = keys
             .keys()
             .iter()
-            .map(|key| locked.shard(self.shard_of(key)).remove(key).is_some())
+            .zip(&per_key)
+            .map(|(key, &shard)| locked.shard(shard).remove(key).is_some())
             .collect();
         let ts = removed.contains(&true).then(|| self.tick());
         Deletion { removed, ts }
@@ -154,32 +250,28 @@ impl Store for MutexStore {
         out.clear();
         if let [key] = keys.keys() {
             // One key needs one lock: skip the bookkeeping of a multi-key read.
-            out.push(
-                read_lock(&self.shards[self.shard_of(key)])
-                    .get(key)
-                    .copied(),
-            );
+            out.push(self.shards[self.shard_of(key)].read().get(key).copied());
             return;
         }
-        let indices = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_read(&indices);
+        let (per_key, order) = self.shards_for(keys.keys().iter());
+        let mut locked = self.lock_for_read(order);
         out.extend(
             keys.keys()
                 .iter()
-                .map(|key| locked.shard(self.shard_of(key)).get(key).copied()),
+                .zip(&per_key)
+                .map(|(key, &shard)| locked.shard(shard).get(key).copied()),
         );
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
-        let all: Vec<usize> = (0..self.shards.len()).collect();
-        let locked = self.lock_for_read(&all);
-        let total = locked.guards.iter().map(|shard| shard.len()).sum();
-        let mut pairs = Vec::with_capacity(total);
+        let mut pairs = self.prefaulted_buffer();
+        let all: Indices = (0..self.shards.len()).collect();
+        let locked = self.lock_for_read(all);
         for shard in &locked.guards {
             pairs.extend(shard.iter().map(|(key, value)| (*key, *value)));
         }
         drop(locked);
-        Box::new(CopiedSnapshot { pairs })
+        Box::new(CopiedSnapshot(pairs))
     }
 
     fn now(&self) -> Timestamp {
@@ -192,15 +284,13 @@ impl Store for MutexStore {
     }
 }
 
-/// A snapshot copied out under the locks; sorted only when read, off the
-/// command's critical section.
-struct CopiedSnapshot {
-    pairs: Vec<(Key, Value)>,
-}
+/// A snapshot copied out (under the locks, here), in no particular order;
+/// sorted only when read, off the command's critical section.
+pub struct CopiedSnapshot(pub Vec<(Key, Value)>);
 
 impl Snapshot for CopiedSnapshot {
     fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
-        let mut pairs = self.pairs;
+        let mut pairs = self.0;
         pairs.sort_unstable_by_key(|pair| pair.0);
         pairs
     }

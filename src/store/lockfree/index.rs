@@ -60,13 +60,14 @@ mod imp {
     }
 
     pub(crate) struct Index {
-        map: flurry::HashMap<Key, Arc<Entry>>,
+        // ahash, named: the mutex engine hashes with the same hasher.
+        map: flurry::HashMap<Key, Arc<Entry>, ahash::RandomState>,
     }
 
     impl Index {
         pub(crate) fn new() -> Self {
             Self {
-                map: flurry::HashMap::new(),
+                map: flurry::HashMap::with_hasher(ahash::RandomState::new()),
             }
         }
 
