@@ -92,7 +92,9 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
                 let mut port = context
                     .ports
                     .and_then(|ports| ports.lock().unwrap_or_else(|p| p.into_inner()).pop());
-                loop {
+                // A job that has not started when a stop comes never starts,
+                // so its `.out` is left as it was (see `run_job`).
+                while !is_stopped(context) {
                     // Relaxed: the counter only hands out distinct indices;
                     // the job paths were written before the threads started.
                     let index = next.fetch_add(1, Ordering::Relaxed);
@@ -114,6 +116,12 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
     }
 }
 
+/// Whether the jobs were told to stop.
+fn is_stopped(context: &JobContext<'_>) -> bool {
+    // Relaxed: a stop request needs no data from the thread that set it.
+    context.stop.load(Ordering::Relaxed)
+}
+
 /// Runs one job file to its end, or until `context.stop` is set. In server
 /// mode, `port` carries its commits' notifications.
 pub fn run_job(
@@ -122,6 +130,11 @@ pub fn run_job(
     port: Option<&mut WorkerPort>,
 ) -> io::Result<()> {
     let input = BufReader::with_capacity(1 << 16, File::open(job)?);
+    // Creating the output truncates it: a job stopped before it ran must
+    // leave the `.out` of an earlier run untouched.
+    if is_stopped(context) {
+        return Ok(());
+    }
     let output = BufWriter::with_capacity(1 << 16, File::create(job.with_extension("out"))?);
     let stem = job
         .file_stem()
@@ -138,8 +151,7 @@ pub fn run_job(
     )
     .with_port(port);
     let mut reader = JobReader::new(input);
-    // Relaxed: a stop request needs no data from the thread that set it.
-    while !context.stop.load(Ordering::Relaxed) {
+    while !is_stopped(context) {
         match reader.next_line()? {
             None => break,
             Some(Line::Skip) => {}

