@@ -49,7 +49,9 @@ fn wait_with_deadline(child: &mut Child) -> ExitStatus {
 /// A `kvs` process in a directory of job files; killed if the test fails.
 struct Kvs {
     child: Child,
-    dir: tempfile::TempDir,
+    /// The directory, owned by the first server started in it.
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
     register: Option<PathBuf>,
 }
 
@@ -62,10 +64,17 @@ impl Kvs {
         for (name, text) in files {
             fs::write(dir.path().join(name), text).expect("write a fixture");
         }
-        let register = server.then(|| dir.path().join("register"));
+        let mut kvs = Kvs::start_in(dir.path(), threads, server, extra);
+        kvs.dir = Some(dir);
+        kvs
+    }
+
+    /// Starts `kvs` on the files already in `dir` (which the caller keeps).
+    fn start_in(dir: &Path, threads: usize, server: bool, extra: &[&str]) -> Kvs {
+        let register = server.then(|| dir.join("register"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_kvs"));
         command
-            .arg(dir.path())
+            .arg(dir)
             .args([threads.to_string(), "2".to_string()]);
         if let Some(register) = &register {
             command.arg(register);
@@ -78,7 +87,8 @@ impl Kvs {
             .expect("the kvs binary runs");
         let kvs = Kvs {
             child,
-            dir,
+            dir: None,
+            path: dir.to_path_buf(),
             register,
         };
         if let Some(register) = &kvs.register {
@@ -88,7 +98,7 @@ impl Kvs {
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 
     fn read(&self, file: &str) -> String {
@@ -148,4 +158,93 @@ fn sigterm_leaves_the_output_of_jobs_that_never_ran_untouched() {
         assert!(status.success(), "server={server}: {status}: {stderr}");
         assert_eq!(kvs.read("b.out"), EARLIER, "server={server}");
     }
+}
+
+/// The device and inode of the file at `path`.
+fn identity(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).expect("the file exists");
+    (meta.dev(), meta.ino())
+}
+
+/// Runs a second `kvs` on `kvs`'s directory and register path to its end.
+fn run_second_server(kvs: &Kvs) -> (ExitStatus, String) {
+    let register = kvs.register.as_ref().expect("server mode");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
+        .arg(kvs.path())
+        .args(["1", "1"])
+        .arg(register)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kvs binary runs");
+    let status = wait_with_deadline(&mut child);
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).expect("stderr is text");
+    }
+    (status, stderr)
+}
+
+/// A second server on a live server's register path refuses to start and
+/// leaves the first one's FIFO in place; once the first has stopped, the
+/// path is free again.
+#[test]
+fn a_second_server_on_a_live_register_path_refuses_to_start() {
+    let mut first = Kvs::start(&[], 1, true, &[]);
+    let register = first.register.clone().expect("server mode");
+    let before = identity(&register);
+    let (status, stderr) = run_second_server(&first);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another kvs server") && stderr.contains("register"),
+        "{stderr}"
+    );
+    assert_eq!(
+        identity(&register),
+        before,
+        "the first server's FIFO was replaced"
+    );
+    // Without its lock file, the live server is still seen by its reader.
+    fs::remove_file(kvs::server::instance::lock_path(&register)).expect("the lock file exists");
+    let (status, stderr) = run_second_server(&first);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("being read"), "{stderr}");
+    assert_eq!(
+        identity(&register),
+        before,
+        "the first server's FIFO was replaced"
+    );
+    first.signal(Signal::SIGTERM);
+    let (status, stderr) = first.wait();
+    assert!(status.success(), "{stderr}");
+    assert!(!register.exists());
+
+    let mut next = Kvs::start_in(first.path(), 1, true, &[]);
+    next.signal(Signal::SIGTERM);
+    assert!(next.wait().0.success());
+}
+
+/// A FIFO someone else put at the register path while the server ran is
+/// theirs: the server leaves it in place when it stops.
+#[test]
+fn a_server_removes_only_its_own_register_fifo_at_exit() {
+    let mut kvs = Kvs::start(&[], 1, true, &[]);
+    let register = kvs.register.clone().expect("server mode");
+    let replacement = kvs.path().join("replacement");
+    nix::unistd::mkfifo(
+        &replacement,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    fs::rename(&replacement, &register).expect("replace the register FIFO");
+    let theirs = identity(&register);
+    kvs.signal(Signal::SIGTERM);
+    let (status, stderr) = kvs.wait();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        identity(&register),
+        theirs,
+        "someone else's FIFO was removed"
+    );
 }

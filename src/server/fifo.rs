@@ -15,7 +15,7 @@ use nix::sys::stat::Mode;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -58,6 +58,9 @@ pub enum FifoError {
 #[derive(Debug)]
 pub struct RegisterFifo {
     path: PathBuf,
+    /// The FIFO's device and inode: at exit, the path is removed only if it
+    /// still names this FIFO (not one put there by someone else since).
+    identity: (u64, u64),
     reader: File,
     _writer: File,
 }
@@ -99,6 +102,7 @@ impl RegisterFifo {
         match opened {
             Ok((reader, writer)) => Ok(Self {
                 path: path.to_path_buf(),
+                identity: identity(&reader).map_err(io_error)?,
                 reader,
                 _writer: writer,
             }),
@@ -128,9 +132,19 @@ fn open_own_end(path: &Path, end: End) -> io::Result<File> {
     }
 }
 
+/// The device and inode of an open file.
+fn identity(file: &File) -> io::Result<(u64, u64)> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
 impl Drop for RegisterFifo {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let still_ours = fs::symlink_metadata(&self.path)
+            .is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity);
+        if still_ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 

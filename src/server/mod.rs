@@ -12,6 +12,7 @@
 //! * [`protocol`]: the pipe messages, byte for byte.
 //! * [`fifo`]: creating and safely opening FIFOs; bounded waits on them.
 //! * [`host`]: reads connect requests from the register FIFO.
+//! * [`instance`]: one server per register path.
 //! * [`session`]: serves one client from connect to disconnect.
 //! * [`subscriptions`]: who is subscribed to which key.
 //! * [`slots`]: session slots and their generations.
@@ -24,6 +25,7 @@
 
 pub mod fifo;
 pub mod host;
+pub mod instance;
 pub mod notify;
 pub mod order;
 pub mod protocol;
@@ -200,6 +202,7 @@ pub fn run(
     backups: &crate::backup::Backups,
     signals: nix::sys::signal::SigSet,
 ) -> std::io::Result<crate::job::RunSummary> {
+    let _claim = instance::claim(&config.register_fifo).map_err(std::io::Error::other)?;
     let mut register = fifo::RegisterFifo::create(&config.register_fifo, config.register_mode)
         .map_err(std::io::Error::other)?;
     let workers = config.workers;
