@@ -11,8 +11,9 @@ use std::time::Duration;
 ///
 /// Without REGISTER_FIFO (batch mode) it processes the jobs, waits for every
 /// backup to finish, and exits. With it (server mode) it also serves
-/// subscribing clients over named pipes until SIGINT or SIGTERM; SIGUSR1
-/// disconnects every client and keeps serving.
+/// subscribing clients over named pipes until SIGINT, SIGTERM or SIGHUP;
+/// SIGUSR1 disconnects every client and keeps serving. A second SIGINT,
+/// SIGTERM or SIGHUP during a shutdown exits at once with status 1.
 ///
 /// Note: the course's first statement put MAX_BACKUPS before MAX_THREADS;
 /// this follows its final statement: threads, then backups.

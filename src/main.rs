@@ -50,7 +50,7 @@ fn run(args: &Args) -> anyhow::Result<RunSummary> {
     }
 }
 
-/// Batch mode: run the jobs, wait for the backups, exit. SIGINT and SIGTERM
+/// Batch mode: run the jobs, wait for the backups, exit. SIGINT, SIGTERM and SIGHUP
 /// stop the jobs at a command boundary.
 fn run_batch(
     args: &Args,

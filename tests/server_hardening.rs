@@ -248,3 +248,43 @@ fn a_server_removes_only_its_own_register_fifo_at_exit() {
         "someone else's FIFO was removed"
     );
 }
+
+/// SIGHUP stops the server as gracefully as SIGTERM: exit 0, the job's
+/// output flushed, the register FIFO removed.
+#[test]
+fn sighup_shuts_down_gracefully() {
+    let mut kvs = Kvs::start(&[("a.job", "WAIT 60000\n")], 1, true, &[]);
+    kvs.wait_for_output("a.out", "Waiting...");
+    kvs.signal(Signal::SIGHUP);
+    let (status, stderr) = kvs.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!kvs.register.as_ref().expect("server mode").exists());
+}
+
+/// A backup that cannot finish (its temporary file is a FIFO nobody reads,
+/// so opening it blocks) makes the shutdown wait; a second signal exits at
+/// once with status 1. SIGTERM then SIGINT: two different signals, so the
+/// kernel cannot merge them into one.
+#[test]
+fn a_second_signal_during_a_slow_shutdown_exits_at_once_with_status_1() {
+    for server in [false, true] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        fs::write(dir.path().join("a.job"), "BACKUP\nWAIT 1\n").expect("write the job");
+        nix::unistd::mkfifo(
+            &dir.path().join(".a-1.bck.tmp"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("mkfifo");
+        let mut kvs = Kvs::start_in(dir.path(), 1, server, &[]);
+        kvs.wait_for_output("a.out", "Waiting...");
+        kvs.signal(Signal::SIGTERM);
+        kvs.signal(Signal::SIGINT);
+        let (status, stderr) = kvs.wait();
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "server={server}: {status}: {stderr}"
+        );
+        assert!(stderr.contains("exiting at once"), "{stderr}");
+    }
+}

@@ -19,7 +19,7 @@
 //! * [`notify`]: the workers' side: commit, then push to subscribers' rings.
 //! * [`order`]: merges a slot's rings into commit order (watermarks).
 //! * [`writer`]: a slot's pipe writer.
-//! * [`signals`]: SIGINT, SIGTERM and SIGUSR1, handled by one thread.
+//! * [`signals`]: SIGINT, SIGTERM, SIGHUP and SIGUSR1, handled by one thread.
 //! * [`wake`]: lets a slot's idle pipe writer sleep, woken by workers
 //!   without a system call in the common case.
 
@@ -192,7 +192,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
 }
 
 /// Runs the server: creates the register FIFO, serves clients while the
-/// jobs run and afterwards, until SIGINT or SIGTERM; then lets the jobs stop
+/// jobs run and afterwards, until SIGINT, SIGTERM or SIGHUP; then lets the jobs stop
 /// at a command boundary, waits for running backups, closes every pipe,
 /// removes the register FIFO, and returns how the jobs went.
 pub fn run(
