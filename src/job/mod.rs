@@ -30,7 +30,7 @@ pub const INVALID_COMMAND: &str = "Invalid command. See HELP for usage";
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The jobs directory cannot be listed.
-    #[error("cannot read the jobs directory {}: {source}", path.display())]
+    #[error("cannot read the jobs directory {}", path.display())]
     Directory {
         /// The directory.
         path: PathBuf,
@@ -158,7 +158,7 @@ pub fn run_job(
             Some(Line::Command(command)) => executor.execute(&command)?,
             Some(Line::Invalid(reason)) => {
                 crate::report(format_args!("{INVALID_COMMAND}"));
-                tracing::debug!(job = %job.display(), line = reader.line_number(), %reason, "invalid line");
+                tracing::debug!(job = %job.display(), line = reader.line_number(), reason = %crate::ErrorChain(&reason), "invalid line");
             }
         }
     }

@@ -39,7 +39,7 @@ pub enum FifoError {
     #[error("stopped while opening {}", .0.display())]
     Stopped(PathBuf),
     /// Any other system error.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The FIFO.
         path: PathBuf,

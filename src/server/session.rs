@@ -44,7 +44,7 @@ fn serve(slot: usize, shared: &Shared, request: &ConnectRequest) {
     let [requests, responses, notifications] = match opened {
         Ok(files) => files,
         Err(PartlyOpen { error, opened }) => {
-            tracing::warn!(%error, "connect refused");
+            tracing::warn!(error = %crate::ErrorChain(&error), "connect refused");
             let [_, responses, _] = opened;
             refuse(request, responses, deadline);
             return;
