@@ -46,6 +46,11 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
     pub ring_capacity: NonZeroUsize,
 
+    /// Server mode: subscriptions one client may hold at once; a subscribe
+    /// beyond them is answered as failed (result 0, no subscription).
+    #[arg(long, default_value_t = NonZeroUsize::new(1000).expect("non-zero"))]
+    pub max_subscriptions: NonZeroUsize,
+
     /// Server mode: milliseconds a connecting client has to open its pipes.
     #[arg(long, default_value_t = 5000)]
     pub connect_timeout_ms: u64,
@@ -65,6 +70,7 @@ impl Args {
             workers: self.max_threads.get(),
             ring_capacity: self.ring_capacity.get(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            max_subscriptions: self.max_subscriptions.get(),
         }
     }
 }

@@ -8,6 +8,9 @@
 
 mod common;
 
+use kvs::client::{ClientFifos, Connection};
+use kvs::server::protocol::Request;
+use kvs::token::Token;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
@@ -44,6 +47,37 @@ fn wait_with_deadline(child: &mut Child) -> ExitStatus {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Runs `body` (a client talking to a server over blocking pipes) on its own
+/// thread and fails the test if it has not finished within the deadline.
+/// The caller's `Kvs` is then dropped, which kills the server and so ends
+/// the client's blocked reads.
+fn with_deadline<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)));
+    });
+    match result.recv_timeout(PROCESS_DEADLINE) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("a client did not finish within {PROCESS_DEADLINE:?}"),
+    }
+}
+
+fn t(s: &str) -> Token {
+    Token::try_from(s).expect("a valid token")
+}
+
+/// Connects a client named `name` whose FIFOs live in the server's
+/// directory.
+fn connect(kvs: &Kvs, name: &str) -> (Connection, ClientFifos) {
+    let fifos = ClientFifos::in_dir(kvs.path(), name);
+    fifos.create().expect("create the client FIFOs");
+    let register = kvs.register.clone().expect("server mode");
+    let (connection, result) = Connection::connect(&register, &fifos).expect("connect");
+    assert_eq!(result, 0, "connect refused");
+    (connection, fifos)
 }
 
 /// A `kvs` process in a directory of job files; killed if the test fails.
@@ -306,4 +340,35 @@ fn an_error_message_names_each_cause_once() {
         1,
         "{stderr}"
     );
+}
+
+/// With `--max-subscriptions 2`, a third subscription is answered as failed
+/// (0) and not made; re-subscribing to a subscribed key still succeeds, and
+/// an unsubscribe frees room for another.
+#[test]
+fn a_client_holds_at_most_max_subscriptions() {
+    let kvs = Kvs::start(
+        &[("a.job", "WRITE [(a,1)(b,2)(c,3)]\nWAIT 60000\n")],
+        1,
+        true,
+        &["--max-subscriptions", "2"],
+    );
+    kvs.wait_for_output("a.out", "Waiting...");
+    let (mut client, fifos) = connect(&kvs, "limit");
+    let answers = with_deadline(move || {
+        let mut answer = |request| client.call(&request).expect("a response");
+        let answers = [
+            answer(Request::Subscribe(t("a"))),
+            answer(Request::Subscribe(t("b"))),
+            answer(Request::Subscribe(t("c"))),
+            answer(Request::Subscribe(t("a"))),
+            answer(Request::Unsubscribe(t("c"))),
+            answer(Request::Unsubscribe(t("a"))),
+            answer(Request::Subscribe(t("c"))),
+            answer(Request::Disconnect),
+        ];
+        drop(fifos);
+        answers
+    });
+    assert_eq!(answers, [1, 1, 0, 1, 1, 0, 1, 0]);
 }

@@ -85,6 +85,8 @@ impl Rig {
             workers,
             ring_capacity,
             connect_timeout: Duration::from_secs(1),
+            // Every slot subscribes to every key.
+            max_subscriptions: keys.len(),
         };
         let Parts {
             shared,

@@ -64,6 +64,8 @@ pub struct Config {
     pub ring_capacity: usize,
     /// How long a connecting client has to open its three FIFOs.
     pub connect_timeout: Duration,
+    /// Subscriptions one session may hold; a subscribe beyond them fails.
+    pub max_subscriptions: usize,
 }
 
 /// What the server's threads share.
@@ -111,6 +113,22 @@ impl Shared {
         }
     }
 
+    /// A client's subscribe request: subscribes the session `generation` in
+    /// `slot` to `key` if the key exists and the session holds fewer than
+    /// `--max-subscriptions`; returns whether it is subscribed (the answer
+    /// the client gets).
+    pub fn subscribe(&self, slot: usize, generation: u64, key: crate::token::Key) -> bool {
+        let mut values = Vec::with_capacity(1);
+        self.store
+            .read(&crate::store::KeySet::from_keys([key]), &mut values);
+        let exists = values.first().is_some_and(Option::is_some);
+        exists
+            && self
+                .subscriptions
+                .subscribe(key, subscriptions::Subscriber { slot, generation })
+                != subscriptions::Subscribed::LimitReached
+    }
+
     /// The next connect request, waiting for one; `None` at shutdown.
     pub fn next_connect(&self) -> Option<ConnectRequest> {
         while !self.is_shutting_down() {
@@ -142,7 +160,7 @@ pub struct Parts {
 pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
     let sessions = config.max_sessions.max(1);
     let workers = config.workers.max(1);
-    let subscriptions = Arc::new(Subscriptions::new(sessions));
+    let subscriptions = Arc::new(Subscriptions::new(sessions, config.max_subscriptions));
     let slots: Arc<[Slot]> = (0..sessions).map(|_| Slot::default()).collect();
     let (marks, gates) = Watermarks::new(workers);
     let mut producers: Vec<Vec<_>> = (0..workers).map(|_| Vec::with_capacity(sessions)).collect();
@@ -281,6 +299,7 @@ mod tests {
             workers,
             ring_capacity: 4,
             connect_timeout: Duration::from_millis(10),
+            max_subscriptions: 1000,
         }
     }
 

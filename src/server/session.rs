@@ -13,9 +13,7 @@
 use super::fifo::{self, End, PartlyOpen, ReadOutcome};
 use super::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use super::slots::EndReason;
-use super::subscriptions::Subscriber;
 use super::Shared;
-use crate::store::KeySet;
 use std::fs::File;
 use std::io;
 use std::time::Instant;
@@ -149,21 +147,10 @@ impl Session<'_> {
         Ok(None)
     }
 
-    /// Subscribes to `key` if it exists; says whether it did.
+    /// Subscribes to `key` if it exists (and the session's limit allows);
+    /// says whether it did.
     fn subscribe(&self, key: crate::token::Key) -> bool {
-        let mut values = Vec::with_capacity(1);
-        self.shared
-            .store
-            .read(&KeySet::from_keys([key]), &mut values);
-        let exists = values.first().is_some_and(Option::is_some);
-        if exists {
-            let subscriber = Subscriber {
-                slot: self.slot,
-                generation: self.generation,
-            };
-            self.shared.subscriptions.subscribe(key, subscriber);
-        }
-        exists
+        self.shared.subscribe(self.slot, self.generation, key)
     }
 
     fn respond(&mut self, op: u8, result: u8) -> io::Result<()> {
