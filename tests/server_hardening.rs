@@ -372,3 +372,105 @@ fn a_client_holds_at_most_max_subscriptions() {
     });
     assert_eq!(answers, [1, 1, 0, 1, 1, 0, 1, 0]);
 }
+
+/// What a client saw of its subscriptions to `k` while a job alternated
+/// `WRITE [(k,..)]` and `DELETE [k]`.
+#[derive(Debug, Default)]
+struct RaceReport {
+    /// Subscribes answered 1.
+    made: usize,
+    /// Values that arrived on a subscription before its `DELETED` (the
+    /// subscription survived a delete it should have ended with).
+    values_before_deleted: usize,
+    /// Notifications for `k` while no subscription to it was active.
+    strays: usize,
+    /// A subscription answered 1 that never got its `DELETED`.
+    vanished: usize,
+}
+
+/// Subscribes to `k` in a loop until the end marker `z` is deleted, checking
+/// that each subscription answered 1 gets exactly one notification, its
+/// `DELETED` (the key exists at the subscription, and the job's next commit
+/// to it is a delete), and that nothing arrives for `k` between
+/// subscriptions. `z` is deleted by the job's last command, so its
+/// `DELETED` comes after every other notification (commit order).
+fn subscribe_in_a_loop(mut client: Connection) -> RaceReport {
+    let notifications = client.take_notifications().expect("the notification pipe");
+    let (tx, notes) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for note in notifications {
+            if tx.send(note).is_err() {
+                return;
+            }
+        }
+    });
+    assert_eq!(
+        client
+            .call(&Request::Subscribe(t("z")))
+            .expect("a response"),
+        1
+    );
+    let deleted = b"DELETED".to_vec();
+    let mut report = RaceReport::default();
+    loop {
+        if client
+            .call(&Request::Subscribe(t("k")))
+            .expect("a response")
+            == 1
+        {
+            report.made += 1;
+            loop {
+                let (key, value) = notes.recv().expect("the server keeps the pipe open");
+                match (key.as_slice(), value == deleted) {
+                    (b"k", true) => break,
+                    (b"k", false) => report.values_before_deleted += 1,
+                    _ => {
+                        report.vanished += 1;
+                        return report;
+                    }
+                }
+            }
+        }
+        while let Ok((key, _)) = notes.try_recv() {
+            if key != b"k" {
+                return report;
+            }
+            report.strays += 1;
+        }
+    }
+}
+
+/// Subscribe racing DELETE: every subscription answered 1 ends with exactly
+/// its `DELETED`, none vanishes, and nothing arrives between subscriptions.
+#[test]
+fn subscribing_in_a_loop_while_a_job_writes_and_deletes_the_key() {
+    const ROUNDS: usize = 50_000;
+    // A 1 ms pause every so often spreads the rounds over many of the
+    // client's subscribes, however fast the job runs.
+    const ROUNDS_PER_PAUSE: usize = 250;
+    for engine in common::engines() {
+        let mut job = String::from("WRITE [(z,1)]\nWAIT 1000\n");
+        for round in 0..ROUNDS {
+            job.push_str(&format!("WRITE [(k,v{round})]\nDELETE [k]\n"));
+            if round % ROUNDS_PER_PAUSE == 0 {
+                job.push_str("WAIT 1\n");
+            }
+        }
+        job.push_str("DELETE [z]\n");
+        let kvs = Kvs::start(&[("a.job", &job)], 1, true, &["--store", engine]);
+        kvs.wait_for_output("a.out", "Waiting...");
+        let (client, fifos) = connect(&kvs, "race");
+        let report = with_deadline(move || {
+            let report = subscribe_in_a_loop(client);
+            drop(fifos);
+            report
+        });
+        eprintln!("{engine}: {report:?}");
+        assert!(report.made > 0, "{engine}: {report:?}");
+        assert_eq!(
+            (report.values_before_deleted, report.strays, report.vanished),
+            (0, 0, 0),
+            "{engine}: {report:?}"
+        );
+    }
+}

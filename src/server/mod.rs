@@ -13,6 +13,7 @@
 //! * [`fifo`]: creating and safely opening FIFOs; bounded waits on them.
 //! * [`host`]: reads connect requests from the register FIFO.
 //! * [`instance`]: one server per register path.
+//! * [`key_locks`]: make a key's subscribes and its commits exclude each other.
 //! * [`session`]: serves one client from connect to disconnect.
 //! * [`subscriptions`]: who is subscribed to which key.
 //! * [`slots`]: session slots and their generations.
@@ -26,6 +27,7 @@
 pub mod fifo;
 pub mod host;
 pub mod instance;
+pub mod key_locks;
 pub mod notify;
 pub mod order;
 pub mod protocol;
@@ -78,6 +80,8 @@ pub struct Shared {
     pub subscriptions: Arc<Subscriptions>,
     /// The session slots.
     pub slots: Arc<[Slot]>,
+    /// What the workers' commits notify through.
+    pub fanout: Arc<Fanout>,
     shutdown: AtomicBool,
     connects: Mutex<Receiver<ConnectRequest>>,
 }
@@ -118,15 +122,17 @@ impl Shared {
     /// `--max-subscriptions`; returns whether it is subscribed (the answer
     /// the client gets).
     pub fn subscribe(&self, slot: usize, generation: u64, key: crate::token::Key) -> bool {
-        let mut values = Vec::with_capacity(1);
-        self.store
-            .read(&crate::store::KeySet::from_keys([key]), &mut values);
-        let exists = values.first().is_some_and(Option::is_some);
-        exists
-            && self
-                .subscriptions
-                .subscribe(key, subscriptions::Subscriber { slot, generation })
-                != subscriptions::Subscribed::LimitReached
+        let subscriber = subscriptions::Subscriber { slot, generation };
+        matches!(
+            self.fanout.subscribe(key, subscriber),
+            Some(subscriptions::Subscribed::Made | subscriptions::Subscribed::Already)
+        )
+    }
+
+    /// A client's unsubscribe request: false if `slot` was not subscribed
+    /// to `key`.
+    pub fn unsubscribe(&self, key: &crate::token::Key, slot: usize) -> bool {
+        self.fanout.unsubscribe(key, slot)
     }
 
     /// The next connect request, waiting for one; `None` at shutdown.
@@ -176,6 +182,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
         store: Arc::clone(&store),
         subscriptions: Arc::clone(&subscriptions),
         slots: Arc::clone(&slots),
+        locks: key_locks::KeyLocks::default(),
     });
     let ports = gates
         .into_iter()
@@ -198,6 +205,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
         store,
         subscriptions,
         slots,
+        fanout: Arc::clone(&fanout),
         shutdown: AtomicBool::new(false),
         connects: Mutex::new(connects),
     });

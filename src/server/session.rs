@@ -132,9 +132,7 @@ impl Session<'_> {
                 return Ok(Some(EndReason::Disconnected));
             }
             Ok(Request::Subscribe(key)) => u8::from(self.subscribe(key)),
-            Ok(Request::Unsubscribe(key)) => {
-                u8::from(!self.shared.subscriptions.unsubscribe(&key, self.slot))
-            }
+            Ok(Request::Unsubscribe(key)) => u8::from(!self.shared.unsubscribe(&key, self.slot)),
             // A key the store cannot hold is a key that does not exist, and
             // one nobody can be subscribed to: answer as for any such key.
             Err(ProtocolError::BadKey(_)) => u8::from(op != super::protocol::OP_SUBSCRIBE),

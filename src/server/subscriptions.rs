@@ -67,9 +67,10 @@ impl Subscriptions {
 
     /// Calls `f` with the subscribers of `key`, without locking.
     pub fn for_each_subscriber(&self, key: &Key, mut f: impl FnMut(Subscriber)) {
-        // Relaxed: a hint only. A subscription made concurrently with this
-        // commit may or may not see it, which is the same choice a lookup
-        // racing the subscribe would make.
+        // Relaxed: a commit looks its keys' subscribers up holding their
+        // key-lock stripes (`super::key_locks`), and a subscription is made
+        // holding its key's stripe exclusively: the lock orders the two, so
+        // a count of 0 here means no subscriber of this key yet.
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
