@@ -41,9 +41,11 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(8).expect("non-zero"))]
     pub max_sessions: NonZeroUsize,
 
-    /// Server mode: notifications buffered per (worker, client) before a
-    /// client that does not read them is disconnected.
-    #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
+    /// Server mode: notifications each (worker, client) ring holds. A
+    /// client's pipe writer also holds up to four rings' worth per worker
+    /// while the client's pipe is full; a client that does not read them
+    /// is disconnected once both are full.
+    #[arg(long, default_value_t = NonZeroUsize::new(8192).expect("non-zero"))]
     pub ring_capacity: NonZeroUsize,
 
     /// Server mode: subscriptions one client may hold at once; a subscribe

@@ -474,3 +474,71 @@ fn subscribing_in_a_loop_while_a_job_writes_and_deletes_the_key() {
         );
     }
 }
+
+/// Two jobs each write their own subscribed key 20 000 times as fast as
+/// they can, with default settings, while the course-style `kvs-client`
+/// prints every notification: it keeps reading, so it keeps its session and
+/// gets, for each key, every value from its first one to the last, in order.
+#[test]
+fn a_kvs_client_that_keeps_reading_survives_a_burst_from_two_jobs() {
+    const WRITES: usize = 20_000;
+    let mut jobs = Vec::new();
+    for key in ["a", "b"] {
+        let mut job = format!("WRITE [({key},start)]\nWAIT 2000\n");
+        for i in 0..WRITES {
+            job.push_str(&format!("WRITE [({key},{i})]\n"));
+        }
+        jobs.push((format!("{key}.job"), job));
+    }
+    let files: Vec<(&str, &str)> = jobs.iter().map(|(n, j)| (n.as_str(), j.as_str())).collect();
+    let kvs = Kvs::start(&files, 2, true, &[]);
+    kvs.wait_for_output("a.out", "Waiting...");
+    kvs.wait_for_output("b.out", "Waiting...");
+    let mut client = Command::new(env!("CARGO_BIN_EXE_kvs-client"))
+        .arg(format!("kvs-burst-{}", std::process::id()))
+        .arg(kvs.register.as_ref().expect("server mode"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kvs-client runs");
+    let mut stdin = client.stdin.take().expect("piped");
+    std::io::Write::write_all(&mut stdin, b"SUBSCRIBE [a]\nSUBSCRIBE [b]\n").expect("commands");
+    let stdout = client.stdout.take().expect("piped");
+    let last = format!("{}", WRITES - 1);
+    let seen = with_deadline(move || {
+        use std::io::BufRead;
+        let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("text");
+            let Some(pair) = line.strip_prefix('(').and_then(|l| l.strip_suffix(')')) else {
+                continue;
+            };
+            let (key, value) = pair.split_once(',').expect("(key,value)");
+            seen.entry(key.to_string())
+                .or_default()
+                .push(value.to_string());
+            let done = |key| seen.get(key).and_then(|v| v.last()) == Some(&last);
+            if done("a") && done("b") {
+                break;
+            }
+        }
+        seen
+    });
+    drop(stdin);
+    assert!(wait_with_deadline(&mut client).success());
+    for key in ["a", "b"] {
+        let values = seen.get(key).cloned().unwrap_or_default();
+        let numbers: Vec<usize> = values.iter().filter_map(|v| v.parse().ok()).collect();
+        assert_eq!(
+            numbers.last(),
+            Some(&(WRITES - 1)),
+            "{key}: disconnected after {} notifications",
+            values.len()
+        );
+        assert!(
+            numbers.windows(2).all(|w| w[1] == w[0] + 1),
+            "{key}: a gap or a reordering"
+        );
+    }
+}

@@ -116,7 +116,8 @@ impl Rig {
         for (slot, merger) in mergers.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
             writers.push(spawn(format!("bench-writer-{slot}"), move || {
-                writer::run(&shared.slots[slot], merger, shared.shutdown_flag())
+                let limit = writer::held_limit(ring_capacity, workers);
+                writer::run(&shared.slots[slot], merger, limit, shared.shutdown_flag())
             })?);
         }
         let rig = Rig {

@@ -250,7 +250,8 @@ pub fn run(
     let summary = std::thread::scope(|scope| {
         for (slot, merger) in shared.slots.iter().zip(mergers) {
             let shutdown = shared.shutdown_flag();
-            scope.spawn(move || writer::run(slot, merger, shutdown));
+            let limit = writer::held_limit(shared.config.ring_capacity, workers);
+            scope.spawn(move || writer::run(slot, merger, limit, shutdown));
         }
         for slot in 0..shared.slots.len() {
             let shared = &shared;
