@@ -20,6 +20,7 @@ fn config() -> Config {
         ring_capacity: 2,
         connect_timeout: Duration::from_millis(1),
         max_subscriptions: 4,
+        reset_store_on_sigusr1: false,
     }
 }
 

@@ -53,6 +53,11 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(1000).expect("non-zero"))]
     pub max_subscriptions: NonZeroUsize,
 
+    /// Server mode: SIGUSR1 also empties the store, at one instant between
+    /// job commands (jobs go on with an empty store).
+    #[arg(long)]
+    pub reset_on_sigusr1: bool,
+
     /// Server mode: milliseconds a connecting client has to open its pipes.
     #[arg(long, default_value_t = 5000)]
     pub connect_timeout_ms: u64,
@@ -73,6 +78,7 @@ impl Args {
             ring_capacity: self.ring_capacity.get(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             max_subscriptions: self.max_subscriptions.get(),
+            reset_store_on_sigusr1: self.reset_on_sigusr1,
         }
     }
 }

@@ -75,6 +75,7 @@ fn run_batch(
         backups,
         stop: &stop,
         ports: None,
+        gate: None,
     };
     let summary = job::run_jobs(jobs, args.max_threads.get(), &context);
     backups.wait_idle();

@@ -542,3 +542,119 @@ fn a_kvs_client_that_keeps_reading_survives_a_burst_from_two_jobs() {
         );
     }
 }
+
+/// The lines of `text` that are a `READ` of `[a,b,c]`: true when all three
+/// keys were present, false when all were missing; fails on a mix (a command
+/// that saw half a reset).
+fn abc_reads(text: &str) -> Vec<bool> {
+    text.lines()
+        .filter(|line| line.starts_with("[(a,"))
+        .map(|line| match line {
+            "[(a,1)(b,1)(c,1)]" => true,
+            "[(a,KVSERROR)(b,KVSERROR)(c,KVSERROR)]" => false,
+            torn => panic!("a READ saw half a reset: {torn}"),
+        })
+        .collect()
+}
+
+/// With `--reset-on-sigusr1`, SIGUSR1 empties the store at one instant: a
+/// job reading three keys over and over sees all of them until the reset
+/// and none after, never a mix, and its final `SHOW` is empty; the server
+/// keeps running. Both engines.
+#[test]
+fn sigusr1_with_reset_on_sigusr1_empties_the_store_between_job_commands() {
+    const READS: usize = 40_000;
+    for engine in common::engines() {
+        let mut job = String::from("WRITE [(a,1)(b,1)(c,1)]\nWAIT 1\n");
+        for read in 0..READS {
+            job.push_str("READ [a,b,c]\n");
+            if read % 100 == 0 {
+                job.push_str("WAIT 1\n");
+            }
+        }
+        job.push_str("SHOW\nREAD [end]\n");
+        let mut kvs = Kvs::start(
+            &[("a.job", &job)],
+            1,
+            true,
+            &["--store", engine, "--reset-on-sigusr1"],
+        );
+        kvs.wait_for_output("a.out", "[(a,1)(b,1)(c,1)]");
+        kvs.signal(Signal::SIGUSR1);
+        kvs.wait_for_output("a.out", "[(end,KVSERROR)]");
+        let out = kvs.read("a.out");
+        let reads = abc_reads(&out);
+        let before = reads.iter().take_while(|&&present| present).count();
+        assert!(before > 0, "{engine}");
+        assert!(
+            before < reads.len(),
+            "{engine}: the reset came after the job"
+        );
+        assert!(
+            reads[before..].iter().all(|&present| !present),
+            "{engine}: keys came back"
+        );
+        assert!(
+            !out.contains("(a, 1)"),
+            "{engine}: SHOW after the reset: {out}"
+        );
+        kvs.signal(Signal::SIGTERM);
+        let (status, stderr) = kvs.wait();
+        assert!(status.success(), "{engine}: {stderr}");
+    }
+}
+
+/// A reset racing a job that keeps writing new keys: a key the job wrote
+/// and then read beside a key the reset deletes was written before the
+/// reset, so the reset must delete it too. (The store holds many keys, so
+/// emptying it takes long enough for writes to race it.) Both engines.
+#[test]
+fn a_reset_racing_writes_deletes_every_key_written_before_it() {
+    const BASE_LINES: usize = 500;
+    const PAIRS_PER_LINE: usize = 100;
+    const ROUNDS: usize = 20_000;
+    for engine in common::engines() {
+        let mut job = String::new();
+        for line in 0..BASE_LINES {
+            job.push_str("WRITE [");
+            for pair in 0..PAIRS_PER_LINE {
+                job.push_str(&format!("(b{}x{pair},1)", line));
+            }
+            job.push_str("]\n");
+        }
+        job.push_str("WAIT 1\n");
+        for round in 0..ROUNDS {
+            job.push_str(&format!("WRITE [(n{round},1)]\nREAD [b0x0,n{round}]\n"));
+            if round % 200 == 0 {
+                job.push_str("WAIT 1\n");
+            }
+        }
+        job.push_str("SHOW\nREAD [end]\n");
+        let mut kvs = Kvs::start(
+            &[("a.job", &job)],
+            1,
+            true,
+            &["--store", engine, "--reset-on-sigusr1"],
+        );
+        kvs.wait_for_output("a.out", "[(b0x0,1)(n");
+        kvs.signal(Signal::SIGUSR1);
+        kvs.wait_for_output("a.out", "[(end,KVSERROR)]");
+        let out = kvs.read("a.out");
+        let before_reset: Vec<&str> = out
+            .lines()
+            .filter_map(|line| line.strip_prefix("[(b0x0,1)(")?.strip_suffix(",1)]"))
+            .collect();
+        assert!(
+            before_reset.len() < ROUNDS,
+            "{engine}: the reset came after the job"
+        );
+        for key in before_reset {
+            assert!(
+                !out.contains(&format!("({key}, 1)")),
+                "{engine}: {key} was written before the reset and survived it"
+            );
+        }
+        kvs.signal(Signal::SIGTERM);
+        assert!(kvs.wait().0.success());
+    }
+}

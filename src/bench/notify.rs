@@ -87,6 +87,7 @@ impl Rig {
             connect_timeout: Duration::from_secs(1),
             // Every slot subscribes to every key.
             max_subscriptions: keys.len(),
+            reset_store_on_sigusr1: false,
         };
         let Parts {
             shared,

@@ -7,11 +7,13 @@
 
 pub mod command;
 pub mod exec;
+pub mod gate;
 pub mod output;
 pub mod parse;
 
 pub use command::Command;
 pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper};
+pub use gate::CommandGate;
 pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
@@ -70,6 +72,9 @@ pub struct JobContext<'a> {
     /// In server mode, the workers' notification ports: each worker takes
     /// one for its lifetime.
     pub ports: Option<&'a Mutex<Vec<WorkerPort>>>,
+    /// With `--reset-on-sigusr1`, the gate a store reset waits at; each
+    /// command that touches the store holds it.
+    pub gate: Option<&'a CommandGate>,
 }
 
 /// How a run of jobs went.
@@ -149,7 +154,8 @@ pub fn run_job(
         output,
         BackupNames::new(dir, stem),
     )
-    .with_port(port);
+    .with_port(port)
+    .with_gate(context.gate);
     let mut reader = JobReader::new(input);
     while !is_stopped(context) {
         match reader.next_line()? {

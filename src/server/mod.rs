@@ -68,6 +68,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Subscriptions one session may hold; a subscribe beyond them fails.
     pub max_subscriptions: usize,
+    /// SIGUSR1 also empties the store (between job commands).
+    pub reset_store_on_sigusr1: bool,
 }
 
 /// What the server's threads share.
@@ -106,6 +108,16 @@ impl Shared {
     /// The shutdown flag, for the job workers to stop at.
     pub fn shutdown_flag(&self) -> &AtomicBool {
         &self.shutdown
+    }
+
+    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store while no job
+    /// command runs (`gate`), then ends every session. Emptying first means
+    /// every session that could have subscribed to a key the reset deleted
+    /// without a `DELETED` is one the reset ends.
+    pub fn reset_store_and_sessions(&self, gate: &crate::job::CommandGate) {
+        let ts = gate.exclusively(|| self.store.clear());
+        tracing::info!(?ts, "store emptied");
+        self.reset_sessions();
     }
 
     /// SIGUSR1: ends every session (their clients see their pipes close and
@@ -238,9 +250,14 @@ pub fn run(
         mergers,
         queue,
     } = build(config, store);
+    let gate = Arc::new(crate::job::CommandGate::default());
+    let reset_store = shared.config.reset_store_on_sigusr1;
     let on_signal = {
-        let shared = Arc::clone(&shared);
+        let (shared, gate) = (Arc::clone(&shared), Arc::clone(&gate));
         move |request| match request {
+            signals::Request::ResetSessions if reset_store => {
+                shared.reset_store_and_sessions(&gate)
+            }
             signals::Request::ResetSessions => shared.reset_sessions(),
             signals::Request::Shutdown => shared.shut_down(),
         }
@@ -267,6 +284,7 @@ pub fn run(
             backups,
             stop: shared.shutdown_flag(),
             ports: Some(&ports),
+            gate: reset_store.then_some(&*gate),
         };
         let summary = crate::job::run_jobs(jobs, workers, &context);
         backups.wait_idle();
@@ -309,6 +327,7 @@ mod tests {
             ring_capacity: 4,
             connect_timeout: Duration::from_millis(10),
             max_subscriptions: 1000,
+            reset_store_on_sigusr1: false,
         }
     }
 
