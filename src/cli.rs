@@ -33,6 +33,12 @@ pub struct Args {
     /// Register FIFO to create and serve clients on (server mode).
     pub register_fifo: Option<PathBuf>,
 
+    /// Load this backup (`SHOW` format, e.g. an `X-n.bck`) into the store
+    /// before any job or client runs. A malformed file is an error naming
+    /// the line; nothing runs.
+    #[arg(long, value_name = "FILE.bck")]
+    pub restore: Option<PathBuf>,
+
     /// Store engine.
     #[arg(long, value_enum, default_value_t = Engine::ALL[0])]
     pub store: Engine,

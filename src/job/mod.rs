@@ -10,6 +10,7 @@ pub mod exec;
 pub mod gate;
 pub mod output;
 pub mod parse;
+pub mod restore;
 
 pub use command::Command;
 pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper};
