@@ -457,7 +457,8 @@ fn subscribing_in_a_loop_while_a_job_writes_and_deletes_the_key() {
     // client's subscribes, however fast the job runs.
     const ROUNDS_PER_PAUSE: usize = 250;
     for engine in common::engines() {
-        let mut job = String::from("WRITE [(z,1)]\nWAIT 1000\n");
+        // The pause gives the client time to connect, even on a busy machine.
+        let mut job = String::from("WRITE [(z,1)]\nWAIT 3000\n");
         for round in 0..ROUNDS {
             job.push_str(&format!("WRITE [(k,v{round})]\nDELETE [k]\n"));
             if round % ROUNDS_PER_PAUSE == 0 {
@@ -492,7 +493,7 @@ fn a_kvs_client_that_keeps_reading_survives_a_burst_from_two_jobs() {
     const WRITES: usize = 20_000;
     let mut jobs = Vec::new();
     for key in ["a", "b"] {
-        let mut job = format!("WRITE [({key},start)]\nWAIT 2000\n");
+        let mut job = format!("WRITE [({key},start)]\nWAIT 3000\n");
         for i in 0..WRITES {
             job.push_str(&format!("WRITE [({key},{i})]\n"));
         }
@@ -576,7 +577,7 @@ fn sigusr1_with_reset_on_sigusr1_empties_the_store_between_job_commands() {
         let mut job = String::from("WRITE [(a,1)(b,1)(c,1)]\nWAIT 1\n");
         for read in 0..READS {
             job.push_str("READ [a,b,c]\n");
-            if read % 100 == 0 {
+            if read % 50 == 0 {
                 job.push_str("WAIT 1\n");
             }
         }
@@ -633,7 +634,7 @@ fn a_reset_racing_writes_deletes_every_key_written_before_it() {
         job.push_str("WAIT 1\n");
         for round in 0..ROUNDS {
             job.push_str(&format!("WRITE [(n{round},1)]\nREAD [b0x0,n{round}]\n"));
-            if round % 200 == 0 {
+            if round % 50 == 0 {
                 job.push_str("WAIT 1\n");
             }
         }
