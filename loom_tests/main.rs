@@ -16,6 +16,7 @@ mod store_pending_commit;
 mod store_retire_vs_write;
 mod store_snapshot_vs_prune;
 mod store_tombstone_not_stranded;
+mod subscribe_vs_delete;
 mod wake;
 
 use kvs::store::{KeySet, Store, WriteSet};

@@ -11,8 +11,9 @@ use std::time::Duration;
 ///
 /// Without REGISTER_FIFO (batch mode) it processes the jobs, waits for every
 /// backup to finish, and exits. With it (server mode) it also serves
-/// subscribing clients over named pipes until SIGINT or SIGTERM; SIGUSR1
-/// disconnects every client and keeps serving.
+/// subscribing clients over named pipes until SIGINT, SIGTERM or SIGHUP;
+/// SIGUSR1 disconnects every client and keeps serving. A second SIGINT,
+/// SIGTERM or SIGHUP during a shutdown exits at once with status 1.
 ///
 /// Note: the course's first statement put MAX_BACKUPS before MAX_THREADS;
 /// this follows its final statement: threads, then backups.
@@ -32,6 +33,12 @@ pub struct Args {
     /// Register FIFO to create and serve clients on (server mode).
     pub register_fifo: Option<PathBuf>,
 
+    /// Load this backup (`SHOW` format, e.g. an `X-n.bck`) into the store
+    /// before any job or client runs. A malformed file is an error naming
+    /// the line; nothing runs.
+    #[arg(long, value_name = "FILE.bck")]
+    pub restore: Option<PathBuf>,
+
     /// Store engine.
     #[arg(long, value_enum, default_value_t = Engine::ALL[0])]
     pub store: Engine,
@@ -40,10 +47,22 @@ pub struct Args {
     #[arg(long, default_value_t = NonZeroUsize::new(8).expect("non-zero"))]
     pub max_sessions: NonZeroUsize,
 
-    /// Server mode: notifications buffered per (worker, client) before a
-    /// client that does not read them is disconnected.
-    #[arg(long, default_value_t = NonZeroUsize::new(4096).expect("non-zero"))]
+    /// Server mode: notifications each (worker, client) ring holds. A
+    /// client's pipe writer also holds up to four rings' worth per worker
+    /// while the client's pipe is full; a client that does not read them
+    /// is disconnected once both are full.
+    #[arg(long, default_value_t = NonZeroUsize::new(8192).expect("non-zero"))]
     pub ring_capacity: NonZeroUsize,
+
+    /// Server mode: subscriptions one client may hold at once; a subscribe
+    /// beyond them is answered as failed (result 0, no subscription).
+    #[arg(long, default_value_t = NonZeroUsize::new(1000).expect("non-zero"))]
+    pub max_subscriptions: NonZeroUsize,
+
+    /// Server mode: SIGUSR1 also empties the store, at one instant between
+    /// job commands (jobs go on with an empty store).
+    #[arg(long)]
+    pub reset_on_sigusr1: bool,
 
     /// Server mode: milliseconds a connecting client has to open its pipes.
     #[arg(long, default_value_t = 5000)]
@@ -64,6 +83,8 @@ impl Args {
             workers: self.max_threads.get(),
             ring_capacity: self.ring_capacity.get(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            max_subscriptions: self.max_subscriptions.get(),
+            reset_store_on_sigusr1: self.reset_on_sigusr1,
         }
     }
 }

@@ -40,6 +40,9 @@ fn run(args: &Args) -> anyhow::Result<RunSummary> {
     let signal_set = signals::block().context("cannot block signals")?;
     let jobs = job::find_jobs(&args.jobs_dir).context("no jobs run")?;
     let store = args.store.open();
+    if let Some(backup) = &args.restore {
+        restore(backup, store.as_ref())?;
+    }
     let backups = Backups::new(args.max_backups.get());
     match &args.register_fifo {
         Some(register_fifo) => {
@@ -50,7 +53,15 @@ fn run(args: &Args) -> anyhow::Result<RunSummary> {
     }
 }
 
-/// Batch mode: run the jobs, wait for the backups, exit. SIGINT and SIGTERM
+/// Loads `backup` into `store`, saying on stderr how long it took.
+fn restore(backup: &std::path::Path, store: &dyn kvs::store::Store) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let keys = job::restore::restore(backup, store).context("nothing run")?;
+    tracing::info!(keys, elapsed = ?started.elapsed(), "backup restored");
+    Ok(())
+}
+
+/// Batch mode: run the jobs, wait for the backups, exit. SIGINT, SIGTERM and SIGHUP
 /// stop the jobs at a command boundary.
 fn run_batch(
     args: &Args,
@@ -75,6 +86,7 @@ fn run_batch(
         backups,
         stop: &stop,
         ports: None,
+        gate: None,
     };
     let summary = job::run_jobs(jobs, args.max_threads.get(), &context);
     backups.wait_idle();

@@ -11,7 +11,9 @@
 #[cfg(not(feature = "loom"))]
 mod imp {
     pub use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-    pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub use std::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    };
     pub use std::thread;
 
     /// Waits out another thread's short step (a commit in flight, a slot
@@ -63,7 +65,9 @@ mod imp {
 mod imp {
     pub use loom::cell::UnsafeCell;
     pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-    pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub use loom::sync::{
+        Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    };
     pub use loom::thread;
 
     /// Under loom a waiting thread must yield at every step, or the model

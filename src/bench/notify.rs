@@ -85,6 +85,9 @@ impl Rig {
             workers,
             ring_capacity,
             connect_timeout: Duration::from_secs(1),
+            // Every slot subscribes to every key.
+            max_subscriptions: keys.len(),
+            reset_store_on_sigusr1: false,
         };
         let Parts {
             shared,
@@ -114,7 +117,8 @@ impl Rig {
         for (slot, merger) in mergers.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
             writers.push(spawn(format!("bench-writer-{slot}"), move || {
-                writer::run(&shared.slots[slot], merger, shared.shutdown_flag())
+                let limit = writer::held_limit(ring_capacity, workers);
+                writer::run(&shared.slots[slot], merger, limit, shared.shutdown_flag())
             })?);
         }
         let rig = Rig {

@@ -6,6 +6,7 @@
 //! each sees the effects of those before it.
 
 use super::command::{Command, HELP_TEXT};
+use super::gate::CommandGate;
 use super::output::{write_pair_list, write_show_lines, DELETE_MISSING, READ_MISSING, WAITING};
 use crate::backup::Backups;
 use crate::server::notify::WorkerPort;
@@ -75,6 +76,7 @@ impl Sleeper for StoppableSleeper<'_> {
 pub struct JobExecutor<'a, W: Write> {
     store: &'a dyn Store,
     port: Option<&'a mut WorkerPort>,
+    gate: Option<&'a CommandGate>,
     backups: &'a Backups,
     sleeper: &'a dyn Sleeper,
     out: W,
@@ -95,6 +97,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
         Self {
             store,
             port: None,
+            gate: None,
             backups,
             sleeper,
             out,
@@ -111,8 +114,17 @@ impl<'a, W: Write> JobExecutor<'a, W> {
         self
     }
 
+    /// Makes every command that touches the store hold `gate` (see
+    /// [`CommandGate`]).
+    pub fn with_gate(mut self, gate: Option<&'a CommandGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
     /// Runs one command, writing what it prints to the output.
     pub fn execute(&mut self, command: &Command) -> io::Result<()> {
+        let touches_store = !matches!(command, Command::Wait(_) | Command::Help);
+        let _entered = self.gate.filter(|_| touches_store).map(CommandGate::enter);
         match command {
             Command::Write(pairs) => {
                 let batch = WriteSet::from_pairs(pairs.iter().copied());

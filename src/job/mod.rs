@@ -7,11 +7,14 @@
 
 pub mod command;
 pub mod exec;
+pub mod gate;
 pub mod output;
 pub mod parse;
+pub mod restore;
 
 pub use command::Command;
 pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper};
+pub use gate::CommandGate;
 pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
@@ -30,7 +33,7 @@ pub const INVALID_COMMAND: &str = "Invalid command. See HELP for usage";
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The jobs directory cannot be listed.
-    #[error("cannot read the jobs directory {}: {source}", path.display())]
+    #[error("cannot read the jobs directory {}", path.display())]
     Directory {
         /// The directory.
         path: PathBuf,
@@ -70,6 +73,9 @@ pub struct JobContext<'a> {
     /// In server mode, the workers' notification ports: each worker takes
     /// one for its lifetime.
     pub ports: Option<&'a Mutex<Vec<WorkerPort>>>,
+    /// With `--reset-on-sigusr1`, the gate a store reset waits at; each
+    /// command that touches the store holds it.
+    pub gate: Option<&'a CommandGate>,
 }
 
 /// How a run of jobs went.
@@ -92,7 +98,9 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
                 let mut port = context
                     .ports
                     .and_then(|ports| ports.lock().unwrap_or_else(|p| p.into_inner()).pop());
-                loop {
+                // A job that has not started when a stop comes never starts,
+                // so its `.out` is left as it was (see `run_job`).
+                while !is_stopped(context) {
                     // Relaxed: the counter only hands out distinct indices;
                     // the job paths were written before the threads started.
                     let index = next.fetch_add(1, Ordering::Relaxed);
@@ -114,6 +122,12 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
     }
 }
 
+/// Whether the jobs were told to stop.
+fn is_stopped(context: &JobContext<'_>) -> bool {
+    // Relaxed: a stop request needs no data from the thread that set it.
+    context.stop.load(Ordering::Relaxed)
+}
+
 /// Runs one job file to its end, or until `context.stop` is set. In server
 /// mode, `port` carries its commits' notifications.
 pub fn run_job(
@@ -122,6 +136,11 @@ pub fn run_job(
     port: Option<&mut WorkerPort>,
 ) -> io::Result<()> {
     let input = BufReader::with_capacity(1 << 16, File::open(job)?);
+    // Creating the output truncates it: a job stopped before it ran must
+    // leave the `.out` of an earlier run untouched.
+    if is_stopped(context) {
+        return Ok(());
+    }
     let output = BufWriter::with_capacity(1 << 16, File::create(job.with_extension("out"))?);
     let stem = job
         .file_stem()
@@ -136,17 +155,17 @@ pub fn run_job(
         output,
         BackupNames::new(dir, stem),
     )
-    .with_port(port);
+    .with_port(port)
+    .with_gate(context.gate);
     let mut reader = JobReader::new(input);
-    // Relaxed: a stop request needs no data from the thread that set it.
-    while !context.stop.load(Ordering::Relaxed) {
+    while !is_stopped(context) {
         match reader.next_line()? {
             None => break,
             Some(Line::Skip) => {}
             Some(Line::Command(command)) => executor.execute(&command)?,
             Some(Line::Invalid(reason)) => {
                 crate::report(format_args!("{INVALID_COMMAND}"));
-                tracing::debug!(job = %job.display(), line = reader.line_number(), %reason, "invalid line");
+                tracing::debug!(job = %job.display(), line = reader.line_number(), reason = %crate::ErrorChain(&reason), "invalid line");
             }
         }
     }

@@ -49,7 +49,7 @@ pub enum ParseError {
     #[error("the list is empty")]
     EmptyList,
     /// A key or value breaks the token rules.
-    #[error("bad key or value: {0}")]
+    #[error("bad key or value")]
     BadToken(#[from] TokenError),
     /// Something follows a complete command.
     #[error("unexpected text after the command")]

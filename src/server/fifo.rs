@@ -63,23 +63,22 @@ pub enum FifoError {
     /// The session was told to stop while opening.
     #[error("stopped while opening {}", .0.display())]
     Stopped(PathBuf),
-    /// Any other system error. The system's message is part of this one's
-    /// text, not a separate cause, so a printed chain says it once.
-    #[error("{}: {error}", path.display())]
+    /// Any other system error.
+    #[error("{}", path.display())]
     Io {
         /// The FIFO.
         path: PathBuf,
         /// What the system said.
-        error: io::Error,
+        source: io::Error,
     },
 }
 
 impl FifoError {
     /// An I/O error about `path`.
-    pub fn io(path: &Path, error: io::Error) -> Self {
+    pub fn io(path: &Path, source: io::Error) -> Self {
         FifoError::Io {
             path: path.to_path_buf(),
-            error,
+            source,
         }
     }
 }
@@ -127,6 +126,9 @@ fn kind_of(file_type: fs::FileType) -> &'static str {
 #[derive(Debug)]
 pub struct RegisterFifo {
     path: PathBuf,
+    /// The FIFO's device and inode: at exit, the path is removed only if it
+    /// still names this FIFO (not one put there by someone else since).
+    identity: FileId,
     reader: File,
     _writer: File,
 }
@@ -168,6 +170,7 @@ impl RegisterFifo {
         match opened {
             Ok((reader, writer)) => Ok(Self {
                 path: path.to_path_buf(),
+                identity: FileId::of(&reader.metadata().map_err(io_error)?),
                 reader,
                 _writer: writer,
             }),
@@ -189,8 +192,8 @@ impl RegisterFifo {
     }
 
     /// The identity of the FIFO's inode.
-    pub fn id(&self) -> io::Result<FileId> {
-        Ok(FileId::of(&self.reader.metadata()?))
+    pub fn id(&self) -> FileId {
+        self.identity
     }
 }
 
@@ -204,7 +207,11 @@ fn open_own_end(path: &Path, end: End) -> io::Result<File> {
 
 impl Drop for RegisterFifo {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let still_ours =
+            fs::symlink_metadata(&self.path).is_ok_and(|meta| FileId::of(&meta) == self.identity);
+        if still_ours {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -12,18 +12,22 @@
 //! * [`protocol`]: the pipe messages, byte for byte.
 //! * [`fifo`]: creating and safely opening FIFOs; bounded waits on them.
 //! * [`host`]: reads connect requests from the register FIFO.
+//! * [`instance`]: one server per register path.
+//! * [`key_locks`]: make a key's subscribes and its commits exclude each other.
 //! * [`session`]: serves one client from connect to disconnect.
 //! * [`subscriptions`]: who is subscribed to which key.
 //! * [`slots`]: session slots and their generations.
 //! * [`notify`]: the workers' side: commit, then push to subscribers' rings.
 //! * [`order`]: merges a slot's rings into commit order (watermarks).
 //! * [`writer`]: a slot's pipe writer.
-//! * [`signals`]: SIGINT, SIGTERM and SIGUSR1, handled by one thread.
+//! * [`signals`]: SIGINT, SIGTERM, SIGHUP and SIGUSR1, handled by one thread.
 //! * [`wake`]: lets a slot's idle pipe writer sleep, woken by workers
 //!   without a system call in the common case.
 
 pub mod fifo;
 pub mod host;
+pub mod instance;
+pub mod key_locks;
 pub mod notify;
 pub mod order;
 pub mod protocol;
@@ -62,6 +66,10 @@ pub struct Config {
     pub ring_capacity: usize,
     /// How long a connecting client has to open its three FIFOs.
     pub connect_timeout: Duration,
+    /// Subscriptions one session may hold; a subscribe beyond them fails.
+    pub max_subscriptions: usize,
+    /// SIGUSR1 also empties the store (between job commands).
+    pub reset_store_on_sigusr1: bool,
 }
 
 /// What the server's threads share.
@@ -77,6 +85,8 @@ pub struct Shared {
     /// The register FIFO and every live session's pipes, which no connect
     /// may name.
     pub pipes: fifo::PipesInUse,
+    /// What the workers' commits notify through.
+    pub fanout: Arc<Fanout>,
     shutdown: AtomicBool,
     /// How many SIGUSR1 resets have happened.
     resets: AtomicU64,
@@ -105,6 +115,16 @@ impl Shared {
         &self.shutdown
     }
 
+    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store while no job
+    /// command runs (`gate`), then ends every session. Emptying first means
+    /// every session that could have subscribed to a key the reset deleted
+    /// without a `DELETED` is one the reset ends.
+    pub fn reset_store_and_sessions(&self, gate: &crate::job::CommandGate) {
+        let ts = gate.exclusively(|| self.store.clear());
+        tracing::info!(?ts, "store emptied");
+        self.reset_sessions();
+    }
+
     /// SIGUSR1: ends every session (their clients see their pipes close and
     /// exit); slots are free again at once.
     pub fn reset_sessions(&self) {
@@ -121,6 +141,24 @@ impl Shared {
     pub fn resets(&self) -> u64 {
         // Relaxed: see `reset_sessions`.
         self.resets.load(Ordering::Relaxed)
+    }
+
+    /// A client's subscribe request: subscribes the session `generation` in
+    /// `slot` to `key` if the key exists and the session holds fewer than
+    /// `--max-subscriptions`; returns whether it is subscribed (the answer
+    /// the client gets).
+    pub fn subscribe(&self, slot: usize, generation: u64, key: crate::token::Key) -> bool {
+        let subscriber = subscriptions::Subscriber { slot, generation };
+        matches!(
+            self.fanout.subscribe(key, subscriber),
+            Some(subscriptions::Subscribed::Made | subscriptions::Subscribed::Already)
+        )
+    }
+
+    /// A client's unsubscribe request: false if `slot` was not subscribed
+    /// to `key`.
+    pub fn unsubscribe(&self, key: &crate::token::Key, slot: usize) -> bool {
+        self.fanout.unsubscribe(key, slot)
     }
 
     /// The next connect request, waiting for one; `None` at shutdown.
@@ -154,7 +192,7 @@ pub struct Parts {
 pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
     let sessions = config.max_sessions.max(1);
     let workers = config.workers.max(1);
-    let subscriptions = Arc::new(Subscriptions::new(sessions));
+    let subscriptions = Arc::new(Subscriptions::new(sessions, config.max_subscriptions));
     let slots: Arc<[Slot]> = (0..sessions).map(|_| Slot::default()).collect();
     let (marks, gates) = Watermarks::new(workers);
     let mut producers: Vec<Vec<_>> = (0..workers).map(|_| Vec::with_capacity(sessions)).collect();
@@ -170,6 +208,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
         store: Arc::clone(&store),
         subscriptions: Arc::clone(&subscriptions),
         slots: Arc::clone(&slots),
+        locks: key_locks::KeyLocks::default(),
     });
     let ports = gates
         .into_iter()
@@ -193,6 +232,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
         subscriptions,
         slots,
         pipes: fifo::PipesInUse::default(),
+        fanout: Arc::clone(&fanout),
         shutdown: AtomicBool::new(false),
         resets: AtomicU64::new(0),
         connects: Mutex::new(connects),
@@ -206,7 +246,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
 }
 
 /// Runs the server: creates the register FIFO, serves clients while the
-/// jobs run and afterwards, until SIGINT or SIGTERM; then lets the jobs stop
+/// jobs run and afterwards, until SIGINT, SIGTERM or SIGHUP; then lets the jobs stop
 /// at a command boundary, waits for running backups, closes every pipe,
 /// removes the register FIFO, and returns how the jobs went.
 pub fn run(
@@ -216,6 +256,7 @@ pub fn run(
     backups: &crate::backup::Backups,
     signals: nix::sys::signal::SigSet,
 ) -> std::io::Result<crate::job::RunSummary> {
+    let _claim = instance::claim(&config.register_fifo).map_err(std::io::Error::other)?;
     let mut register = fifo::RegisterFifo::create(&config.register_fifo, config.register_mode)
         .map_err(std::io::Error::other)?;
     let workers = config.workers;
@@ -225,10 +266,15 @@ pub fn run(
         mergers,
         queue,
     } = build(config, store);
-    shared.pipes.set_register(register.id()?);
+    shared.pipes.set_register(register.id());
+    let gate = Arc::new(crate::job::CommandGate::default());
+    let reset_store = shared.config.reset_store_on_sigusr1;
     let on_signal = {
-        let shared = Arc::clone(&shared);
+        let (shared, gate) = (Arc::clone(&shared), Arc::clone(&gate));
         move |request| match request {
+            signals::Request::ResetSessions if reset_store => {
+                shared.reset_store_and_sessions(&gate)
+            }
             signals::Request::ResetSessions => shared.reset_sessions(),
             signals::Request::Shutdown => shared.shut_down(),
         }
@@ -238,7 +284,8 @@ pub fn run(
     let summary = std::thread::scope(|scope| {
         for (slot, merger) in shared.slots.iter().zip(mergers) {
             let shutdown = shared.shutdown_flag();
-            scope.spawn(move || writer::run(slot, merger, shutdown));
+            let limit = writer::held_limit(shared.config.ring_capacity, workers);
+            scope.spawn(move || writer::run(slot, merger, limit, shutdown));
         }
         for slot in 0..shared.slots.len() {
             let shared = &shared;
@@ -254,6 +301,7 @@ pub fn run(
             backups,
             stop: shared.shutdown_flag(),
             ports: Some(&ports),
+            gate: reset_store.then_some(&*gate),
         };
         let summary = crate::job::run_jobs(jobs, workers, &context);
         backups.wait_idle();
@@ -296,6 +344,8 @@ mod tests {
             workers,
             ring_capacity: 4,
             connect_timeout: Duration::from_millis(10),
+            max_subscriptions: 1000,
+            reset_store_on_sigusr1: false,
         }
     }
 

@@ -13,10 +13,37 @@
 //! ended, before the gate closes, so that its pipe writer, which checks for
 //! the end after every drain, never emits anything committed after the
 //! missing note.
+//!
+//! # Subscribing while the key is being written or deleted
+//!
+//! A subscribe answers whether the key exists, and the subscription must
+//! then receive exactly the commits to the key that come after that answer,
+//! in commit order, ending with the `DELETED` of the delete that ends it.
+//! Checking the key and then adding the subscription are two steps, and a
+//! commit's fan-out (commit, then look up the subscribers, then, for a
+//! delete, end the key's subscriptions) is several more; interleaved, a
+//! subscription could miss the delete that followed its check, be ended by
+//! a delete it never heard of, or hear a write that came after its delete.
+//!
+//! So each commit holds the [`KeyLocks`] stripes of its keys around its
+//! whole fan-out (shared for a write, exclusively for a delete), and a
+//! subscribe or unsubscribe holds its key's stripe exclusively around its
+//! check and its change of the table. **Linearization point of a subscribe:
+//! the store read that finds the key present, made while the session holds
+//! the key's stripe exclusively.** Every commit to the key then lies wholly
+//! before it (the read sees it; its subscriber lookup ran before the
+//! subscription existed) or wholly after it (it takes its timestamp after
+//! the read, so the read did not see it, and its lookup finds the
+//! subscription, which the stripe's release published). The merge delivers
+//! the later ones in commit order; a delete holds the stripe exclusively
+//! until it has pushed `DELETED` and ended the subscription, so no write to
+//! the key can push between the two, and `DELETED` is the last notification.
+//! (Modelled in `loom_tests/subscribe_vs_delete.rs`.)
 
+use super::key_locks::{KeyLocks, Mode, Stripes};
 use super::order::{CommitClock, WorkerGate};
 use super::slots::Slot;
-use super::subscriptions::Subscriptions;
+use super::subscriptions::{Subscribed, Subscriber, Subscriptions};
 use crate::ring::Producer;
 use crate::store::{Deletion, KeySet, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
@@ -60,6 +87,31 @@ pub struct Fanout {
     pub subscriptions: Arc<Subscriptions>,
     /// The session slots.
     pub slots: Arc<[Slot]>,
+    /// Make subscribes and commits of one key exclude each other (module
+    /// doc).
+    pub locks: KeyLocks,
+}
+
+impl Fanout {
+    /// Subscribes `subscriber` to `key` if the key exists (module doc: the
+    /// read is the subscription's linearization point). `None`: the key
+    /// does not exist, and no subscription is made.
+    pub fn subscribe(&self, key: Key, subscriber: Subscriber) -> Option<Subscribed> {
+        let _excluding_commits = self.locks.hold_key(&key);
+        let mut values = Vec::with_capacity(1);
+        // The linearization point of the subscribe.
+        self.store.read(&KeySet::from_keys([key]), &mut values);
+        let exists = values.first().is_some_and(Option::is_some);
+        exists.then(|| self.subscriptions.subscribe(key, subscriber))
+    }
+
+    /// Removes `slot`'s subscription to `key`; false if there was none. Its
+    /// notifications are then exactly the commits to `key` between the
+    /// subscribe and this call.
+    pub fn unsubscribe(&self, key: &Key, slot: usize) -> bool {
+        let _excluding_commits = self.locks.hold_key(key);
+        self.subscriptions.unsubscribe(key, slot)
+    }
 }
 
 /// One worker's gate and rings.
@@ -70,6 +122,8 @@ pub struct WorkerPort {
     rings: Vec<Producer<Entry>>,
     /// Slots pushed to during the current commit, to wake afterwards.
     touched: Vec<usize>,
+    /// The key-lock stripes of the current commit.
+    stripes: Stripes,
 }
 
 impl WorkerPort {
@@ -80,12 +134,14 @@ impl WorkerPort {
             gate,
             rings,
             touched: Vec::new(),
+            stripes: Stripes::new(),
         }
     }
 
     /// Commits `batch` and notifies the subscribers of its keys.
     pub fn write(&mut self, batch: &WriteSet) -> Timestamp {
-        self.gated(|pusher| {
+        let keys = batch.pairs().iter().map(|(key, _)| key);
+        self.gated(keys, Mode::Shared, |pusher| {
             let ts = pusher.fanout.store.write(batch);
             for (key, value) in batch.pairs() {
                 pusher.push(ts, key, Some(*value));
@@ -95,39 +151,53 @@ impl WorkerPort {
     }
 
     /// Deletes `keys`, notifies the subscribers of those that were present,
-    /// and ends their subscriptions.
+    /// and ends their subscriptions, all before a later commit of those keys
+    /// can look their subscribers up (module doc).
     pub fn delete(&mut self, keys: &KeySet) -> Deletion {
-        let deletion = self.gated(|pusher| {
+        self.gated(keys.keys(), Mode::Exclusive, |pusher| {
             let deletion = pusher.fanout.store.delete(keys);
             if let Some(ts) = deletion.ts {
                 for key in removed_keys(keys, &deletion) {
                     pusher.push(ts, key, None);
                 }
             }
+            pusher.end_when_done = removed_keys(keys, &deletion).copied().collect();
             deletion
-        });
-        for key in removed_keys(keys, &deletion) {
-            self.fanout.subscriptions.end_key(key);
-        }
-        deletion
+        })
     }
 
-    /// Runs one commit and its pushes inside the worker's watermark gate
-    /// (see [`super::order`]), then wakes the pipe writers it pushed to.
-    fn gated<R>(&mut self, commit: impl FnOnce(&mut Pusher<'_>) -> R) -> R {
+    /// Runs one commit and its pushes holding the key locks of `keys` in
+    /// `mode` and inside the worker's watermark gate (see [`super::order`]);
+    /// ends the subscriptions the commit asks to end before releasing the
+    /// locks; then wakes the pipe writers it pushed to.
+    fn gated<'k, R>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k Key>,
+        mode: Mode,
+        commit: impl FnOnce(&mut Pusher<'_>) -> R,
+    ) -> R {
         let Self {
             fanout,
             gate,
             rings,
             touched,
+            stripes,
         } = self;
+        fanout.locks.stripes_of(keys, stripes);
+        let held = fanout.locks.hold(stripes, mode);
         let guard = gate.begin(&*fanout.store);
-        let result = commit(&mut Pusher {
+        let mut pusher = Pusher {
             fanout,
             rings,
             touched,
-        });
+            end_when_done: Vec::new(),
+        };
+        let result = commit(&mut pusher);
         guard.end();
+        for key in &pusher.end_when_done {
+            fanout.subscriptions.end_key(key);
+        }
+        drop(held);
         self.wake_touched();
         result
     }
@@ -152,6 +222,8 @@ struct Pusher<'a> {
     fanout: &'a Fanout,
     rings: &'a mut [Producer<Entry>],
     touched: &'a mut Vec<usize>,
+    /// Keys whose subscriptions end with this commit (a delete).
+    end_when_done: Vec<Key>,
 }
 
 impl Pusher<'_> {
@@ -162,6 +234,7 @@ impl Pusher<'_> {
             fanout,
             rings,
             touched,
+            ..
         } = self;
         fanout.subscriptions.for_each_subscriber(key, |subscriber| {
             let note = Note {

@@ -337,6 +337,26 @@ impl<T, C: CommitClock> Merger<T, C> {
         self.heap.len()
     }
 
+    /// Drains the rings into the merge heap without emitting anything, while
+    /// fewer than `limit` messages wait there: lets the pipe writer keep the
+    /// rings empty while the client's pipe is full. Emitting stays the job
+    /// of [`collect_ready`](Self::collect_ready), whose round reads the clock
+    /// and the watermarks before its own drain, so messages drained here
+    /// early change nothing about which it may emit.
+    pub fn absorb(&mut self, limit: usize) {
+        if self.heap.len() < limit {
+            self.drain_rings();
+        }
+    }
+
+    /// Gives back the merge heap's memory beyond `keep` messages once it has
+    /// emptied below that, so a burst does not pin its peak for good.
+    pub fn shrink(&mut self, keep: usize) {
+        if self.heap.len() <= keep && self.heap.capacity() > keep {
+            self.heap.shrink_to(keep);
+        }
+    }
+
     /// Whether any ring holds an undrained message: used to re-check before
     /// sleeping.
     pub fn rings_nonempty(&mut self) -> bool {
@@ -414,6 +434,26 @@ mod tests {
         let (producers, consumers) = (0..workers).map(|_| ring::channel(capacity)).unzip();
         let merger = Merger::new(marks, clock.clone(), consumers);
         (clock, gates, producers, merger)
+    }
+
+    #[test]
+    fn absorb_respects_its_limit_and_the_heap_shrinks_after_a_burst() {
+        let (clock, mut gates, mut rings, mut merger) = setup(1, 64);
+        let guard = gates[0].begin(&*clock);
+        let ts = take_ts(&clock);
+        for tag in 0..40 {
+            rings[0].push((ts, (ts, tag))).unwrap();
+        }
+        merger.absorb(0);
+        assert_eq!(merger.pending(), 0, "a full heap drains nothing");
+        merger.absorb(1);
+        assert_eq!(merger.pending(), 40);
+        guard.end();
+        let mut out = Vec::new();
+        assert_eq!(merger.collect_ready(&mut out), 40);
+        assert!(merger.heap.capacity() >= 40);
+        merger.shrink(4);
+        assert!(merger.heap.capacity() < 40, "the burst's memory is kept");
     }
 
     #[test]

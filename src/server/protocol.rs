@@ -52,7 +52,7 @@ pub enum ProtocolError {
     #[error("malformed pipe path")]
     BadPath,
     /// A key field is not a valid key.
-    #[error("bad key: {0}")]
+    #[error("bad key")]
     BadKey(#[from] TokenError),
     /// A key field of 41 bytes has no NUL.
     #[error("key field not NUL-terminated")]

@@ -42,9 +42,7 @@ use super::fifo::{self, End, FifoError, PinnedFifo, ReadOutcome};
 use super::host::QueuedConnect;
 use super::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use super::slots::EndReason;
-use super::subscriptions::Subscriber;
 use super::Shared;
-use crate::store::KeySet;
 use std::fs::File;
 use std::io;
 use std::thread;
@@ -102,7 +100,9 @@ pub fn refuse(
     });
     match pinned {
         Ok(pin) => answer_failed(None, &pin, deadline, stop),
-        Err(error) => tracing::warn!(%error, "connect refused without an answer"),
+        Err(error) => {
+            tracing::warn!(error = %crate::ErrorChain(&error), "connect refused without an answer")
+        }
     }
 }
 
@@ -138,7 +138,7 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     let (pins, claim) = match pin_and_claim(request, shared) {
         Ok(both) => both,
         Err(error) => {
-            tracing::warn!(%error, "connect refused");
+            tracing::warn!(error = %crate::ErrorChain(&error), "connect refused");
             refuse(request, shared, deadline, &stop);
             return;
         }
@@ -146,7 +146,7 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     let pipes = match handshake(&pins, shared.config.connect_timeout, deadline, &stop) {
         Ok(pipes) => pipes,
         Err(error) => {
-            tracing::warn!(%error, "connect failed");
+            tracing::warn!(error = %crate::ErrorChain(&error), "connect failed");
             return;
         }
     };
@@ -391,14 +391,12 @@ impl Session<'_> {
                 return Ok(Some(EndReason::Disconnected));
             }
             Ok(Request::Subscribe(key)) => u8::from(self.subscribe(key)),
-            Ok(Request::Unsubscribe(key)) => {
-                u8::from(!self.shared.subscriptions.unsubscribe(&key, self.slot))
-            }
+            Ok(Request::Unsubscribe(key)) => u8::from(!self.shared.unsubscribe(&key, self.slot)),
             // A key the store cannot hold is a key that does not exist, and
             // one nobody can be subscribed to: answer as for any such key.
             Err(ProtocolError::BadKey(_)) => u8::from(op != super::protocol::OP_SUBSCRIBE),
             Err(error) => {
-                tracing::warn!(%error, "garbage request");
+                tracing::warn!(error = %crate::ErrorChain(&error), "garbage request");
                 return Ok(Some(EndReason::Garbage));
             }
         };
@@ -406,21 +404,10 @@ impl Session<'_> {
         Ok(None)
     }
 
-    /// Subscribes to `key` if it exists; says whether it did.
+    /// Subscribes to `key` if it exists (and the session's limit allows);
+    /// says whether it did.
     fn subscribe(&self, key: crate::token::Key) -> bool {
-        let mut values = Vec::with_capacity(1);
-        self.shared
-            .store
-            .read(&KeySet::from_keys([key]), &mut values);
-        let exists = values.first().is_some_and(Option::is_some);
-        if exists {
-            let subscriber = Subscriber {
-                slot: self.slot,
-                generation: self.generation,
-            };
-            self.shared.subscriptions.subscribe(key, subscriber);
-        }
-        exists
+        self.shared.subscribe(self.slot, self.generation, key)
     }
 
     /// Writes a response, giving up after the connect timeout (a client

@@ -8,6 +8,9 @@
 //! list as a whole (copy on write), so a reader sees either the old list or
 //! the new one.
 //!
+//! Each slot holds at most `max_per_slot` subscriptions (`--max-subscriptions`),
+//! so one client cannot grow the table without bound.
+//!
 //! A subscriber is a session slot and the slot's generation at subscribe
 //! time. The generation is what keeps a notification meant for an old
 //! session from reaching the next client in the same slot (see
@@ -27,6 +30,17 @@ pub struct Subscriber {
     pub generation: u64,
 }
 
+/// What [`Subscriptions::subscribe`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    /// A new subscription was made.
+    Made,
+    /// The slot was already subscribed to the key; nothing changed.
+    Already,
+    /// The slot holds its maximum of subscriptions; none was made.
+    LimitReached,
+}
+
 /// The subscription table.
 pub struct Subscriptions {
     by_key: flurry::HashMap<Key, Arc<[Subscriber]>>,
@@ -35,23 +49,28 @@ pub struct Subscriptions {
     /// How many (key, slot) subscriptions exist, so that workers skip the
     /// lookup entirely while nobody is subscribed.
     count: AtomicUsize,
+    /// The most subscriptions one slot may hold.
+    max_per_slot: usize,
 }
 
 impl Subscriptions {
-    /// An empty table for `slots` session slots.
-    pub fn new(slots: usize) -> Self {
+    /// An empty table for `slots` session slots, each holding at most
+    /// `max_per_slot` subscriptions.
+    pub fn new(slots: usize, max_per_slot: usize) -> Self {
         Self {
             by_key: flurry::HashMap::new(),
             by_slot: Mutex::new(vec![BTreeSet::new(); slots]),
             count: AtomicUsize::new(0),
+            max_per_slot,
         }
     }
 
     /// Calls `f` with the subscribers of `key`, without locking.
     pub fn for_each_subscriber(&self, key: &Key, mut f: impl FnMut(Subscriber)) {
-        // Relaxed: a hint only. A subscription made concurrently with this
-        // commit may or may not see it, which is the same choice a lookup
-        // racing the subscribe would make.
+        // Relaxed: a commit looks its keys' subscribers up holding their
+        // key-lock stripes (`super::key_locks`), and a subscription is made
+        // holding its key's stripe exclusively: the lock orders the two, so
+        // a count of 0 here means no subscriber of this key yet.
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -61,12 +80,18 @@ impl Subscriptions {
         }
     }
 
-    /// Subscribes `subscriber` to `key` (again, harmlessly, if it already is).
-    pub fn subscribe(&self, key: Key, subscriber: Subscriber) {
+    /// Subscribes `subscriber` to `key`, unless it already is or its slot
+    /// holds its maximum of subscriptions.
+    pub fn subscribe(&self, key: Key, subscriber: Subscriber) -> Subscribed {
         let mut by_slot = self.lock();
-        if !by_slot[subscriber.slot].insert(key) {
-            return;
+        let keys = &mut by_slot[subscriber.slot];
+        if keys.contains(&key) {
+            return Subscribed::Already;
         }
+        if keys.len() >= self.max_per_slot {
+            return Subscribed::LimitReached;
+        }
+        keys.insert(key);
         let guard = self.by_key.guard();
         let mut list: Vec<Subscriber> = self
             .by_key
@@ -78,6 +103,7 @@ impl Subscriptions {
         self.by_key.insert(key, list.into(), &guard);
         // Relaxed: the counter is a hint (see `for_each_subscriber`).
         self.count.fetch_add(1, Ordering::Relaxed);
+        Subscribed::Made
     }
 
     /// Removes `slot`'s subscription to `key`; false if there was none.
@@ -173,8 +199,29 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_holds_at_most_its_limit() {
+        let table = Subscriptions::new(2, 2);
+        let a = Subscriber {
+            slot: 0,
+            generation: 1,
+        };
+        assert_eq!(table.subscribe(t("x"), a), Subscribed::Made);
+        assert_eq!(table.subscribe(t("y"), a), Subscribed::Made);
+        assert_eq!(table.subscribe(t("z"), a), Subscribed::LimitReached);
+        assert_eq!(table.subscribe(t("x"), a), Subscribed::Already);
+        let other = Subscriber {
+            slot: 1,
+            generation: 1,
+        };
+        assert_eq!(table.subscribe(t("z"), other), Subscribed::Made);
+        assert!(table.unsubscribe(&t("x"), 0));
+        assert_eq!(table.subscribe(t("z"), a), Subscribed::Made);
+        assert!(subscribers(&table, "x").is_empty());
+    }
+
+    #[test]
     fn subscribe_unsubscribe_and_end() {
-        let table = Subscriptions::new(3);
+        let table = Subscriptions::new(3, 10);
         let a = Subscriber {
             slot: 0,
             generation: 1,

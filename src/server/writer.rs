@@ -1,45 +1,95 @@
 //! A slot's pipe writer: merges the workers' rings into commit order and
 //! writes the notifications of the slot's current session to its FIFO,
 //! many per `write` call.
+//!
+//! The rings are the only buffer a worker writes to, and a full ring ends
+//! the client's session, so the writer keeps them empty: it drains them
+//! into its merge heap every round, and also while it waits for a client's
+//! full pipe to accept more, up to [`held_limit`] notes. A client that
+//! keeps reading therefore only loses its session when a burst outruns the
+//! rings *and* that heap. After a burst, the heap and the byte buffer give
+//! their memory back down to a small floor.
 
 use super::fifo;
 use super::notify::{Note, StoreClock};
 use super::order::Merger;
-use super::protocol::encode_notification;
+use super::protocol::{encode_notification, NOTIFICATION_LEN};
 use super::slots::Slot;
+use std::fs::File;
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
 /// How long the writer sleeps with nothing to do, unless woken.
 const IDLE_NAP: Duration = Duration::from_millis(50);
-/// How long it sleeps while notes wait in the merge heap for a worker that
-/// is inside a commit (a short wait: one commit and its pushes).
-const HELD_NAP: Duration = Duration::from_micros(100);
+/// Rounds the writer yields the processor (rather than sleeping) while notes
+/// wait in the merge heap for a worker inside a commit: the wait is one
+/// commit and its pushes, a few microseconds, far less than a timed sleep.
+const HELD_YIELDS: u32 = 256;
+/// How long it sleeps once that many yields did not free the notes (the
+/// worker lost its processor mid-commit).
+const HELD_NAP: Duration = Duration::from_micros(50);
+/// How long one wait for a full pipe lasts before the writer drains the
+/// rings again.
+const PIPE_WAIT: Duration = Duration::from_millis(1);
+/// Notes the merge heap keeps room for after a burst.
+const KEEP_NOTES: usize = 1024;
+
+/// The most notes the writer holds in its merge heap, beyond what the rings
+/// hold, for a client whose pipe is full: four rings' worth per worker.
+pub fn held_limit(ring_capacity: usize, workers: usize) -> usize {
+    ring_capacity.saturating_mul(workers).saturating_mul(4)
+}
 
 /// Runs until `shutdown` is set.
-pub fn run(slot: &Slot, mut merger: Merger<Note, StoreClock>, shutdown: &AtomicBool) {
+pub fn run(slot: &Slot, mut merger: Merger<Note, StoreClock>, limit: usize, shutdown: &AtomicBool) {
     let mut ready = Vec::new();
     let mut bytes = Vec::new();
+    let mut held_rounds = 0;
     // Relaxed: a stop request carries no data.
     while !shutdown.load(Ordering::Relaxed) {
         ready.clear();
         merger.collect_ready(&mut ready);
         if !ready.is_empty() {
-            deliver(slot, &ready, &mut bytes, shutdown);
+            held_rounds = 0;
+            let mut pipe = Draining {
+                merger: &mut merger,
+                limit,
+            };
+            deliver(slot, &ready, &mut bytes, &mut pipe, shutdown);
             continue;
         }
+        if merger.pending() > 0 {
+            wait_for_commit(&mut held_rounds);
+            continue;
+        }
+        held_rounds = 0;
+        shrink(&mut merger, &mut ready, &mut bytes);
         sleep(slot, &mut merger);
     }
 }
 
-/// Sleeps until a worker rings the slot's doorbell (or, while notes wait for
-/// an in-flight commit, which no push will announce, for a short nap).
-fn sleep(slot: &Slot, merger: &mut Merger<Note, StoreClock>) {
-    if merger.pending() > 0 {
+/// Waits for a worker inside a commit to finish it (no push will announce
+/// that): yields first, then naps.
+fn wait_for_commit(held_rounds: &mut u32) {
+    if *held_rounds < HELD_YIELDS {
+        *held_rounds += 1;
+        thread::yield_now();
+    } else {
         thread::sleep(HELD_NAP);
-        return;
     }
+}
+
+/// Gives back what a burst grew, once the writer is idle.
+fn shrink(merger: &mut Merger<Note, StoreClock>, ready: &mut Vec<Note>, bytes: &mut Vec<u8>) {
+    merger.shrink(KEEP_NOTES);
+    ready.shrink_to(KEEP_NOTES);
+    bytes.shrink_to(KEEP_NOTES * NOTIFICATION_LEN);
+}
+
+/// Sleeps until a worker rings the slot's doorbell.
+fn sleep(slot: &Slot, merger: &mut Merger<Note, StoreClock>) {
     let doorbell = slot.doorbell();
     doorbell.prepare_park();
     if merger.rings_nonempty() {
@@ -71,9 +121,21 @@ pub fn deliverable<'a>(
         .filter(move |note| live && note.generation == generation)
 }
 
+/// What the writer does while a client's pipe is full: keep the rings empty.
+struct Draining<'a> {
+    merger: &'a mut Merger<Note, StoreClock>,
+    limit: usize,
+}
+
 /// Writes the notes of the slot's current session to its pipe; drops the
 /// rest (they were meant for an earlier session, or there is no client).
-fn deliver(slot: &Slot, notes: &[Note], bytes: &mut Vec<u8>, shutdown: &AtomicBool) {
+fn deliver(
+    slot: &Slot,
+    notes: &[Note],
+    bytes: &mut Vec<u8>,
+    draining: &mut Draining<'_>,
+    shutdown: &AtomicBool,
+) {
     let mut session = slot.lock_writer();
     let Some(current) = session.as_mut() else {
         return;
@@ -90,8 +152,35 @@ fn deliver(slot: &Slot, notes: &[Note], bytes: &mut Vec<u8>, shutdown: &AtomicBo
         // Relaxed: a stop request carries no data.
         slot.is_ended(generation) || shutdown.load(Ordering::Relaxed)
     };
-    if let Err(error) = fifo::write_all(&mut current.pipe, bytes, stop) {
+    if let Err(error) = write_draining(&mut current.pipe, bytes, stop, draining) {
         tracing::info!(%error, generation, "notification pipe closed");
         slot.end(generation);
     }
+}
+
+/// Writes all of `bytes` to the non-blocking `pipe`, draining the rings
+/// while the pipe is full. Fails with `Interrupted` when `stop()` says so,
+/// and with `BrokenPipe` when the client is gone.
+fn write_draining(
+    pipe: &mut File,
+    mut bytes: &[u8],
+    stop: impl Fn() -> bool,
+    draining: &mut Draining<'_>,
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match pipe.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stop() {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                draining.merger.absorb(draining.limit);
+                fifo::wait_ready(pipe, true, PIPE_WAIT)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

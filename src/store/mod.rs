@@ -65,6 +65,30 @@ pub trait Store: Send + Sync {
 
     /// The engine's name, as `--store` spells it.
     fn engine(&self) -> Engine;
+
+    /// Deletes every key at one instant; returns the commit's timestamp, or
+    /// `None` when the store was already empty.
+    ///
+    /// This default deletes the keys of a snapshot in one multi-key
+    /// [`delete`](Store::delete). That delete is atomic, so no reader sees
+    /// some of the keys gone and others still there; and when no write runs
+    /// concurrently with the call, the keys of the snapshot are all the keys
+    /// there are at the delete's commit, so the store is empty at that
+    /// instant: the clear is linearizable there. A write of a new key
+    /// concurrent with it could survive it (it is not in the snapshot)
+    /// after some reader saw it beside keys the clear deletes, which no
+    /// single instant explains; callers that write concurrently must hold
+    /// those writes back meanwhile (the server's [`crate::job::CommandGate`]
+    /// does). An engine that can empty itself atomically on its own
+    /// overrides this.
+    fn clear(&self) -> Option<Timestamp> {
+        let keys = self
+            .snapshot()
+            .into_sorted_pairs()
+            .into_iter()
+            .map(|(key, _)| key);
+        self.delete(&KeySet::from_keys(keys)).ts
+    }
 }
 
 /// A point-in-time view of a store.
@@ -108,5 +132,36 @@ impl Engine {
 impl std::fmt::Display for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::Token;
+
+    fn t(s: &str) -> Token {
+        Token::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn clear_empties_the_store_at_one_commit() {
+        for engine in Engine::ALL {
+            let store = engine.open();
+            assert_eq!(
+                store.clear(),
+                None,
+                "{engine}: an empty store commits nothing"
+            );
+            let before = store.write(&WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("2"))]));
+            let cleared = store.clear().expect("keys were present");
+            assert!(cleared > before, "{engine}");
+            assert!(store.snapshot().into_sorted_pairs().is_empty(), "{engine}");
+            let mut values = Vec::new();
+            store.read(&KeySet::from_keys([t("a"), t("b")]), &mut values);
+            assert_eq!(values, [None, None], "{engine}");
+            store.write(&WriteSet::from_pairs([(t("a"), t("3"))]));
+            assert_eq!(store.snapshot().into_sorted_pairs(), [(t("a"), t("3"))]);
+        }
     }
 }

@@ -282,6 +282,20 @@ impl<L: ShardLock> Store for Sharded<L> {
     fn engine(&self) -> Engine {
         Engine::Mutex
     }
+
+    /// Empties every shard under all the write locks at once (taken in
+    /// ascending order, like any command), so the clear is one instant even
+    /// with writes running concurrently.
+    fn clear(&self) -> Option<Timestamp> {
+        let all: Indices = (0..self.shards.len()).collect();
+        let mut locked = self.lock_for_write(all);
+        let mut removed = false;
+        for shard in &mut locked.guards {
+            removed |= !shard.is_empty();
+            shard.clear();
+        }
+        removed.then(|| self.tick())
+    }
 }
 
 /// A snapshot copied out (under the locks, here), in no particular order;
