@@ -15,6 +15,7 @@ mod store_atomic_read;
 mod store_pending_commit;
 mod store_retire_vs_write;
 mod store_snapshot_vs_prune;
+mod store_stale_floor;
 mod store_tombstone_not_stranded;
 mod wake;
 

@@ -14,12 +14,16 @@
 //! * An entry whose head is not the retirement marker is in the index: an
 //!   entry is inserted before any version is linked into it, and removed only
 //!   after its head was swapped to the marker, which is final.
-//! * An entry's `floor` is at least the commit timestamp of every tombstone
-//!   retired from an earlier entry of the same key; its own versions all
-//!   commit later than `floor`.
+//! * An entry's floor, once fixed, is at least the commit timestamp of every
+//!   tombstone retired from an earlier entry of the same key; its own
+//!   versions all commit later than it. It is fixed only after the entry is
+//!   in the index (by whoever first needs it), so it covers every retirement
+//!   that preceded the insertion: an exhausted chain proves the key absent
+//!   back to the floor, and no further. (Read before the insertion, it could
+//!   miss a retirement that completed in between.)
 
 use crate::store::Timestamp;
-use crate::sync::AtomicPtr;
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use crate::token::Key;
 
 use super::version::Version;
@@ -28,16 +32,46 @@ use super::version::Version;
 pub(crate) struct Entry {
     /// The newest version; null for none yet; the marker once retired.
     pub(crate) head: AtomicPtr<Version>,
-    /// A read at a snapshot below `floor` cannot trust this entry: earlier
-    /// entries of the key may have held versions visible there.
-    pub(crate) floor: Timestamp,
+    /// A read at a snapshot below the floor cannot trust this entry:
+    /// earlier entries of the key may have held versions visible there.
+    /// [`UNFIXED`] until [`Entry::floor`] first runs.
+    floor: AtomicU64,
 }
 
+/// The floor of an entry nobody has used yet.
+const UNFIXED: Timestamp = Timestamp::MAX;
+
 impl Entry {
-    pub(crate) fn new(floor: Timestamp) -> Self {
+    /// An entry with no versions and no floor yet.
+    pub(crate) fn new() -> Self {
         Self {
             head: AtomicPtr::new(std::ptr::null_mut()),
-            floor,
+            floor: AtomicU64::new(UNFIXED),
+        }
+    }
+
+    /// The entry's floor, fixing it to `watermark()` if nobody has yet.
+    ///
+    /// The caller must have found the entry in the index, so `watermark()`
+    /// (the store's `retired`) runs after the insertion and covers every
+    /// retirement of the key's earlier entries. Any such value is a sound
+    /// floor; the first one fixed is kept so that every reader and writer
+    /// agrees from then on.
+    pub(crate) fn floor(&self, watermark: impl FnOnce() -> Timestamp) -> Timestamp {
+        // Relaxed: only the value matters; it is sound whoever fixed it
+        // (see above), and nothing else is published through it.
+        let floor = self.floor.load(Ordering::Relaxed);
+        if floor != UNFIXED {
+            return floor;
+        }
+        let fixed = watermark();
+        // Relaxed (both): as above; the CAS only makes the first value win.
+        match self
+            .floor
+            .compare_exchange(UNFIXED, fixed, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fixed,
+            Err(winner) => winner,
         }
     }
 }

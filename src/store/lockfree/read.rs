@@ -12,7 +12,8 @@
 //! * a `next` pointer holding the marker (older versions pruned);
 //! * a retired entry (head is the marker) or no entry at all, while some
 //!   tombstone newer than `S` has been retired (`retired > S`);
-//! * an entry whose `floor` is above `S` (it replaced a retired entry).
+//! * an entry whose floor is above `S` (it replaced a retired entry, and
+//!   its exhausted chain proves absence only back to the floor).
 //!
 //! A registered snapshot never meets any of them (every horizon is at most
 //! its `S`), so for it the walk is wait-free.
@@ -63,9 +64,23 @@ impl Inner {
         }
     }
 
+    /// The floor of `entry`, found in the index: fixed, on first use, to the
+    /// `retired` watermark read now, after the entry's insertion (see
+    /// `index.rs`).
+    pub(crate) fn floor_of(&self, entry: &Entry) -> Timestamp {
+        entry.floor(|| {
+            // Acquire: pairs with the Release `fetch_max` in
+            // `retire_tombstone`. (The value alone is what counts: the
+            // retirement of an earlier entry of the key precedes its removal
+            // from the index, which precedes this entry's insertion, which
+            // precedes our lookup.)
+            self.retired.load(Ordering::Acquire)
+        })
+    }
+
     /// The value of the key whose entry is `entry`, at `s`.
     pub(crate) fn read_entry(&self, entry: &Entry, s: Timestamp, _pin: &Pin) -> Seen {
-        if s < entry.floor {
+        if s < self.floor_of(entry) {
             return Seen::Stale;
         }
         // Acquire: pairs with the Release CAS that linked the head version

@@ -334,3 +334,68 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
         all.len()
     );
 }
+
+#[test]
+fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
+    // The stale-floor race of loom model `store_stale_floor`, at scale: for
+    // each pair `(ji, ki)` one writer runs `WRITE [(ji,pN)(ki,pN)]`,
+    // `WRITE [(ji,qN)]`, `DELETE [ki]`, while others keep writing `ki = a`
+    // (each such write on an absent `ki` creates a fresh entry), and readers
+    // read every pair at once. Whenever `ji` holds `pN`, `ki` holds `pN` or
+    // `a`: never nothing.
+    use std::sync::atomic::AtomicBool;
+    const PAIRS: usize = 8;
+    const ROUNDS: usize = 20_000;
+    let owned: Vec<(String, String)> = (0..PAIRS)
+        .map(|i| (format!("j{i}"), format!("k{i}")))
+        .collect();
+    let pairs = &owned;
+    let mut all: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(j, k)| [j.as_str(), k.as_str()])
+        .collect();
+    all.sort_unstable();
+    let all = &all;
+    let store = &LockFreeStore::new();
+    let done = &AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let deleter = scope.spawn(move || {
+            for round in 0..ROUNDS {
+                let (j, k) = &pairs[round % PAIRS];
+                let (p, q) = (format!("p{round}"), format!("q{round}"));
+                write(store, &[(j, &p), (k, &p)]);
+                write(store, &[(j, &q)]);
+                delete(store, &[k]);
+            }
+        });
+        for recreator in 0..2 {
+            scope.spawn(move || {
+                let mut i = recreator;
+                // Relaxed: a stop flag; the scope's join orders everything.
+                while !done.load(Ordering::Relaxed) {
+                    write(store, &[(&pairs[i % PAIRS].1, "a")]);
+                    i += 1;
+                }
+            });
+        }
+        scope.spawn(move || {
+            // Relaxed: as above.
+            while !done.load(Ordering::Relaxed) {
+                let values = read(store, all);
+                for (j, k) in pairs {
+                    let at = |key: &str| values[all.iter().position(|x| *x == key).unwrap()];
+                    let (jv, kv) = (at(j), at(k));
+                    if jv.is_some_and(|v| v.as_bytes()[0] == b'p') {
+                        assert!(
+                            kv == jv || kv == Some(t("a")),
+                            "{j} = {jv:?} but {k} = {kv:?}"
+                        );
+                    }
+                }
+            }
+        });
+        deleter.join().unwrap();
+        // Relaxed: the scope's join orders everything.
+        done.store(true, Ordering::Relaxed);
+    });
+}

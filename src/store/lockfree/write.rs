@@ -111,7 +111,7 @@ impl Inner {
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, shared);
         loop {
-            let entry = self.index.get_or_insert(&key, || self.fresh_entry(), guard);
+            let entry = self.index.get_or_insert(&key, Entry::new, guard);
             match self.link(&entry, version) {
                 Some((prev_ts, prev_present)) => {
                     return Installed {
@@ -129,14 +129,6 @@ impl Inner {
         }
     }
 
-    /// An empty entry for a key that has none: reads below `floor` must not
-    /// trust it, as an earlier entry of the key may have been retired.
-    fn fresh_entry(&self) -> Entry {
-        // Acquire: pairs with the Release `fetch_max` in `retire_tombstone`:
-        // the floor covers every tombstone whose retirement we observed.
-        Entry::new(self.retired.load(Ordering::Acquire))
-    }
-
     /// Links `version` as the head of `entry`. Returns the covered version's
     /// timestamp and presence, or `None` if the entry is retired.
     fn link(&self, entry: &Entry, version: *mut Version) -> Option<(Timestamp, bool)> {
@@ -149,7 +141,7 @@ impl Inner {
                 return None;
             }
             let covered = if head.is_null() {
-                (entry.floor, false)
+                (self.floor_of(entry), false)
             } else {
                 // SAFETY: `head` was loaded from a live entry while the caller
                 // is pinned; it is freed only after that pin ends.
