@@ -152,63 +152,34 @@ impl Store for LockFreeStore {
 
     fn delete(&self, keys: &KeySet) -> Deletion {
         let inner = &*self.inner;
-        if keys.is_empty() {
+        let guard = inner.index.guard();
+        let pin = inner.reclaim.pin();
+        let mut seen = Vec::new();
+        inner.read_all(keys, &mut seen, &guard, &pin);
+        if seen.iter().all(Option::is_none) {
+            // Every key is absent at the read's instant, where this delete
+            // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
-                removed: Vec::new(),
+                removed: vec![false; keys.len()],
                 ts: None,
             };
         }
-        let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
         let items = keys.keys().iter().map(|key| (*key, None));
-        // A delete of only absent keys still commits its tombstones: they are
-        // invisible (absent before, absent after), and committing keeps every
-        // record on one path. It reports no timestamp, as nothing changed.
+        // Some key was present a moment ago: commit tombstones on every key
+        // (one absent now gets an invisible one, retired like the others),
+        // so that the presence reported is decided at the commit itself.
         let (ts, installed) = inner.commit_batch(items, &guard, &pin, || {});
         let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
-        let mut horizon = inner.registry.horizon(&inner.clock);
-        let mut waiting: Vec<&write::Installed<'_>> = installed.iter().collect();
-        loop {
-            waiting.retain(|one| {
-                inner.retire_tombstone(&one.key, &one.entry, one.version, horizon, &guard, &pin)
-                    == prune::Retire::HeldBack
-            });
-            if waiting.is_empty() {
-                break;
-            }
-            // Count them, then look again (`prune.rs`: no tombstone is
-            // stranded): a snapshot that ended meanwhile either shows in
-            // the new horizon or sweeps them itself.
-            inner.note_held_back(waiting.len());
-            let next = inner.registry.horizon(&inner.clock);
-            if next <= horizon {
-                break;
-            }
-            horizon = next;
-        }
+        inner.retire_tombstones(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
         Deletion { removed, ts }
     }
 
     fn read(&self, keys: &KeySet, out: &mut Vec<Option<Value>>) {
         let inner = &*self.inner;
-        out.clear();
-        if keys.is_empty() {
-            return;
-        }
         let guard = inner.index.guard();
         let pin = inner.reclaim.pin();
-        'fresh: loop {
-            out.clear();
-            let s = inner.clock.now();
-            for key in keys.keys() {
-                match inner.read_key(key, s, &guard, &pin) {
-                    Seen::Found(value) => out.push(value),
-                    Seen::Stale => continue 'fresh,
-                }
-            }
-            return;
-        }
+        inner.read_all(keys, out, &guard, &pin);
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
@@ -257,9 +228,9 @@ impl LockFreeSnapshot {
                 Seen::Found(Some(value)) => pairs.push((*key, value)),
                 Seen::Found(None) => {}
                 // Registered: every horizon is at most `at`, so nothing it
-                // needs is pruned. An entry newer than `at` (floor above it)
-                // holds nothing visible at `at` either.
-                Seen::Stale => {}
+                // needs is pruned, and every tombstone retired (hence every
+                // floor) is at most `at`.
+                Seen::Stale => debug_assert!(false, "a registered snapshot read stale"),
             }
         });
         pairs.sort_unstable_by_key(|pair| pair.0);
@@ -281,6 +252,11 @@ impl Drop for LockFreeSnapshot {
     fn drop(&mut self) {
         if self.inner.registry.deregister(self.slot) {
             // The oldest snapshot ended: tombstones it held back may go now.
+            // This is the one place a snapshot's thread may wait: the sweep
+            // walks the index (O(keys)) and removes dead entries with
+            // flurry's `compute_if_present`, which takes the bin's lock, so
+            // it waits for an insert or removal in progress on that bin (a
+            // short critical section, never a pending commit).
             self.inner.sweep_if_held_back();
         }
     }

@@ -33,6 +33,7 @@
 use super::index::{Entry, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, State, Version};
+use super::write::{Installed, InstalledSet};
 use super::Inner;
 use crate::store::Timestamp;
 use crate::sync::Ordering;
@@ -122,6 +123,36 @@ impl Inner {
         // and nobody writes a retired entry's chain again.
         unsafe { self.reclaim.retire(top, pin) };
         Retire::Done
+    }
+
+    /// Retires the tombstones a delete just committed, counting those a
+    /// registered snapshot holds back (and looking again at a fresher
+    /// horizon: no tombstone is stranded, see the module docs).
+    pub(crate) fn retire_tombstones(
+        &self,
+        installed: &InstalledSet<'_>,
+        guard: &Guard<'_>,
+        pin: &Pin,
+    ) {
+        let mut horizon = self.registry.horizon(&self.clock);
+        let mut waiting: Vec<&Installed<'_>> = installed.iter().collect();
+        loop {
+            waiting.retain(|one| {
+                self.retire_tombstone(&one.key, &one.entry, one.version, horizon, guard, pin)
+                    == Retire::HeldBack
+            });
+            if waiting.is_empty() {
+                return;
+            }
+            // Count them, then look again: a snapshot that ended meanwhile
+            // either shows in the new horizon or sweeps them itself.
+            self.note_held_back(waiting.len());
+            let next = self.registry.horizon(&self.clock);
+            if next <= horizon {
+                return;
+            }
+            horizon = next;
+        }
     }
 
     /// Counts `n` tombstones a registered snapshot held back, so that the

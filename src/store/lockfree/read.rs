@@ -24,7 +24,7 @@ use super::index::Entry;
 use super::reclaim::Pin;
 use super::version::marker;
 use super::Inner;
-use crate::store::Timestamp;
+use crate::store::{KeySet, Timestamp};
 use crate::sync::Ordering;
 use crate::token::{Key, Value};
 
@@ -38,6 +38,32 @@ pub(crate) enum Seen {
 }
 
 impl Inner {
+    /// Reads every key of `keys` at one fresh timestamp into `out`,
+    /// restarting at a fresher one whenever a key's history at the last is
+    /// gone (see the module docs).
+    pub(crate) fn read_all(
+        &self,
+        keys: &KeySet,
+        out: &mut Vec<Option<Value>>,
+        guard: &super::index::Guard<'_>,
+        pin: &Pin,
+    ) {
+        'fresh: loop {
+            out.clear();
+            if keys.is_empty() {
+                return;
+            }
+            let s = self.clock.now();
+            for key in keys.keys() {
+                match self.read_key(key, s, guard, pin) {
+                    Seen::Found(value) => out.push(value),
+                    Seen::Stale => continue 'fresh,
+                }
+            }
+            return;
+        }
+    }
+
     /// The value of `key` at `s`.
     pub(crate) fn read_key(
         &self,

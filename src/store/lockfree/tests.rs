@@ -399,3 +399,21 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
         done.store(true, Ordering::Relaxed);
     });
 }
+
+#[test]
+fn deleting_only_absent_keys_changes_nothing() {
+    let store = LockFreeStore::new();
+    write(&store, &[("a", "1")]);
+    let clock = store.inner.clock.now();
+    let d = delete(&store, &["y", "z"]);
+    assert_eq!(d.removed, vec![false, false]);
+    assert_eq!(d.ts, None);
+    // No entry was made, no commit ticked the clock, and no retirement
+    // raised the watermark (which would make reads of missing keys at older
+    // timestamps restart).
+    assert_eq!(store.inner.index.guard_len(), 1);
+    assert_eq!(store.inner.clock.now(), clock);
+    // Relaxed: the test thread is the only one.
+    assert_eq!(store.inner.retired.load(Ordering::Relaxed), 0);
+    assert_eq!(settle(&store, 1), 1);
+}
