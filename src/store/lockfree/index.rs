@@ -36,6 +36,10 @@ pub(crate) struct Entry {
     /// earlier entries of the key may have held versions visible there.
     /// [`UNFIXED`] until [`Entry::floor`] first runs.
     floor: AtomicU64,
+    /// The highest horizon this chain was pruned at: nothing committed at
+    /// or below it is left uncut (`prune.rs`). Written and read only by
+    /// the chain's pruner.
+    pub(crate) pruned_at: AtomicU64,
 }
 
 /// The floor of an entry nobody has used yet.
@@ -47,6 +51,7 @@ impl Entry {
         Self {
             head: AtomicPtr::new(std::ptr::null_mut()),
             floor: AtomicU64::new(UNFIXED),
+            pruned_at: AtomicU64::new(0),
         }
     }
 

@@ -31,6 +31,7 @@ mod version;
 mod write;
 
 use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
@@ -59,6 +60,8 @@ pub(crate) struct Inner {
     /// bound; a sweep resets it). When it is not zero, the end of the
     /// oldest snapshot sweeps the index (`prune.rs`).
     held_back: CachePadded<AtomicUsize>,
+    /// Versions visited by pruning walks (a statistic, for tests).
+    pruning_walk: Counter,
 }
 
 /// The lock-free multi-version store.
@@ -89,6 +92,7 @@ impl LockFreeStore {
                 reclaim: Reclaimer::new(),
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
+                pruning_walk: Counter::default(),
             }),
         }
     }
@@ -97,6 +101,13 @@ impl LockFreeStore {
     /// once the store is quiescent and deferred frees have run).
     pub fn live_versions(&self) -> usize {
         self.inner.reclaim.live()
+    }
+
+    /// Versions pruning walks have visited so far (a statistic: exact once
+    /// the store is quiescent).
+    #[doc(hidden)]
+    pub fn versions_walked_pruning(&self) -> usize {
+        self.inner.pruning_walk.sum().max(0) as usize
     }
 
     /// Writes `batch` like [`Store::write`], running `between` after every

@@ -42,13 +42,43 @@ use crate::token::Key;
 impl Inner {
     /// Cuts, below `top` (a pending head this thread owns), every version
     /// older than the newest one visible at `horizon`.
-    pub(crate) fn prune_below(&self, top: *mut Version, horizon: Timestamp, pin: &Pin) {
+    ///
+    /// Skips the walk when the chain was already pruned at `horizon` or
+    /// later: every version above the last cut then commits after that
+    /// horizon (each was linked by a writer that ticked after computing a
+    /// horizon at least as high), so there is nothing new to cut. A
+    /// snapshot held open therefore costs each write to a hot key nothing
+    /// here; the walk runs once per key each time the horizon moves.
+    pub(crate) fn prune_below(
+        &self,
+        entry: &Entry,
+        top: *mut Version,
+        horizon: Timestamp,
+        pin: &Pin,
+    ) {
+        // Relaxed (load and store): only the chain's pruner touches
+        // `pruned_at`, and pruners of one chain are ordered by the head:
+        // the next one links on top of our version only after reading it
+        // committed (Acquire, pairing with our commit's Release).
+        if horizon <= entry.pruned_at.load(Ordering::Relaxed) {
+            return;
+        }
+        let walked = self.cut_below(top, horizon, pin);
+        self.pruning_walk.add(walked as isize);
+        entry.pruned_at.store(horizon, Ordering::Relaxed);
+    }
+
+    /// The walk of [`Self::prune_below`]; returns how many versions it
+    /// visited.
+    fn cut_below(&self, top: *mut Version, horizon: Timestamp, pin: &Pin) -> usize {
+        let mut walked = 0;
         // Acquire (also below): pairs with the Release CAS that published
         // each version, so its fields may be read.
         // SAFETY: `top` is our own pending version; it stays linked (and so
         // alive) at least until we commit.
         let mut p = unsafe { (*top).next.load(Ordering::Acquire) };
         while !p.is_null() && p != marker() {
+            walked += 1;
             // SAFETY: reached through our own head while pinned: versions
             // below a pending head are changed only by its owner (us).
             let version = unsafe { &*p };
@@ -66,13 +96,14 @@ impl Inner {
                         // it, and detached chains are never written again.
                         unsafe { self.reclaim.retire(tail, pin) };
                     }
-                    return;
+                    return walked;
                 }
             }
             // Acquire: as above, pairs with the Release CAS that published
             // the next version.
             p = version.next.load(Ordering::Acquire);
         }
+        walked
     }
 
     /// Retires `entry` if its head is still `top`, a committed tombstone

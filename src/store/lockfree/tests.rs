@@ -417,3 +417,26 @@ fn deleting_only_absent_keys_changes_nothing() {
     assert_eq!(store.inner.retired.load(Ordering::Relaxed), 0);
     assert_eq!(settle(&store, 1), 1);
 }
+
+#[test]
+fn an_open_snapshot_does_not_make_hot_key_pruning_walk_the_chain() {
+    // Counts versions visited by pruning, not time: with a snapshot open,
+    // each write used to walk every version written since it was taken
+    // (quadratic in the writes); it must cost about what it costs without.
+    const WRITES: usize = 4_000;
+    let store = LockFreeStore::new();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let without = store.versions_walked_pruning();
+    let snap = store.snapshot();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let with = store.versions_walked_pruning() - without;
+    drop(snap);
+    assert!(
+        with <= 3 * without.max(WRITES),
+        "{with} versions walked by {WRITES} writes under a snapshot, {without} without"
+    );
+}

@@ -68,7 +68,7 @@ impl Inner {
         if !installed.is_empty() {
             let horizon = self.registry.horizon(&self.clock);
             for one in &installed {
-                self.prune_below(one.version, horizon, pin);
+                self.prune_below(&one.entry, one.version, horizon, pin);
             }
         }
         between();
