@@ -23,7 +23,7 @@
 //!   miss a retirement that completed in between.)
 
 use crate::store::Timestamp;
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::token::Key;
 
 use super::version::Version;
@@ -37,9 +37,26 @@ pub(crate) struct Entry {
     /// [`UNFIXED`] until [`Entry::floor`] first runs.
     floor: AtomicU64,
     /// The highest horizon this chain was pruned at: nothing committed at
-    /// or below it is left uncut (`prune.rs`). Written and read only by
-    /// the chain's pruner.
+    /// or below it is left uncut, but for a version still pending then
+    /// (`prune.rs`). Written and read only by the holder of `pruning`.
     pub(crate) pruned_at: AtomicU64,
+    /// Held by whoever is cutting the chain (its writer, or a tidy step
+    /// working off the backlog): one pruner per chain at a time.
+    pruning: AtomicBool,
+    /// Whether the key is in the store's backlog of chains a snapshot kept
+    /// long (so it is queued once, not once per write).
+    pub(crate) backlogged: AtomicBool,
+}
+
+/// The claim on an entry's pruning, released when dropped.
+pub(crate) struct PruningClaim<'e>(&'e Entry);
+
+impl Drop for PruningClaim<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire of the next claim, which then
+        // sees our cuts and `pruned_at`.
+        self.0.pruning.store(false, Ordering::Release);
+    }
 }
 
 /// The floor of an entry nobody has used yet.
@@ -52,7 +69,20 @@ impl Entry {
             head: AtomicPtr::new(std::ptr::null_mut()),
             floor: AtomicU64::new(UNFIXED),
             pruned_at: AtomicU64::new(0),
+            pruning: AtomicBool::new(false),
+            backlogged: AtomicBool::new(false),
         }
+    }
+
+    /// Claims the right to cut this chain, unless someone holds it: a
+    /// pruner never waits for another.
+    pub(crate) fn claim_pruning(&self) -> Option<PruningClaim<'_>> {
+        // Acquire: pairs with the Release of the previous claim's drop.
+        // Relaxed on failure: we then touch nothing.
+        self.pruning
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| PruningClaim(self))
     }
 
     /// The entry's floor, fixing it to `watermark()` if nobody has yet.

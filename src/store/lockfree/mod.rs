@@ -34,6 +34,7 @@ use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
 use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use clock::Clock;
@@ -62,6 +63,10 @@ pub(crate) struct Inner {
     held_back: CachePadded<AtomicUsize>,
     /// Versions visited by pruning walks (a statistic, for tests).
     pruning_walk: Counter,
+    /// Keys whose chains a snapshot kept long, with the horizon they were
+    /// last pruned at: writes and snapshot ends prune a few each once the
+    /// horizon has passed it (`prune.rs`).
+    backlog: SegQueue<(Key, Timestamp)>,
 }
 
 /// The lock-free multi-version store.
@@ -93,6 +98,7 @@ impl LockFreeStore {
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
+                backlog: SegQueue::new(),
             }),
         }
     }
@@ -269,6 +275,7 @@ impl Drop for LockFreeSnapshot {
             // it waits for an insert or removal in progress on that bin (a
             // short critical section, never a pending commit).
             self.inner.sweep_if_held_back();
+            self.inner.tidy_now();
         }
     }
 }

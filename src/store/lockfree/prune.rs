@@ -35,13 +35,17 @@ use super::reclaim::Pin;
 use super::version::{marker, State, Version};
 use super::write::{Installed, InstalledSet};
 use super::Inner;
+
+/// How many backlogged keys each write, delete and snapshot end prunes.
+const TIDY_PER_OPERATION: usize = 2;
 use crate::store::Timestamp;
 use crate::sync::Ordering;
 use crate::token::Key;
 
 impl Inner {
     /// Cuts, below `top` (a pending head this thread owns), every version
-    /// older than the newest one visible at `horizon`.
+    /// older than the newest one visible at `horizon`; queues the key on
+    /// the backlog if a snapshot keeps the chain longer than that.
     ///
     /// Skips the walk when the chain was already pruned at `horizon` or
     /// later: every version above the last cut then commits after that
@@ -51,40 +55,52 @@ impl Inner {
     /// here; the walk runs once per key each time the horizon moves.
     pub(crate) fn prune_below(
         &self,
+        key: &Key,
         entry: &Entry,
         top: *mut Version,
         horizon: Timestamp,
         pin: &Pin,
     ) {
-        // Relaxed (load and store): only the chain's pruner touches
-        // `pruned_at`, and pruners of one chain are ordered by the head:
-        // the next one links on top of our version only after reading it
-        // committed (Acquire, pairing with our commit's Release).
+        let Some(_claim) = entry.claim_pruning() else {
+            // A tidy step is cutting the chain; it queues the key again if
+            // it stays long.
+            return;
+        };
+        // Relaxed (load and store): ordered by the claim.
         if horizon <= entry.pruned_at.load(Ordering::Relaxed) {
+            // Our predecessor's version, at least, stays above the cut.
+            self.backlog_push(key, entry, horizon);
             return;
         }
-        let walked = self.cut_below(top, horizon, pin);
+        // SAFETY: `top` is our own pending version; it stays linked (and so
+        // alive) at least until we commit. Acquire: pairs with the Release
+        // CAS that published the version below it.
+        let below = unsafe { (*top).next.load(Ordering::Acquire) };
+        let walked = self.cut_from(below, horizon, pin);
         self.pruning_walk.add(walked as isize);
         entry.pruned_at.store(horizon, Ordering::Relaxed);
+        if walked > 1 {
+            self.backlog_push(key, entry, horizon);
+        }
     }
 
-    /// The walk of [`Self::prune_below`]; returns how many versions it
-    /// visited.
-    fn cut_below(&self, top: *mut Version, horizon: Timestamp, pin: &Pin) -> usize {
+    /// Walks down from `first` to the newest version committed at or
+    /// before `horizon` and cuts everything below it; returns how many
+    /// versions it visited. The caller holds the chain's pruning claim and
+    /// is pinned, and `first` was reached from a live entry.
+    fn cut_from(&self, first: *mut Version, horizon: Timestamp, pin: &Pin) -> usize {
         let mut walked = 0;
-        // Acquire (also below): pairs with the Release CAS that published
-        // each version, so its fields may be read.
-        // SAFETY: `top` is our own pending version; it stays linked (and so
-        // alive) at least until we commit.
-        let mut p = unsafe { (*top).next.load(Ordering::Acquire) };
+        let mut p = first;
         while !p.is_null() && p != marker() {
             walked += 1;
-            // SAFETY: reached through our own head while pinned: versions
-            // below a pending head are changed only by its owner (us).
+            // SAFETY: reached from a live entry while pinned: a version is
+            // unlinked only by a cut (which needs the claim we hold) or with
+            // its whole entry, and then freed only after our pin ends.
             let version = unsafe { &*p };
             if let State::Committed { ts } = version.state() {
                 if ts <= horizon {
-                    // Relaxed: only the head's owner writes `next` below it.
+                    // Relaxed: only the claim's holder writes `next` below
+                    // the head, and the claim orders us after the last one.
                     let tail = version.next.load(Ordering::Relaxed);
                     if !tail.is_null() && tail != marker() {
                         // Release: pairs with the Acquire `next` load of a
@@ -92,18 +108,85 @@ impl Inner {
                         // clock at least our horizon.
                         version.next.store(marker(), Ordering::Release);
                         // SAFETY: the tail is now unlinked (the only link
-                        // was the pointer we just replaced), we alone retire
-                        // it, and detached chains are never written again.
+                        // was the pointer we just replaced) and ours alone to
+                        // retire. If the entry was retired meanwhile, its
+                        // retirer's free stops at the marker we stored before
+                        // our pin ended, so the two chains stay disjoint.
                         unsafe { self.reclaim.retire(tail, pin) };
                     }
                     return walked;
                 }
             }
-            // Acquire: as above, pairs with the Release CAS that published
-            // the next version.
+            // Acquire: pairs with the Release CAS that published the next
+            // version.
             p = version.next.load(Ordering::Acquire);
         }
         walked
+    }
+
+    /// Queues `key` to be pruned once the horizon passes `horizon`, unless
+    /// its entry is queued already.
+    fn backlog_push(&self, key: &Key, entry: &Entry, horizon: Timestamp) {
+        // Relaxed: the flag only avoids duplicates; a tidy step looks the
+        // key up afresh and claims the chain before touching it.
+        if !entry.backlogged.swap(true, Ordering::Relaxed) {
+            self.backlog.push((*key, horizon));
+        }
+    }
+
+    /// Works off up to [`TIDY_PER_OPERATION`] keys of the backlog: chains
+    /// a snapshot kept long, pruned now at `horizon` if it has passed the
+    /// one they were queued at. Bounded work, and it never waits: a chain
+    /// whose claim is held is left to its holder.
+    pub(crate) fn tidy(&self, horizon: Timestamp, guard: &Guard<'_>, pin: &Pin) {
+        for _ in 0..TIDY_PER_OPERATION {
+            let Some((key, queued_at)) = self.backlog.pop() else {
+                return;
+            };
+            if horizon <= queued_at {
+                // The snapshot that kept it long is still open.
+                self.backlog.push((key, queued_at));
+                return;
+            }
+            let Some(entry) = self.index.get(&key, guard) else {
+                continue;
+            };
+            // Relaxed: see `backlog_push`. Cleared first, so that a chain
+            // still long after this step is queued again.
+            entry.backlogged.store(false, Ordering::Relaxed);
+            self.prune_head(&key, &entry, horizon, pin);
+        }
+    }
+
+    /// [`Self::tidy`] at a fresh horizon (a snapshot's end, when the
+    /// horizon may have just moved).
+    pub(crate) fn tidy_now(&self) {
+        if self.backlog.is_empty() {
+            return;
+        }
+        let guard = self.index.guard();
+        let pin = self.reclaim.pin();
+        self.tidy(self.registry.horizon(&self.clock), &guard, &pin);
+    }
+
+    /// Prunes a chain from its head, whoever wrote it (a tidy step).
+    fn prune_head(&self, key: &Key, entry: &Entry, horizon: Timestamp, pin: &Pin) {
+        let Some(_claim) = entry.claim_pruning() else {
+            return;
+        };
+        // Relaxed: ordered by the claim.
+        if horizon <= entry.pruned_at.load(Ordering::Relaxed) {
+            return;
+        }
+        // Acquire: pairs with the Release CAS that linked the head.
+        let head = entry.head.load(Ordering::Acquire);
+        let walked = self.cut_from(head, horizon, pin);
+        self.pruning_walk.add(walked as isize);
+        // Relaxed: ordered by the claim.
+        entry.pruned_at.store(horizon, Ordering::Relaxed);
+        if walked > 1 {
+            self.backlog_push(key, entry, horizon);
+        }
     }
 
     /// Retires `entry` if its head is still `top`, a committed tombstone

@@ -440,3 +440,35 @@ fn an_open_snapshot_does_not_make_hot_key_pruning_walk_the_chain() {
         "{with} versions walked by {WRITES} writes under a snapshot, {without} without"
     );
 }
+
+#[test]
+fn versions_kept_by_a_snapshot_are_freed_after_it_ends_without_more_writes_to_them() {
+    // One key written 10,000 times under a snapshot, and 40 more keys 100
+    // times each; none of them is written again after the snapshot ends.
+    // The snapshot's end and a few writes to another key (each prunes a
+    // bounded number of backlogged keys) must bring every chain back to
+    // O(1) versions.
+    let store = LockFreeStore::new();
+    write(&store, &[("hot", "0")]);
+    let snap = store.snapshot();
+    for i in 0..10_000 {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    for round in 0..100 {
+        for key in &keys {
+            write(&store, &[(key, &round.to_string())]);
+        }
+    }
+    assert_eq!(snap.into_sorted_pairs(), vec![(t("hot"), t("0"))]);
+    for i in 0..keys.len() {
+        write(&store, &[("other", &i.to_string())]);
+    }
+    let bound = 2 * (keys.len() + 2);
+    let live = settle(&store, bound);
+    assert!(
+        live <= bound,
+        "{live} versions live for {} keys",
+        keys.len() + 2
+    );
+}

@@ -65,11 +65,13 @@ impl Inner {
         let installed: InstalledSet<'g> = items
             .map(|(key, value)| self.install(key, value, shared, guard))
             .collect();
-        if !installed.is_empty() {
-            let horizon = self.registry.horizon(&self.clock);
-            for one in &installed {
-                self.prune_below(&one.entry, one.version, horizon, pin);
-            }
+        let horizon = if installed.is_empty() {
+            0
+        } else {
+            self.registry.horizon(&self.clock)
+        };
+        for one in &installed {
+            self.prune_below(&one.key, &one.entry, one.version, horizon, pin);
         }
         between();
         let lower = installed
@@ -97,6 +99,9 @@ impl Inner {
             // no reader reaches it from now on; we alone retire it, once.
             unsafe { self.reclaim.retire_record(shared, pin) };
         }
+        // A horizon stays sound after it is computed (later snapshots read
+        // a later clock), so the backlog is worked off with the same one.
+        self.tidy(horizon, guard, pin);
         (ts, installed)
     }
 
