@@ -43,9 +43,9 @@ use read::Seen;
 use reclaim::Reclaimer;
 use snapshots::Registry;
 
-/// How many entries a snapshot reads under one epoch pin before re-pinning,
+/// How many entries a snapshot (or a sweep) reads under one epoch pin before re-pinning,
 /// so that a long `SHOW` or `BACKUP` does not hold back reclamation.
-const ENTRIES_PER_PIN: usize = 256;
+pub(crate) const ENTRIES_PER_PIN: usize = 256;
 
 /// The shared state of one store; snapshots keep it alive.
 pub(crate) struct Inner {
@@ -123,12 +123,12 @@ impl LockFreeStore {
     pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
         let inner = &*self.inner;
         let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
+        let mut pin = inner.reclaim.pin();
         let items = batch
             .pairs()
             .iter()
             .map(|(key, value)| (*key, Some(*value)));
-        let (ts, _installed) = inner.commit_batch(items, &guard, &pin, between);
+        let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, between);
         ts
     }
 
@@ -170,7 +170,7 @@ impl Store for LockFreeStore {
     fn delete(&self, keys: &KeySet) -> Deletion {
         let inner = &*self.inner;
         let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
+        let mut pin = inner.reclaim.pin();
         let mut seen = Vec::new();
         inner.read_all(keys, &mut seen, &guard, &pin);
         if seen.iter().all(Option::is_none) {
@@ -185,7 +185,7 @@ impl Store for LockFreeStore {
         // Some key was present a moment ago: commit tombstones on every key
         // (one absent now gets an invisible one, retired like the others),
         // so that the presence reported is decided at the commit itself.
-        let (ts, installed) = inner.commit_batch(items, &guard, &pin, || {});
+        let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
         let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_tombstones(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);

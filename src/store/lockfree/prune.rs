@@ -34,7 +34,7 @@ use super::index::{Entry, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, State, Version};
 use super::write::{Installed, InstalledSet};
-use super::Inner;
+use super::{Inner, ENTRIES_PER_PIN};
 
 /// How many backlogged keys each write, delete and snapshot end prunes.
 const TIDY_PER_OPERATION: usize = 2;
@@ -289,9 +289,14 @@ impl Inner {
     }
 
     /// Retires every dead key whose tombstone no snapshot can see any more.
+    ///
+    /// The walk re-pins every [`ENTRIES_PER_PIN`] entries (it holds no
+    /// version across entries), so a sweep of a large index does not hold
+    /// back reclamation; it keeps flurry's guard throughout, which holds
+    /// back only the freeing of index nodes removed meanwhile.
     pub(crate) fn sweep_tombstones(&self) {
         let guard = self.index.guard();
-        let pin = self.reclaim.pin();
+        let mut pin = self.reclaim.pin();
         let mut horizon = self.registry.horizon(&self.clock);
         loop {
             // Acquire: pairs with the Release of `note_held_back`, so the
@@ -299,7 +304,12 @@ impl Inner {
             // counted later is recounted by whoever holds it back.
             self.held_back.swap(0, Ordering::Acquire);
             let mut held_back = 0;
+            let mut seen = 0usize;
             self.index.for_each(&guard, |key, entry| {
+                seen += 1;
+                if seen % ENTRIES_PER_PIN == 0 {
+                    self.reclaim.repin(&mut pin);
+                }
                 // Acquire: pairs with the Release CAS that linked the head.
                 let top = entry.head.load(Ordering::Acquire);
                 if self.retire_tombstone(key, entry, top, horizon, &guard, &pin) == Retire::HeldBack

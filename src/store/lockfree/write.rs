@@ -54,7 +54,7 @@ impl Inner {
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>)>,
         guard: &'g Guard<'_>,
-        pin: &Pin,
+        pin: &mut Pin,
         between: impl FnOnce(),
     ) -> (Timestamp, InstalledSet<'g>) {
         let shared = if items.len() > 1 {
@@ -63,7 +63,7 @@ impl Inner {
             std::ptr::null_mut()
         };
         let installed: InstalledSet<'g> = items
-            .map(|(key, value)| self.install(key, value, shared, guard))
+            .map(|(key, value)| self.install(key, value, shared, guard, pin))
             .collect();
         let horizon = if installed.is_empty() {
             0
@@ -113,11 +113,12 @@ impl Inner {
         value: Option<Value>,
         shared: *const Record,
         guard: &'g Guard<'_>,
+        pin: &mut Pin,
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, shared);
         loop {
             let entry = self.index.get_or_insert(&key, Entry::new, guard);
-            match self.link(&entry, version) {
+            match self.link(&entry, version, pin) {
                 Some((prev_ts, prev_present)) => {
                     return Installed {
                         key,
@@ -136,7 +137,17 @@ impl Inner {
 
     /// Links `version` as the head of `entry`. Returns the covered version's
     /// timestamp and presence, or `None` if the entry is retired.
-    fn link(&self, entry: &Entry, version: *mut Version) -> Option<(Timestamp, bool)> {
+    ///
+    /// Waiting for another command's pending head, it unpins (so a stalled
+    /// owner of that head does not also stall reclamation through us): it
+    /// holds no version pointer across the wait but its own, which nobody
+    /// else can unlink.
+    fn link(
+        &self,
+        entry: &Entry,
+        version: *mut Version,
+        pin: &mut Pin,
+    ) -> Option<(Timestamp, bool)> {
         let wait = SpinWait::new();
         loop {
             // Acquire: pairs with the Release CAS that linked the current head
@@ -154,7 +165,7 @@ impl Inner {
                 match top.state() {
                     State::Pending { .. } => {
                         // Another command owns this key until it commits.
-                        wait.wait();
+                        self.reclaim.unpinned(pin, || wait.wait());
                         continue;
                     }
                     State::Committed { ts } => (ts, top.value().is_some()),
