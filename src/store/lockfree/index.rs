@@ -23,7 +23,7 @@
 //!   miss a retirement that completed in between.)
 
 use crate::store::Timestamp;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
 use crate::token::Key;
 
 use super::version::Version;
@@ -38,8 +38,8 @@ pub(crate) struct Entry {
     floor: AtomicU64,
     /// The highest horizon this chain was pruned at: nothing committed at
     /// or below it is left uncut, but for a version still pending then
-    /// (`prune.rs`). Written and read only by the holder of `pruning`.
-    pub(crate) pruned_at: AtomicU64,
+    /// (`prune.rs`). Read and written only through a [`PruningClaim`].
+    pruned_at: UnsafeCell<Timestamp>,
     /// Held by whoever is cutting the chain (its writer, or a tidy step
     /// working off the backlog): one pruner per chain at a time.
     pruning: AtomicBool,
@@ -48,8 +48,28 @@ pub(crate) struct Entry {
     pub(crate) backlogged: AtomicBool,
 }
 
+// SAFETY: `pruned_at`, the one field that is not `Sync`, is read and
+// written only by the holder of the entry's pruning claim, whose Acquire
+// and Release order the holders one after another.
+unsafe impl Sync for Entry {}
+
 /// The claim on an entry's pruning, released when dropped.
 pub(crate) struct PruningClaim<'e>(&'e Entry);
+
+impl PruningClaim<'_> {
+    /// The horizon the chain was last pruned at.
+    pub(crate) fn pruned_at(&self) -> Timestamp {
+        // SAFETY: only a claim's holder touches the cell, and the claim's
+        // Acquire orders us after the previous holder's Release.
+        self.0.pruned_at.with(|at| unsafe { *at })
+    }
+
+    /// Records that the chain is now pruned at `horizon`.
+    pub(crate) fn set_pruned_at(&self, horizon: Timestamp) {
+        // SAFETY: as in `pruned_at`; the claim is ours alone.
+        self.0.pruned_at.with_mut(|at| unsafe { *at = horizon });
+    }
+}
 
 impl Drop for PruningClaim<'_> {
     fn drop(&mut self) {
@@ -68,7 +88,7 @@ impl Entry {
         Self {
             head: AtomicPtr::new(std::ptr::null_mut()),
             floor: AtomicU64::new(UNFIXED),
-            pruned_at: AtomicU64::new(0),
+            pruned_at: UnsafeCell::new(0),
             pruning: AtomicBool::new(false),
             backlogged: AtomicBool::new(false),
         }
@@ -128,6 +148,11 @@ mod imp {
         }
     }
 
+    /// Entries are behind an `Arc` because retirement must remove a key's
+    /// entry only if it is still the same entry. flurry's
+    /// `compute_if_present` can do that (it shows the current value), but
+    /// it has no "leave it as it is" outcome: to keep a value it must be
+    /// handed a new one, so the value has to be cheap to clone.
     pub(crate) struct Index {
         map: flurry::HashMap<Key, Arc<Entry>>,
     }

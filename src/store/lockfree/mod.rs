@@ -6,15 +6,52 @@
 //! pending version per key, all sharing one `version::Record`, and a single
 //! CAS on that record's state word makes them visible at once.
 //!
-//! * `read`: picks `S = clock now` and reads every key at `S`; never takes a
-//!   lock and never waits for a writer (a pending record met on the way is
-//!   pushed past `S`). If pruning overtook it, it retries at a fresh `S`.
-//! * `snapshot`: registers `S` in `snapshots::Registry` (one scan of at
-//!   most 128 slots); the snapshot reads every key at `S` when it is
-//!   consumed, then deregisters.
-//! * `write` / `delete`: `write` (install, prune, commit);
-//!   deletes write tombstones and retire dead keys (`prune`).
-//! * Memory: unlinked chains are freed through `reclaim` (crossbeam-epoch).
+//! What each operation may wait for (flurry's `get` and iteration take no
+//! lock; its inserts into a non-empty bin, and `compute_if_present`, take
+//! that bin's lock for a short critical section):
+//!
+//! * `read` (a plain `READ`): *lock-free*. Picks `S = clock now` and reads
+//!   every key at `S`; takes no lock and never waits for a writer (a
+//!   pending record met on the way is pushed past `S`). It restarts at a
+//!   fresh `S` when a commit overtook it (a pruning cut, a retired entry,
+//!   or a floor above `S`), so it is not wait-free. The first reader of a
+//!   fresh entry fixes its floor with one CAS.
+//! * one-key `write`: *blocking*, on one thing: another command's pending
+//!   version at the key's head (it waits for that command to commit,
+//!   unpinned). Creating the key's entry may also wait for a flurry bin
+//!   lock. Otherwise lock-free: the link CAS, one horizon (a scan of at
+//!   most 128 slots and a SeqCst fence), pruning (below), the commit CAS
+//!   (retried only when a reader pushed it) and a bounded tidy step.
+//! * multi-key `write`: as one-key, waiting key by key in ascending order
+//!   (no cycle, so deadlock-free); then settles each version.
+//! * `delete`: first reads its keys (lock-free); if all are absent it is a
+//!   no-op there. Otherwise a multi-key write of tombstones, then retires
+//!   each dead entry: a CAS, and its removal from flurry
+//!   (`compute_if_present`, which takes the bin's lock).
+//! * snapshot start: lock-free (one slot CAS per free slot met) while
+//!   fewer than 128 snapshots are registered; *blocking* (spins) while all
+//!   slots are taken.
+//! * snapshot iteration: takes no lock, never waits for a writer and never
+//!   restarts (nothing it needs is pruned, `read.rs`); each entry costs the
+//!   versions above the one visible at its `S`. It re-pins every
+//!   256 entries (`ENTRIES_PER_PIN`).
+//! * snapshot end: frees the slot (wait-free). If it was the oldest, it
+//!   sweeps the index when tombstones were held back (O(keys), re-pinning;
+//!   each removal takes a flurry bin lock), then runs one bounded tidy
+//!   step. So the thread ending the oldest snapshot may wait for flurry bin
+//!   locks, and a writer creating or retiring an entry in the same bin may
+//!   wait for it; nothing waits for a pending commit there.
+//! * pruning (`prune.rs`): never waits (the chain's pruning claim is only
+//!   tried). O(1) per write while the horizon has not moved since the
+//!   key's last prune; one walk of the versions above the new horizon when
+//!   it has.
+//! * reclamation (`reclaim.rs`): deferred frees run once every thread
+//!   pinned at the retirement has unpinned. No operation waits for it, but
+//!   one thread preempted while pinned (in the middle of any operation)
+//!   delays every free meanwhile. With no snapshot open, a key holds O(1)
+//!   versions after each write to it; versions a snapshot kept are queued
+//!   on a backlog and pruned, two keys per later write, delete or snapshot
+//!   end, once it has ended.
 //!
 //! The argument that all of this is linearizable, and what the loom models
 //! (`loom_tests/store_*.rs`) check of it, is in `paper.md` §4. Under

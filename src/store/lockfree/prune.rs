@@ -4,8 +4,13 @@
 //! see `snapshots.rs`), a chain needs, for every `S >= H`, only the newest
 //! version visible at `S`, which is the newest version visible at `H` or a
 //! newer one. So everything older than the newest committed version with
-//! `ts <= H` is cut off and retired. Only the writer whose pending version
-//! heads the chain prunes it, so no two pruners ever cut the same chain.
+//! `ts <= H` is cut off and retired. A cut needs the entry's pruning claim
+//! (tried, never waited for), so no two pruners ever cut the same chain at
+//! once: normally the writer whose pending version heads the chain, or a
+//! tidy step working off the backlog (below). An entry remembers the
+//! highest horizon it was pruned at; a write under an unmoved horizon
+//! skips the walk, so a snapshot held open does not make hot-key writes
+//! walk every version written since it began.
 //!
 //! *Tombstone retirement.* When a chain's head is a committed tombstone with
 //! `ts <= H`, every registered snapshot sees the key absent, so the entry is
@@ -18,10 +23,20 @@
 //! tombstone's timestamp, so unregistered reads that find the key missing
 //! know whether their `S` is recent enough to trust it.
 //!
-//! Freed when: a key's pinned versions go on the next write to that key;
-//! dead keys' tombstones go right after their delete, or, if a snapshot
-//! held them back, by the sweep that runs when the oldest registered
-//! snapshot ends while such tombstones are counted (`held_back`).
+//! *Backlog.* A prune that leaves versions above its cut because the
+//! horizon is held back queues the key (once: `Entry::backlogged`) with
+//! that horizon. Every write, delete and snapshot end then prunes up to
+//! [`TIDY_PER_OPERATION`] queued keys whose horizon has moved, from their
+//! committed head. A tidy step may cut a chain whose entry is being retired
+//! at the same moment: the retirer's deferred free walks the chain from
+//! its top and stops at the marker the cut stored, which happened before
+//! the cutter unpinned, so the two retired chains stay disjoint.
+//!
+//! Freed when: versions a snapshot kept go on the next write to the key
+//! or, without one, through the backlog after the snapshot ends; dead
+//! keys' tombstones go right after their delete, or, if a snapshot held
+//! them back, by the sweep that runs when the oldest registered snapshot
+//! ends while such tombstones are counted (`held_back`).
 //!
 //! *No tombstone is stranded.* Whoever finds a tombstone held back counts it
 //! (`note_held_back`, Release) and then computes a horizon again (F2). The
@@ -61,13 +76,12 @@ impl Inner {
         horizon: Timestamp,
         pin: &Pin,
     ) {
-        let Some(_claim) = entry.claim_pruning() else {
+        let Some(claim) = entry.claim_pruning() else {
             // A tidy step is cutting the chain; it queues the key again if
             // it stays long.
             return;
         };
-        // Relaxed (load and store): ordered by the claim.
-        if horizon <= entry.pruned_at.load(Ordering::Relaxed) {
+        if horizon <= claim.pruned_at() {
             // Our predecessor's version, at least, stays above the cut.
             self.backlog_push(key, entry, horizon);
             return;
@@ -78,7 +92,7 @@ impl Inner {
         let below = unsafe { (*top).next.load(Ordering::Acquire) };
         let walked = self.cut_from(below, horizon, pin);
         self.pruning_walk.add(walked as isize);
-        entry.pruned_at.store(horizon, Ordering::Relaxed);
+        claim.set_pruned_at(horizon);
         if walked > 1 {
             self.backlog_push(key, entry, horizon);
         }
@@ -171,19 +185,17 @@ impl Inner {
 
     /// Prunes a chain from its head, whoever wrote it (a tidy step).
     fn prune_head(&self, key: &Key, entry: &Entry, horizon: Timestamp, pin: &Pin) {
-        let Some(_claim) = entry.claim_pruning() else {
+        let Some(claim) = entry.claim_pruning() else {
             return;
         };
-        // Relaxed: ordered by the claim.
-        if horizon <= entry.pruned_at.load(Ordering::Relaxed) {
+        if horizon <= claim.pruned_at() {
             return;
         }
         // Acquire: pairs with the Release CAS that linked the head.
         let head = entry.head.load(Ordering::Acquire);
         let walked = self.cut_from(head, horizon, pin);
         self.pruning_walk.add(walked as isize);
-        // Relaxed: ordered by the claim.
-        entry.pruned_at.store(horizon, Ordering::Relaxed);
+        claim.set_pruned_at(horizon);
         if walked > 1 {
             self.backlog_push(key, entry, horizon);
         }
@@ -233,8 +245,9 @@ impl Inner {
         }
         self.index.remove_if(key, entry, guard);
         // SAFETY: the head was the only link into the chain from `top`, and
-        // our CAS replaced it: the chain is unlinked, ours alone to retire,
-        // and nobody writes a retired entry's chain again.
+        // our CAS replaced it: the chain is unlinked and ours alone to
+        // retire. Only a tidy step that loaded the head before our CAS (so
+        // pinned before this retirement) may still cut it (module docs).
         unsafe { self.reclaim.retire(top, pin) };
         Retire::Done
     }

@@ -174,7 +174,9 @@ impl Reclaimer {
     ///
     /// # Safety
     /// The chain from `first` is unlinked from every entry, the caller is the
-    /// only one to retire it, and its `next` pointers will not change.
+    /// only one to retire it, and its `next` pointers change only by a cut
+    /// (to the marker) made by a thread pinned before this call, so that
+    /// the free, which runs after that thread unpins, sees the cut.
     pub(crate) unsafe fn retire(&self, first: *mut Version, pin: &Pin) {
         if first.is_null() || first == version::marker() {
             return;
