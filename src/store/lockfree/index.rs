@@ -245,8 +245,10 @@ mod imp {
     /// CAS. Lookups therefore do not synchronize with each other, so the
     /// models cannot lean on the index for orderings the engine must
     /// provide; an insert or removal synchronizes with the lookups that
-    /// observe it, as flurry's do. Nodes are freed when the index drops
-    /// (the models' runs are short).
+    /// observe it, as flurry's do. As in flurry, `get_or_insert` makes
+    /// the new entry between its failed lookup and its insert, so the
+    /// models see that window (model `store_stale_floor` lives in it).
+    /// Nodes are freed when the index drops (the models' runs are short).
     pub(crate) struct Index {
         bins: [AtomicPtr<Node>; BINS],
         /// Every node ever published, freed on drop.
