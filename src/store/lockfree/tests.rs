@@ -472,3 +472,29 @@ fn versions_kept_by_a_snapshot_are_freed_after_it_ends_without_more_writes_to_th
         keys.len() + 2
     );
 }
+
+#[test]
+fn a_thread_pinned_mid_operation_holds_back_frees_only_until_it_unpins() {
+    // The dependence epoch reclamation keeps (`paper.md` §4, "Freeing"):
+    // one thread pinned, as in the middle of an operation, keeps every
+    // version retired meanwhile; once it unpins they are freed.
+    const WRITES: usize = 20_000;
+    let store = LockFreeStore::new();
+    let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _pin = crossbeam_epoch::pin();
+        pinned_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    });
+    pinned_rx.recv().unwrap();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let held = settle(&store, 2);
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let live = settle(&store, 2);
+    assert!(held >= WRITES / 2, "only {held} versions live behind a pin");
+    assert!(live <= 2, "{live} versions live after the pin ended");
+}
