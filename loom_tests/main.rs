@@ -12,10 +12,15 @@ mod order;
 mod ring;
 mod session_end;
 mod store_atomic_read;
+mod store_iteration_vs_retire;
+mod store_overlapping_writers;
 mod store_pending_commit;
 mod store_retire_vs_write;
 mod store_snapshot_vs_prune;
+mod store_stale_floor;
+mod store_sweep_vs_write;
 mod store_tombstone_not_stranded;
+mod store_two_snapshots;
 mod subscribe_vs_delete;
 mod wake;
 

@@ -14,12 +14,16 @@
 //! * An entry whose head is not the retirement marker is in the index: an
 //!   entry is inserted before any version is linked into it, and removed only
 //!   after its head was swapped to the marker, which is final.
-//! * An entry's `floor` is at least the commit timestamp of every tombstone
-//!   retired from an earlier entry of the same key; its own versions all
-//!   commit later than `floor`.
+//! * An entry's floor, once fixed, is at least the commit timestamp of every
+//!   tombstone retired from an earlier entry of the same key; its own
+//!   versions all commit later than it. It is fixed only after the entry is
+//!   in the index (by whoever first needs it), so it covers every retirement
+//!   that preceded the insertion: an exhausted chain proves the key absent
+//!   back to the floor, and no further. (Read before the insertion, it could
+//!   miss a retirement that completed in between.)
 
 use crate::store::Timestamp;
-use crate::sync::AtomicPtr;
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
 use crate::token::Key;
 
 use super::version::Version;
@@ -28,16 +32,101 @@ use super::version::Version;
 pub(crate) struct Entry {
     /// The newest version; null for none yet; the marker once retired.
     pub(crate) head: AtomicPtr<Version>,
-    /// A read at a snapshot below `floor` cannot trust this entry: earlier
-    /// entries of the key may have held versions visible there.
-    pub(crate) floor: Timestamp,
+    /// A read at a snapshot below the floor cannot trust this entry:
+    /// earlier entries of the key may have held versions visible there.
+    /// [`UNFIXED`] until [`Entry::floor`] first runs.
+    floor: AtomicU64,
+    /// The highest horizon this chain was pruned at: nothing committed at
+    /// or below it is left uncut, but for a version still pending then
+    /// (`prune.rs`). Read and written only through a [`PruningClaim`].
+    pruned_at: UnsafeCell<Timestamp>,
+    /// Held by whoever is cutting the chain (its writer, or a tidy step
+    /// working off the backlog): one pruner per chain at a time.
+    pruning: AtomicBool,
+    /// Whether the key is in the store's backlog of chains a snapshot kept
+    /// long (so it is queued once, not once per write).
+    pub(crate) backlogged: AtomicBool,
 }
 
+// SAFETY: `pruned_at`, the one field that is not `Sync`, is read and
+// written only by the holder of the entry's pruning claim, whose Acquire
+// and Release order the holders one after another.
+unsafe impl Sync for Entry {}
+
+/// The claim on an entry's pruning, released when dropped.
+pub(crate) struct PruningClaim<'e>(&'e Entry);
+
+impl PruningClaim<'_> {
+    /// The horizon the chain was last pruned at.
+    pub(crate) fn pruned_at(&self) -> Timestamp {
+        // SAFETY: only a claim's holder touches the cell, and the claim's
+        // Acquire orders us after the previous holder's Release.
+        self.0.pruned_at.with(|at| unsafe { *at })
+    }
+
+    /// Records that the chain is now pruned at `horizon`.
+    pub(crate) fn set_pruned_at(&self, horizon: Timestamp) {
+        // SAFETY: as in `pruned_at`; the claim is ours alone.
+        self.0.pruned_at.with_mut(|at| unsafe { *at = horizon });
+    }
+}
+
+impl Drop for PruningClaim<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire of the next claim, which then
+        // sees our cuts and `pruned_at`.
+        self.0.pruning.store(false, Ordering::Release);
+    }
+}
+
+/// The floor of an entry nobody has used yet.
+const UNFIXED: Timestamp = Timestamp::MAX;
+
 impl Entry {
-    pub(crate) fn new(floor: Timestamp) -> Self {
+    /// An entry with no versions and no floor yet.
+    pub(crate) fn new() -> Self {
         Self {
             head: AtomicPtr::new(std::ptr::null_mut()),
-            floor,
+            floor: AtomicU64::new(UNFIXED),
+            pruned_at: UnsafeCell::new(0),
+            pruning: AtomicBool::new(false),
+            backlogged: AtomicBool::new(false),
+        }
+    }
+
+    /// Claims the right to cut this chain, unless someone holds it: a
+    /// pruner never waits for another.
+    pub(crate) fn claim_pruning(&self) -> Option<PruningClaim<'_>> {
+        // Acquire: pairs with the Release of the previous claim's drop.
+        // Relaxed on failure: we then touch nothing.
+        self.pruning
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| PruningClaim(self))
+    }
+
+    /// The entry's floor, fixing it to `watermark()` if nobody has yet.
+    ///
+    /// The caller must have found the entry in the index, so `watermark()`
+    /// (the store's `retired`) runs after the insertion and covers every
+    /// retirement of the key's earlier entries. Any such value is a sound
+    /// floor; the first one fixed is kept so that every reader and writer
+    /// agrees from then on.
+    pub(crate) fn floor(&self, watermark: impl FnOnce() -> Timestamp) -> Timestamp {
+        // Relaxed: only the value matters; it is sound whoever fixed it
+        // (see above), and nothing else is published through it.
+        let floor = self.floor.load(Ordering::Relaxed);
+        if floor != UNFIXED {
+            return floor;
+        }
+        let fixed = watermark();
+        // Relaxed (both): as above; the CAS only makes the first value win.
+        match self
+            .floor
+            .compare_exchange(UNFIXED, fixed, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fixed,
+            Err(winner) => winner,
         }
     }
 }
@@ -59,6 +148,11 @@ mod imp {
         }
     }
 
+    /// Entries are behind an `Arc` because retirement must remove a key's
+    /// entry only if it is still the same entry. flurry's
+    /// `compute_if_present` can do that (it shows the current value), but
+    /// it has no "leave it as it is" outcome: to keep a value it must be
+    /// handed a new one, so the value has to be cheap to clone.
     pub(crate) struct Index {
         // ahash, named: the mutex engine hashes with the same hasher.
         map: flurry::HashMap<Key, Arc<Entry>, ahash::RandomState>,
@@ -152,8 +246,10 @@ mod imp {
     /// CAS. Lookups therefore do not synchronize with each other, so the
     /// models cannot lean on the index for orderings the engine must
     /// provide; an insert or removal synchronizes with the lookups that
-    /// observe it, as flurry's do. Nodes are freed when the index drops
-    /// (the models' runs are short).
+    /// observe it, as flurry's do. As in flurry, `get_or_insert` makes
+    /// the new entry between its failed lookup and its insert, so the
+    /// models see that window (model `store_stale_floor` lives in it).
+    /// Nodes are freed when the index drops (the models' runs are short).
     pub(crate) struct Index {
         bins: [AtomicPtr<Node>; BINS],
         /// Every node ever published, freed on drop.

@@ -6,15 +6,52 @@
 //! pending version per key, all sharing one `version::Record`, and a single
 //! CAS on that record's state word makes them visible at once.
 //!
-//! * `read`: picks `S = clock now` and reads every key at `S`; never takes a
-//!   lock and never waits for a writer (a pending record met on the way is
-//!   pushed past `S`). If pruning overtook it, it retries at a fresh `S`.
-//! * `snapshot`: registers `S` in `snapshots::Registry` (one scan of at
-//!   most 128 slots); the snapshot reads every key at `S` when it is
-//!   consumed, then deregisters.
-//! * `write` / `delete`: `write` (install, prune, commit);
-//!   deletes write tombstones and retire dead keys (`prune`).
-//! * Memory: unlinked chains are freed through `reclaim` (crossbeam-epoch).
+//! What each operation may wait for (flurry's `get` and iteration take no
+//! lock; its inserts into a non-empty bin, and `compute_if_present`, take
+//! that bin's lock for a short critical section):
+//!
+//! * `read` (a plain `READ`): *lock-free*. Picks `S = clock now` and reads
+//!   every key at `S`; takes no lock and never waits for a writer (a
+//!   pending record met on the way is pushed past `S`). It restarts at a
+//!   fresh `S` when a commit overtook it (a pruning cut, a retired entry,
+//!   or a floor above `S`), so it is not wait-free. The first reader of a
+//!   fresh entry fixes its floor with one CAS.
+//! * one-key `write`: *blocking*, on one thing: another command's pending
+//!   version at the key's head (it waits for that command to commit,
+//!   unpinned). Creating the key's entry may also wait for a flurry bin
+//!   lock. Otherwise lock-free: the link CAS, one horizon (a scan of at
+//!   most 128 slots and a SeqCst fence), pruning (below), the commit CAS
+//!   (retried only when a reader pushed it) and a bounded tidy step.
+//! * multi-key `write`: as one-key, waiting key by key in ascending order
+//!   (no cycle, so deadlock-free); then settles each version.
+//! * `delete`: first reads its keys (lock-free); if all are absent it is a
+//!   no-op there. Otherwise a multi-key write of tombstones, then retires
+//!   each dead entry: a CAS, and its removal from flurry
+//!   (`compute_if_present`, which takes the bin's lock).
+//! * snapshot start: lock-free (one slot CAS per free slot met) while
+//!   fewer than 128 snapshots are registered; *blocking* (spins) while all
+//!   slots are taken.
+//! * snapshot iteration: takes no lock, never waits for a writer and never
+//!   restarts (nothing it needs is pruned, `read.rs`); each entry costs the
+//!   versions above the one visible at its `S`. It re-pins every
+//!   256 entries (`ENTRIES_PER_PIN`).
+//! * snapshot end: frees the slot (wait-free). If it was the oldest, it
+//!   sweeps the index when tombstones were held back (O(keys), re-pinning;
+//!   each removal takes a flurry bin lock), then runs one bounded tidy
+//!   step. So the thread ending the oldest snapshot may wait for flurry bin
+//!   locks, and a writer creating or retiring an entry in the same bin may
+//!   wait for it; nothing waits for a pending commit there.
+//! * pruning (`prune.rs`): never waits (the chain's pruning claim is only
+//!   tried). O(1) per write while the horizon has not moved since the
+//!   key's last prune; one walk of the versions above the new horizon when
+//!   it has.
+//! * reclamation (`reclaim.rs`): deferred frees run once every thread
+//!   pinned at the retirement has unpinned. No operation waits for it, but
+//!   one thread preempted while pinned (in the middle of any operation)
+//!   delays every free meanwhile. With no snapshot open, a key holds O(1)
+//!   versions after each write to it; versions a snapshot kept are queued
+//!   on a backlog and pruned, two keys per later write, delete or snapshot
+//!   end, once it has ended.
 //!
 //! The argument that all of this is linearizable, and what the loom models
 //! (`loom_tests/store_*.rs`) check of it, is in `paper.md` §4. Under
@@ -31,8 +68,10 @@ mod version;
 mod write;
 
 use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use clock::Clock;
@@ -41,9 +80,9 @@ use read::Seen;
 use reclaim::Reclaimer;
 use snapshots::Registry;
 
-/// How many entries a snapshot reads under one epoch pin before re-pinning,
+/// How many entries a snapshot (or a sweep) reads under one epoch pin before re-pinning,
 /// so that a long `SHOW` or `BACKUP` does not hold back reclamation.
-const ENTRIES_PER_PIN: usize = 256;
+pub(crate) const ENTRIES_PER_PIN: usize = 256;
 
 /// The shared state of one store; snapshots keep it alive.
 pub(crate) struct Inner {
@@ -59,6 +98,12 @@ pub(crate) struct Inner {
     /// bound; a sweep resets it). When it is not zero, the end of the
     /// oldest snapshot sweeps the index (`prune.rs`).
     held_back: CachePadded<AtomicUsize>,
+    /// Versions visited by pruning walks (a statistic, for tests).
+    pruning_walk: Counter,
+    /// Keys whose chains a snapshot kept long, with the horizon they were
+    /// last pruned at: writes and snapshot ends prune a few each once the
+    /// horizon has passed it (`prune.rs`).
+    backlog: SegQueue<(Key, Timestamp)>,
 }
 
 /// The lock-free multi-version store.
@@ -89,6 +134,8 @@ impl LockFreeStore {
                 reclaim: Reclaimer::new(),
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
+                pruning_walk: Counter::default(),
+                backlog: SegQueue::new(),
             }),
         }
     }
@@ -99,6 +146,13 @@ impl LockFreeStore {
         self.inner.reclaim.live()
     }
 
+    /// Versions pruning walks have visited so far (a statistic: exact once
+    /// the store is quiescent).
+    #[doc(hidden)]
+    pub fn versions_walked_pruning(&self) -> usize {
+        self.inner.pruning_walk.sum().max(0) as usize
+    }
+
     /// Writes `batch` like [`Store::write`], running `between` after every
     /// pending version is installed and before the commit. For models and
     /// tests that need a commit held pending.
@@ -106,12 +160,12 @@ impl LockFreeStore {
     pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
         let inner = &*self.inner;
         let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
+        let mut pin = inner.reclaim.pin();
         let items = batch
             .pairs()
             .iter()
             .map(|(key, value)| (*key, Some(*value)));
-        let (ts, _installed) = inner.commit_batch(items, &guard, &pin, between);
+        let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, between);
         ts
     }
 
@@ -152,63 +206,34 @@ impl Store for LockFreeStore {
 
     fn delete(&self, keys: &KeySet) -> Deletion {
         let inner = &*self.inner;
-        if keys.is_empty() {
+        let guard = inner.index.guard();
+        let mut pin = inner.reclaim.pin();
+        let mut seen = Vec::new();
+        inner.read_all(keys, &mut seen, &guard, &pin);
+        if seen.iter().all(Option::is_none) {
+            // Every key is absent at the read's instant, where this delete
+            // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
-                removed: Vec::new(),
+                removed: vec![false; keys.len()],
                 ts: None,
             };
         }
-        let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
         let items = keys.keys().iter().map(|key| (*key, None));
-        // A delete of only absent keys still commits its tombstones: they are
-        // invisible (absent before, absent after), and committing keeps every
-        // record on one path. It reports no timestamp, as nothing changed.
-        let (ts, installed) = inner.commit_batch(items, &guard, &pin, || {});
+        // Some key was present a moment ago: commit tombstones on every key
+        // (one absent now gets an invisible one, retired like the others),
+        // so that the presence reported is decided at the commit itself.
+        let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
         let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
-        let mut horizon = inner.registry.horizon(&inner.clock);
-        let mut waiting: Vec<&write::Installed<'_>> = installed.iter().collect();
-        loop {
-            waiting.retain(|one| {
-                inner.retire_tombstone(&one.key, &one.entry, one.version, horizon, &guard, &pin)
-                    == prune::Retire::HeldBack
-            });
-            if waiting.is_empty() {
-                break;
-            }
-            // Count them, then look again (`prune.rs`: no tombstone is
-            // stranded): a snapshot that ended meanwhile either shows in
-            // the new horizon or sweeps them itself.
-            inner.note_held_back(waiting.len());
-            let next = inner.registry.horizon(&inner.clock);
-            if next <= horizon {
-                break;
-            }
-            horizon = next;
-        }
+        inner.retire_tombstones(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
         Deletion { removed, ts }
     }
 
     fn read(&self, keys: &KeySet, out: &mut Vec<Option<Value>>) {
         let inner = &*self.inner;
-        out.clear();
-        if keys.is_empty() {
-            return;
-        }
         let guard = inner.index.guard();
         let pin = inner.reclaim.pin();
-        'fresh: loop {
-            out.clear();
-            let s = inner.clock.now();
-            for key in keys.keys() {
-                match inner.read_key(key, s, &guard, &pin) {
-                    Seen::Found(value) => out.push(value),
-                    Seen::Stale => continue 'fresh,
-                }
-            }
-            return;
-        }
+        inner.read_all(keys, out, &guard, &pin);
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
@@ -257,9 +282,9 @@ impl LockFreeSnapshot {
                 Seen::Found(Some(value)) => pairs.push((*key, value)),
                 Seen::Found(None) => {}
                 // Registered: every horizon is at most `at`, so nothing it
-                // needs is pruned. An entry newer than `at` (floor above it)
-                // holds nothing visible at `at` either.
-                Seen::Stale => {}
+                // needs is pruned, and every tombstone retired (hence every
+                // floor) is at most `at`.
+                Seen::Stale => debug_assert!(false, "a registered snapshot read stale"),
             }
         });
         pairs.sort_unstable_by_key(|pair| pair.0);
@@ -281,7 +306,13 @@ impl Drop for LockFreeSnapshot {
     fn drop(&mut self) {
         if self.inner.registry.deregister(self.slot) {
             // The oldest snapshot ended: tombstones it held back may go now.
+            // This is the one place a snapshot's thread may wait: the sweep
+            // walks the index (O(keys)) and removes dead entries with
+            // flurry's `compute_if_present`, which takes the bin's lock, so
+            // it waits for an insert or removal in progress on that bin (a
+            // short critical section, never a pending commit).
             self.inner.sweep_if_held_back();
+            self.inner.tidy_now();
         }
     }
 }

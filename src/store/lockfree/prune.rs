@@ -4,8 +4,13 @@
 //! see `snapshots.rs`), a chain needs, for every `S >= H`, only the newest
 //! version visible at `S`, which is the newest version visible at `H` or a
 //! newer one. So everything older than the newest committed version with
-//! `ts <= H` is cut off and retired. Only the writer whose pending version
-//! heads the chain prunes it, so no two pruners ever cut the same chain.
+//! `ts <= H` is cut off and retired. A cut needs the entry's pruning claim
+//! (tried, never waited for), so no two pruners ever cut the same chain at
+//! once: normally the writer whose pending version heads the chain, or a
+//! tidy step working off the backlog (below). An entry remembers the
+//! highest horizon it was pruned at; a write under an unmoved horizon
+//! skips the walk, so a snapshot held open does not make hot-key writes
+//! walk every version written since it began.
 //!
 //! *Tombstone retirement.* When a chain's head is a committed tombstone with
 //! `ts <= H`, every registered snapshot sees the key absent, so the entry is
@@ -18,10 +23,20 @@
 //! tombstone's timestamp, so unregistered reads that find the key missing
 //! know whether their `S` is recent enough to trust it.
 //!
-//! Freed when: a key's pinned versions go on the next write to that key;
-//! dead keys' tombstones go right after their delete, or, if a snapshot
-//! held them back, by the sweep that runs when the oldest registered
-//! snapshot ends while such tombstones are counted (`held_back`).
+//! *Backlog.* A prune that leaves versions above its cut because the
+//! horizon is held back queues the key (once: `Entry::backlogged`) with
+//! that horizon. Every write, delete and snapshot end then prunes up to
+//! [`TIDY_PER_OPERATION`] queued keys whose horizon has moved, from their
+//! committed head. A tidy step may cut a chain whose entry is being retired
+//! at the same moment: the retirer's deferred free walks the chain from
+//! its top and stops at the marker the cut stored, which happened before
+//! the cutter unpinned, so the two retired chains stay disjoint.
+//!
+//! Freed when: versions a snapshot kept go on the next write to the key
+//! or, without one, through the backlog after the snapshot ends; dead
+//! keys' tombstones go right after their delete, or, if a snapshot held
+//! them back, by the sweep that runs when the oldest registered snapshot
+//! ends while such tombstones are counted (`held_back`).
 //!
 //! *No tombstone is stranded.* Whoever finds a tombstone held back counts it
 //! (`note_held_back`, Release) and then computes a horizon again (F2). The
@@ -33,27 +48,73 @@
 use super::index::{Entry, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, State, Version};
-use super::Inner;
+use super::write::{Installed, InstalledSet};
+use super::{Inner, ENTRIES_PER_PIN};
+
+/// How many backlogged keys each write, delete and snapshot end prunes.
+const TIDY_PER_OPERATION: usize = 2;
 use crate::store::Timestamp;
 use crate::sync::Ordering;
 use crate::token::Key;
 
 impl Inner {
     /// Cuts, below `top` (a pending head this thread owns), every version
-    /// older than the newest one visible at `horizon`.
-    pub(crate) fn prune_below(&self, top: *mut Version, horizon: Timestamp, pin: &Pin) {
-        // Acquire (also below): pairs with the Release CAS that published
-        // each version, so its fields may be read.
+    /// older than the newest one visible at `horizon`; queues the key on
+    /// the backlog if a snapshot keeps the chain longer than that.
+    ///
+    /// Skips the walk when the chain was already pruned at `horizon` or
+    /// later: every version above the last cut then commits after that
+    /// horizon (each was linked by a writer that ticked after computing a
+    /// horizon at least as high), so there is nothing new to cut. A
+    /// snapshot held open therefore costs each write to a hot key nothing
+    /// here; the walk runs once per key each time the horizon moves.
+    pub(crate) fn prune_below(
+        &self,
+        key: &Key,
+        entry: &Entry,
+        top: *mut Version,
+        horizon: Timestamp,
+        pin: &Pin,
+    ) {
+        let Some(claim) = entry.claim_pruning() else {
+            // A tidy step is cutting the chain; it queues the key again if
+            // it stays long.
+            return;
+        };
+        if horizon <= claim.pruned_at() {
+            // Our predecessor's version, at least, stays above the cut.
+            self.backlog_push(key, entry, horizon);
+            return;
+        }
         // SAFETY: `top` is our own pending version; it stays linked (and so
-        // alive) at least until we commit.
-        let mut p = unsafe { (*top).next.load(Ordering::Acquire) };
+        // alive) at least until we commit. Acquire: pairs with the Release
+        // CAS that published the version below it.
+        let below = unsafe { (*top).next.load(Ordering::Acquire) };
+        let walked = self.cut_from(below, horizon, pin);
+        self.pruning_walk.add(walked as isize);
+        claim.set_pruned_at(horizon);
+        if walked > 1 {
+            self.backlog_push(key, entry, horizon);
+        }
+    }
+
+    /// Walks down from `first` to the newest version committed at or
+    /// before `horizon` and cuts everything below it; returns how many
+    /// versions it visited. The caller holds the chain's pruning claim and
+    /// is pinned, and `first` was reached from a live entry.
+    fn cut_from(&self, first: *mut Version, horizon: Timestamp, pin: &Pin) -> usize {
+        let mut walked = 0;
+        let mut p = first;
         while !p.is_null() && p != marker() {
-            // SAFETY: reached through our own head while pinned: versions
-            // below a pending head are changed only by its owner (us).
+            walked += 1;
+            // SAFETY: reached from a live entry while pinned: a version is
+            // unlinked only by a cut (which needs the claim we hold) or with
+            // its whole entry, and then freed only after our pin ends.
             let version = unsafe { &*p };
             if let State::Committed { ts } = version.state() {
                 if ts <= horizon {
-                    // Relaxed: only the head's owner writes `next` below it.
+                    // Relaxed: only the claim's holder writes `next` below
+                    // the head, and the claim orders us after the last one.
                     let tail = version.next.load(Ordering::Relaxed);
                     if !tail.is_null() && tail != marker() {
                         // Release: pairs with the Acquire `next` load of a
@@ -61,16 +122,82 @@ impl Inner {
                         // clock at least our horizon.
                         version.next.store(marker(), Ordering::Release);
                         // SAFETY: the tail is now unlinked (the only link
-                        // was the pointer we just replaced), we alone retire
-                        // it, and detached chains are never written again.
+                        // was the pointer we just replaced) and ours alone to
+                        // retire. If the entry was retired meanwhile, its
+                        // retirer's free stops at the marker we stored before
+                        // our pin ended, so the two chains stay disjoint.
                         unsafe { self.reclaim.retire(tail, pin) };
                     }
-                    return;
+                    return walked;
                 }
             }
-            // Acquire: as above, pairs with the Release CAS that published
-            // the next version.
+            // Acquire: pairs with the Release CAS that published the next
+            // version.
             p = version.next.load(Ordering::Acquire);
+        }
+        walked
+    }
+
+    /// Queues `key` to be pruned once the horizon passes `horizon`, unless
+    /// its entry is queued already.
+    fn backlog_push(&self, key: &Key, entry: &Entry, horizon: Timestamp) {
+        // Relaxed: the flag only avoids duplicates; a tidy step looks the
+        // key up afresh and claims the chain before touching it.
+        if !entry.backlogged.swap(true, Ordering::Relaxed) {
+            self.backlog.push((*key, horizon));
+        }
+    }
+
+    /// Works off up to [`TIDY_PER_OPERATION`] keys of the backlog: chains
+    /// a snapshot kept long, pruned now at `horizon` if it has passed the
+    /// one they were queued at. Bounded work, and it never waits: a chain
+    /// whose claim is held is left to its holder.
+    pub(crate) fn tidy(&self, horizon: Timestamp, guard: &Guard<'_>, pin: &Pin) {
+        for _ in 0..TIDY_PER_OPERATION {
+            let Some((key, queued_at)) = self.backlog.pop() else {
+                return;
+            };
+            if horizon <= queued_at {
+                // The snapshot that kept it long is still open.
+                self.backlog.push((key, queued_at));
+                return;
+            }
+            let Some(entry) = self.index.get(&key, guard) else {
+                continue;
+            };
+            // Relaxed: see `backlog_push`. Cleared first, so that a chain
+            // still long after this step is queued again.
+            entry.backlogged.store(false, Ordering::Relaxed);
+            self.prune_head(&key, &entry, horizon, pin);
+        }
+    }
+
+    /// [`Self::tidy`] at a fresh horizon (a snapshot's end, when the
+    /// horizon may have just moved).
+    pub(crate) fn tidy_now(&self) {
+        if self.backlog.is_empty() {
+            return;
+        }
+        let guard = self.index.guard();
+        let pin = self.reclaim.pin();
+        self.tidy(self.registry.horizon(&self.clock), &guard, &pin);
+    }
+
+    /// Prunes a chain from its head, whoever wrote it (a tidy step).
+    fn prune_head(&self, key: &Key, entry: &Entry, horizon: Timestamp, pin: &Pin) {
+        let Some(claim) = entry.claim_pruning() else {
+            return;
+        };
+        if horizon <= claim.pruned_at() {
+            return;
+        }
+        // Acquire: pairs with the Release CAS that linked the head.
+        let head = entry.head.load(Ordering::Acquire);
+        let walked = self.cut_from(head, horizon, pin);
+        self.pruning_walk.add(walked as isize);
+        claim.set_pruned_at(horizon);
+        if walked > 1 {
+            self.backlog_push(key, entry, horizon);
         }
     }
 
@@ -118,10 +245,41 @@ impl Inner {
         }
         self.index.remove_if(key, entry, guard);
         // SAFETY: the head was the only link into the chain from `top`, and
-        // our CAS replaced it: the chain is unlinked, ours alone to retire,
-        // and nobody writes a retired entry's chain again.
+        // our CAS replaced it: the chain is unlinked and ours alone to
+        // retire. Only a tidy step that loaded the head before our CAS (so
+        // pinned before this retirement) may still cut it (module docs).
         unsafe { self.reclaim.retire(top, pin) };
         Retire::Done
+    }
+
+    /// Retires the tombstones a delete just committed, counting those a
+    /// registered snapshot holds back (and looking again at a fresher
+    /// horizon: no tombstone is stranded, see the module docs).
+    pub(crate) fn retire_tombstones(
+        &self,
+        installed: &InstalledSet<'_>,
+        guard: &Guard<'_>,
+        pin: &Pin,
+    ) {
+        let mut horizon = self.registry.horizon(&self.clock);
+        let mut waiting: Vec<&Installed<'_>> = installed.iter().collect();
+        loop {
+            waiting.retain(|one| {
+                self.retire_tombstone(&one.key, &one.entry, one.version, horizon, guard, pin)
+                    == Retire::HeldBack
+            });
+            if waiting.is_empty() {
+                return;
+            }
+            // Count them, then look again: a snapshot that ended meanwhile
+            // either shows in the new horizon or sweeps them itself.
+            self.note_held_back(waiting.len());
+            let next = self.registry.horizon(&self.clock);
+            if next <= horizon {
+                return;
+            }
+            horizon = next;
+        }
     }
 
     /// Counts `n` tombstones a registered snapshot held back, so that the
@@ -144,9 +302,14 @@ impl Inner {
     }
 
     /// Retires every dead key whose tombstone no snapshot can see any more.
+    ///
+    /// The walk re-pins every [`ENTRIES_PER_PIN`] entries (it holds no
+    /// version across entries), so a sweep of a large index does not hold
+    /// back reclamation; it keeps flurry's guard throughout, which holds
+    /// back only the freeing of index nodes removed meanwhile.
     pub(crate) fn sweep_tombstones(&self) {
         let guard = self.index.guard();
-        let pin = self.reclaim.pin();
+        let mut pin = self.reclaim.pin();
         let mut horizon = self.registry.horizon(&self.clock);
         loop {
             // Acquire: pairs with the Release of `note_held_back`, so the
@@ -154,7 +317,12 @@ impl Inner {
             // counted later is recounted by whoever holds it back.
             self.held_back.swap(0, Ordering::Acquire);
             let mut held_back = 0;
+            let mut seen = 0usize;
             self.index.for_each(&guard, |key, entry| {
+                seen += 1;
+                if seen % ENTRIES_PER_PIN == 0 {
+                    self.reclaim.repin(&mut pin);
+                }
                 // Acquire: pairs with the Release CAS that linked the head.
                 let top = entry.head.load(Ordering::Acquire);
                 if self.retire_tombstone(key, entry, top, horizon, &guard, &pin) == Retire::HeldBack

@@ -12,7 +12,8 @@
 //! * a `next` pointer holding the marker (older versions pruned);
 //! * a retired entry (head is the marker) or no entry at all, while some
 //!   tombstone newer than `S` has been retired (`retired > S`);
-//! * an entry whose `floor` is above `S` (it replaced a retired entry).
+//! * an entry whose floor is above `S` (it replaced a retired entry, and
+//!   its exhausted chain proves absence only back to the floor).
 //!
 //! A registered snapshot never meets any of them (every horizon is at most
 //! its `S`), so for it the walk is wait-free.
@@ -23,7 +24,7 @@ use super::index::Entry;
 use super::reclaim::Pin;
 use super::version::marker;
 use super::Inner;
-use crate::store::Timestamp;
+use crate::store::{KeySet, Timestamp};
 use crate::sync::Ordering;
 use crate::token::{Key, Value};
 
@@ -37,6 +38,32 @@ pub(crate) enum Seen {
 }
 
 impl Inner {
+    /// Reads every key of `keys` at one fresh timestamp into `out`,
+    /// restarting at a fresher one whenever a key's history at the last is
+    /// gone (see the module docs).
+    pub(crate) fn read_all(
+        &self,
+        keys: &KeySet,
+        out: &mut Vec<Option<Value>>,
+        guard: &super::index::Guard<'_>,
+        pin: &Pin,
+    ) {
+        'fresh: loop {
+            out.clear();
+            if keys.is_empty() {
+                return;
+            }
+            let s = self.clock.now();
+            for key in keys.keys() {
+                match self.read_key(key, s, guard, pin) {
+                    Seen::Found(value) => out.push(value),
+                    Seen::Stale => continue 'fresh,
+                }
+            }
+            return;
+        }
+    }
+
     /// The value of `key` at `s`.
     pub(crate) fn read_key(
         &self,
@@ -63,9 +90,23 @@ impl Inner {
         }
     }
 
+    /// The floor of `entry`, found in the index: fixed, on first use, to the
+    /// `retired` watermark read now, after the entry's insertion (see
+    /// `index.rs`).
+    pub(crate) fn floor_of(&self, entry: &Entry) -> Timestamp {
+        entry.floor(|| {
+            // Acquire: pairs with the Release `fetch_max` in
+            // `retire_tombstone`. (The value alone is what counts: the
+            // retirement of an earlier entry of the key precedes its removal
+            // from the index, which precedes this entry's insertion, which
+            // precedes our lookup.)
+            self.retired.load(Ordering::Acquire)
+        })
+    }
+
     /// The value of the key whose entry is `entry`, at `s`.
     pub(crate) fn read_entry(&self, entry: &Entry, s: Timestamp, _pin: &Pin) -> Seen {
-        if s < entry.floor {
+        if s < self.floor_of(entry) {
             return Seen::Stale;
         }
         // Acquire: pairs with the Release CAS that linked the head version

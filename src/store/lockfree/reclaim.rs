@@ -100,6 +100,24 @@ impl Reclaimer {
         let _ = pin;
     }
 
+    /// Runs `wait` unpinned (re-pinning after it), so that a thread waiting
+    /// for another does not hold back reclamation meanwhile. The caller
+    /// must hold no pointer it loaded under the pin across it, but to
+    /// versions nobody else can unlink (its own pending ones). As with
+    /// [`Self::repin`], a caller nested in another pin stays pinned.
+    #[inline]
+    pub(crate) fn unpinned<R>(&self, pin: &mut Pin, wait: impl FnOnce() -> R) -> R {
+        #[cfg(not(feature = "loom"))]
+        {
+            pin.repin_after(wait)
+        }
+        #[cfg(feature = "loom")]
+        {
+            let _ = pin;
+            wait()
+        }
+    }
+
     /// A new, unpublished version, counted as live.
     pub(crate) fn alloc(&self, value: Option<Value>, shared: *const Record) -> *mut Version {
         self.live.add(1);
@@ -156,7 +174,9 @@ impl Reclaimer {
     ///
     /// # Safety
     /// The chain from `first` is unlinked from every entry, the caller is the
-    /// only one to retire it, and its `next` pointers will not change.
+    /// only one to retire it, and its `next` pointers change only by a cut
+    /// (to the marker) made by a thread pinned before this call, so that
+    /// the free, which runs after that thread unpins, sees the cut.
     pub(crate) unsafe fn retire(&self, first: *mut Version, pin: &Pin) {
         if first.is_null() || first == version::marker() {
             return;

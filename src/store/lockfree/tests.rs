@@ -334,3 +334,172 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
         all.len()
     );
 }
+
+#[test]
+fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
+    // The stale-floor race of loom model `store_stale_floor`, at scale: for
+    // each pair `(ji, ki)` one writer runs `WRITE [(ji,pN)(ki,pN)]`,
+    // `WRITE [(ji,qN)]`, `DELETE [ki]`, while others keep writing `ki = a`
+    // (each such write on an absent `ki` creates a fresh entry), and readers
+    // read every pair at once. Whenever `ji` holds `pN`, `ki` holds `pN` or
+    // `a`: never nothing.
+    use std::sync::atomic::AtomicBool;
+    const PAIRS: usize = 8;
+    const ROUNDS: usize = 20_000;
+    let owned: Vec<(String, String)> = (0..PAIRS)
+        .map(|i| (format!("j{i}"), format!("k{i}")))
+        .collect();
+    let pairs = &owned;
+    let mut all: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(j, k)| [j.as_str(), k.as_str()])
+        .collect();
+    all.sort_unstable();
+    let all = &all;
+    let store = &LockFreeStore::new();
+    let done = &AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let deleter = scope.spawn(move || {
+            for round in 0..ROUNDS {
+                let (j, k) = &pairs[round % PAIRS];
+                let (p, q) = (format!("p{round}"), format!("q{round}"));
+                write(store, &[(j, &p), (k, &p)]);
+                write(store, &[(j, &q)]);
+                delete(store, &[k]);
+            }
+        });
+        for recreator in 0..2 {
+            scope.spawn(move || {
+                let mut i = recreator;
+                // Relaxed: a stop flag; the scope's join orders everything.
+                while !done.load(Ordering::Relaxed) {
+                    write(store, &[(&pairs[i % PAIRS].1, "a")]);
+                    i += 1;
+                }
+            });
+        }
+        scope.spawn(move || {
+            // Relaxed: as above.
+            while !done.load(Ordering::Relaxed) {
+                let values = read(store, all);
+                for (j, k) in pairs {
+                    let at = |key: &str| values[all.iter().position(|x| *x == key).unwrap()];
+                    let (jv, kv) = (at(j), at(k));
+                    if jv.is_some_and(|v| v.as_bytes()[0] == b'p') {
+                        assert!(
+                            kv == jv || kv == Some(t("a")),
+                            "{j} = {jv:?} but {k} = {kv:?}"
+                        );
+                    }
+                }
+            }
+        });
+        deleter.join().unwrap();
+        // Relaxed: the scope's join orders everything.
+        done.store(true, Ordering::Relaxed);
+    });
+}
+
+#[test]
+fn deleting_only_absent_keys_changes_nothing() {
+    let store = LockFreeStore::new();
+    write(&store, &[("a", "1")]);
+    let clock = store.inner.clock.now();
+    let d = delete(&store, &["y", "z"]);
+    assert_eq!(d.removed, vec![false, false]);
+    assert_eq!(d.ts, None);
+    // No entry was made, no commit ticked the clock, and no retirement
+    // raised the watermark (which would make reads of missing keys at older
+    // timestamps restart).
+    assert_eq!(store.inner.index.guard_len(), 1);
+    assert_eq!(store.inner.clock.now(), clock);
+    // Relaxed: the test thread is the only one.
+    assert_eq!(store.inner.retired.load(Ordering::Relaxed), 0);
+    assert_eq!(settle(&store, 1), 1);
+}
+
+#[test]
+fn an_open_snapshot_does_not_make_hot_key_pruning_walk_the_chain() {
+    // Counts versions visited by pruning, not time: with a snapshot open,
+    // each write used to walk every version written since it was taken
+    // (quadratic in the writes); it must cost about what it costs without.
+    const WRITES: usize = 4_000;
+    let store = LockFreeStore::new();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let without = store.versions_walked_pruning();
+    let snap = store.snapshot();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let with = store.versions_walked_pruning() - without;
+    drop(snap);
+    assert!(
+        with <= 3 * without.max(WRITES),
+        "{with} versions walked by {WRITES} writes under a snapshot, {without} without"
+    );
+}
+
+#[test]
+fn versions_kept_by_a_snapshot_are_freed_after_it_ends_without_more_writes_to_them() {
+    // One key written 10,000 times under a snapshot, and 40 more keys 100
+    // times each; none of them is written again after the snapshot ends.
+    // The snapshot's end and a few writes to another key (each prunes a
+    // bounded number of backlogged keys) must bring every chain back to
+    // O(1) versions.
+    let store = LockFreeStore::new();
+    write(&store, &[("hot", "0")]);
+    let snap = store.snapshot();
+    for i in 0..10_000 {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    for round in 0..100 {
+        for key in &keys {
+            write(&store, &[(key, &round.to_string())]);
+        }
+    }
+    assert_eq!(snap.into_sorted_pairs(), vec![(t("hot"), t("0"))]);
+    for i in 0..keys.len() {
+        write(&store, &[("other", &i.to_string())]);
+    }
+    let bound = 2 * (keys.len() + 2);
+    let live = settle(&store, bound);
+    assert!(
+        live <= bound,
+        "{live} versions live for {} keys",
+        keys.len() + 2
+    );
+}
+
+#[test]
+fn a_thread_pinned_mid_operation_holds_back_frees_only_until_it_unpins() {
+    // The dependence epoch reclamation keeps (`paper.md` §4, "Freeing"):
+    // one thread pinned, as in the middle of an operation, keeps every
+    // version retired meanwhile; once it unpins they are freed.
+    const WRITES: usize = 20_000;
+    let store = LockFreeStore::new();
+    let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _pin = crossbeam_epoch::pin();
+        pinned_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    });
+    pinned_rx.recv().unwrap();
+    for i in 0..WRITES {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    // Not `settle`: the pin would hold it to its full wait, and holding the
+    // pin that long would slow other tests' collections too.
+    for _ in 0..64 {
+        crossbeam_epoch::pin().flush();
+    }
+    let held = store.live_versions();
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let live = settle(&store, 2);
+    assert!(held >= WRITES / 2, "only {held} versions live behind a pin");
+    assert!(live <= 2, "{live} versions live after the pin ended");
+}

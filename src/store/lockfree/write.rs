@@ -54,7 +54,7 @@ impl Inner {
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>)>,
         guard: &'g Guard<'_>,
-        pin: &Pin,
+        pin: &mut Pin,
         between: impl FnOnce(),
     ) -> (Timestamp, InstalledSet<'g>) {
         let shared = if items.len() > 1 {
@@ -63,13 +63,15 @@ impl Inner {
             std::ptr::null_mut()
         };
         let installed: InstalledSet<'g> = items
-            .map(|(key, value)| self.install(key, value, shared, guard))
+            .map(|(key, value)| self.install(key, value, shared, guard, pin))
             .collect();
-        if !installed.is_empty() {
-            let horizon = self.registry.horizon(&self.clock);
-            for one in &installed {
-                self.prune_below(one.version, horizon, pin);
-            }
+        let horizon = if installed.is_empty() {
+            0
+        } else {
+            self.registry.horizon(&self.clock)
+        };
+        for one in &installed {
+            self.prune_below(&one.key, &one.entry, one.version, horizon, pin);
         }
         between();
         let lower = installed
@@ -97,6 +99,9 @@ impl Inner {
             // no reader reaches it from now on; we alone retire it, once.
             unsafe { self.reclaim.retire_record(shared, pin) };
         }
+        // A horizon stays sound after it is computed (later snapshots read
+        // a later clock), so the backlog is worked off with the same one.
+        self.tidy(horizon, guard, pin);
         (ts, installed)
     }
 
@@ -108,11 +113,12 @@ impl Inner {
         value: Option<Value>,
         shared: *const Record,
         guard: &'g Guard<'_>,
+        pin: &mut Pin,
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, shared);
         loop {
-            let entry = self.index.get_or_insert(&key, || self.fresh_entry(), guard);
-            match self.link(&entry, version) {
+            let entry = self.index.get_or_insert(&key, Entry::new, guard);
+            match self.link(&entry, version, pin) {
                 Some((prev_ts, prev_present)) => {
                     return Installed {
                         key,
@@ -129,17 +135,19 @@ impl Inner {
         }
     }
 
-    /// An empty entry for a key that has none: reads below `floor` must not
-    /// trust it, as an earlier entry of the key may have been retired.
-    fn fresh_entry(&self) -> Entry {
-        // Acquire: pairs with the Release `fetch_max` in `retire_tombstone`:
-        // the floor covers every tombstone whose retirement we observed.
-        Entry::new(self.retired.load(Ordering::Acquire))
-    }
-
     /// Links `version` as the head of `entry`. Returns the covered version's
     /// timestamp and presence, or `None` if the entry is retired.
-    fn link(&self, entry: &Entry, version: *mut Version) -> Option<(Timestamp, bool)> {
+    ///
+    /// Waiting for another command's pending head, it unpins (so a stalled
+    /// owner of that head does not also stall reclamation through us): it
+    /// holds no version pointer across the wait but its own, which nobody
+    /// else can unlink.
+    fn link(
+        &self,
+        entry: &Entry,
+        version: *mut Version,
+        pin: &mut Pin,
+    ) -> Option<(Timestamp, bool)> {
         let wait = SpinWait::new();
         loop {
             // Acquire: pairs with the Release CAS that linked the current head
@@ -149,7 +157,7 @@ impl Inner {
                 return None;
             }
             let covered = if head.is_null() {
-                (entry.floor, false)
+                (self.floor_of(entry), false)
             } else {
                 // SAFETY: `head` was loaded from a live entry while the caller
                 // is pinned; it is freed only after that pin ends.
@@ -157,7 +165,7 @@ impl Inner {
                 match top.state() {
                     State::Pending { .. } => {
                         // Another command owns this key until it commits.
-                        wait.wait();
+                        self.reclaim.unpinned(pin, || wait.wait());
                         continue;
                     }
                     State::Committed { ts } => (ts, top.value().is_some()),
