@@ -115,14 +115,19 @@ impl Shared {
         &self.shutdown
     }
 
-    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store while no job
-    /// command runs (`gate`), then ends every session. Emptying first means
-    /// every session that could have subscribed to a key the reset deleted
-    /// without a `DELETED` is one the reset ends.
+    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store and then ends
+    /// every session, both while no job command runs (`gate`). Emptying
+    /// first means every session that could have subscribed to a key the
+    /// reset deleted without a `DELETED` is one the reset ends; ending them
+    /// before commands resume means no commit after the reset reaches a
+    /// subscription made before it (`loom_tests/reset_vs_write.rs`).
     pub fn reset_store_and_sessions(&self, gate: &crate::job::CommandGate) {
-        let ts = gate.exclusively(|| self.store.clear());
+        let ts = gate.exclusively(|| {
+            let ts = self.store.clear();
+            self.reset_sessions();
+            ts
+        });
         tracing::info!(?ts, "store emptied");
-        self.reset_sessions();
     }
 
     /// SIGUSR1: ends every session (their clients see their pipes close and
