@@ -250,6 +250,18 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
     }
 }
 
+/// Runs the SIGUSR1 store reset on a thread of its own: it waits for the
+/// job commands running (a `BACKUP` may wait long for a free backup slot),
+/// and the signal thread must stay free meanwhile to handle SIGTERM.
+fn reset_in_background(shared: Arc<Shared>, gate: Arc<crate::job::CommandGate>) {
+    let spawned = std::thread::Builder::new()
+        .name("reset".into())
+        .spawn(move || shared.reset_store_and_sessions(&gate));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the store reset");
+    }
+}
+
 /// Runs the server: creates the register FIFO, serves clients while the
 /// jobs run and afterwards, until SIGINT, SIGTERM or SIGHUP; then lets the jobs stop
 /// at a command boundary, waits for running backups, closes every pipe,
@@ -278,7 +290,7 @@ pub fn run(
         let (shared, gate) = (Arc::clone(&shared), Arc::clone(&gate));
         move |request| match request {
             signals::Request::ResetSessions if reset_store => {
-                shared.reset_store_and_sessions(&gate)
+                reset_in_background(Arc::clone(&shared), Arc::clone(&gate))
             }
             signals::Request::ResetSessions => shared.reset_sessions(),
             signals::Request::Shutdown => shared.shut_down(),
