@@ -466,6 +466,8 @@ mod tests {
                     .into_iter()
                     .flat_map(|w| w.join().unwrap())
                     .collect();
+                // Relaxed: pairs with the drain's Relaxed load; the drain's
+                // last round after the join is what must see everything.
                 done.store(true, Ordering::Relaxed);
                 (stamps, drain.join().unwrap())
             });
