@@ -9,6 +9,7 @@
 
 mod backup_limiter;
 mod order;
+mod reset_vs_write;
 mod ring;
 mod session_end;
 mod store_atomic_read;

@@ -76,3 +76,94 @@ fn a_subscribe_racing_a_delete_hears_exactly_the_delete_or_nothing() {
         assert_eq!(left, 0, "a subscription outlived the delete");
     });
 }
+
+/// What the subscriber of `k` heard, as values (`None`: `DELETED`).
+fn heard(notes: &[Note]) -> Vec<Option<String>> {
+    notes
+        .iter()
+        .map(|note| note.value.map(|v| v.to_string()))
+        .collect()
+}
+
+/// Property: `k` exists; one job deletes it while another writes it, and a
+/// client subscribes to it. If the subscribe answers 1, the subscriber
+/// hears exactly the commits to `k` after some point, in commit order, up to
+/// and including the first `DELETED`; and it is still subscribed at the end
+/// exactly when it heard no `DELETED` (a subscription is never ended
+/// silently). If it answers 0, it hears nothing and is not subscribed.
+///
+/// Relies on, beyond the first model: the delete ending the key's
+/// subscriptions before it releases the key's stripe (ended after the
+/// release, the write can re-create `k` and the client subscribe to it in
+/// between, and the delete then ends that new subscription unheard), and
+/// the write holding the stripe too (without it, the write's lookup can
+/// find the subscription after the delete pushed `DELETED` and before it
+/// ended it: a value after `DELETED`). Each weakening makes this model fail.
+#[test]
+fn a_subscription_made_between_a_delete_and_a_rewrite_is_not_ended_silently() {
+    check(Some(2), || {
+        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_slots(1));
+        write(&*store, &[("k", "1")]);
+        let Parts {
+            shared,
+            mut ports,
+            mut mergers,
+            ..
+        } = server::build(
+            Config {
+                workers: 2,
+                ..config()
+            },
+            store,
+        );
+        let (mut writer, mut deleter) = (ports.pop().expect("two"), ports.pop().expect("two"));
+        let start = StartLine::new();
+        let deleting = {
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.cross();
+                deleter.delete(&KeySet::from_keys([t("k")])).ts
+            })
+        };
+        let writing = {
+            let start = Arc::clone(&start);
+            thread::spawn(move || {
+                start.cross();
+                writer.write(&kvs::store::WriteSet::from_pairs([(t("k"), t("2"))]))
+            })
+        };
+        start.cross();
+        let subscribed = shared.subscribe(0, 1, t("k"));
+        let deleted_at = deleting.join().expect("the delete finishes");
+        let written_at = writing.join().expect("the write finishes");
+
+        let mut notes: Vec<Note> = Vec::new();
+        mergers[0].collect_ready(&mut notes);
+        let heard = heard(&notes);
+        let mut left = 0;
+        shared
+            .subscriptions
+            .for_each_subscriber(&t("k"), |_| left += 1);
+        if !subscribed {
+            assert!(
+                heard.is_empty() && left == 0,
+                "answered 0: {heard:?}, {left} left"
+            );
+            return;
+        }
+        let mut commits = vec![(written_at, Some("2".to_string()))];
+        commits.extend(deleted_at.map(|ts| (ts, None)));
+        commits.sort();
+        let explained = (0..=commits.len()).any(|from| {
+            let rest = &commits[from..];
+            let end = rest.iter().position(|(_, v)| v.is_none());
+            let segment = &rest[..end.map_or(rest.len(), |i| i + 1)];
+            let expected: Vec<_> = segment.iter().map(|(_, v)| v.clone()).collect();
+            heard == expected && (left == 1) == end.is_none()
+        });
+        assert!(
+            explained,
+            "commits {commits:?}: heard {heard:?}, {left} subscription(s) left"
+        );
+    });
+}

@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -61,17 +61,24 @@ struct Server {
 
 impl Server {
     fn start(job: &str, extra: &[&str]) -> Server {
-        Self::spawn(job, extra, false)
+        Self::spawn(job, extra, false, false)
+    }
+
+    /// Starts the server as an unprivileged user when the tests run as
+    /// root, so that file permissions bind it as they bind a server run by
+    /// an ordinary user.
+    fn start_unprivileged(job: &str, extra: &[&str]) -> Server {
+        Self::spawn(job, extra, false, true)
     }
 
     /// Starts the server as the leader of a new session with no controlling
     /// terminal, as a daemon runs: the kind of process that acquires a
     /// terminal it opens without `O_NOCTTY`.
     fn start_as_session_leader(job: &str, extra: &[&str]) -> Server {
-        Self::spawn(job, extra, true)
+        Self::spawn(job, extra, true, false)
     }
 
-    fn spawn(job: &str, extra: &[&str], session_leader: bool) -> Server {
+    fn spawn(job: &str, extra: &[&str], session_leader: bool, unprivileged: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("one.job"), job).unwrap();
         let register = dir.path().join("register");
@@ -85,6 +92,12 @@ impl Server {
             .env("KVS_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);
+        if unprivileged && running_as_root() {
+            /// The conventional unprivileged user and group, `nobody`.
+            const NOBODY: u32 = 65534;
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+            command.uid(NOBODY).gid(NOBODY);
+        }
         if session_leader {
             // SAFETY: the closure runs in the child between fork and exec and
             // calls only setsid(2), which is async-signal-safe.
@@ -139,6 +152,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the tests run as root (who owns this process's `/proc` entry).
+fn running_as_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
 fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
@@ -716,4 +734,35 @@ fn kvs_client_waits_while_the_register_fifo_is_full() {
     let (status, stdout, stderr) = exit_of(client);
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "Server returned 1 for operation: connect\n");
+}
+
+/// Regression: a request FIFO the server may not open for reading (its
+/// permissions) ended the handshake before the response FIFO was ever
+/// opened, so the client, waiting in its `open` of that FIFO, was never
+/// answered. It must get its refusal.
+#[test]
+fn a_request_fifo_the_server_cannot_read_is_refused_with_an_answer() {
+    let server = Server::start_unprivileged("WRITE [(x,1)]\n", &["--max-sessions", "1"]);
+    let paths = fifos(server.path(), &["req-locked", "resp-open", "notif-open"]);
+    fs::set_permissions(&paths[0], fs::Permissions::from_mode(0o200)).unwrap();
+    for path in &paths[1..] {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let mut responses = open_nonblocking(&paths[1], true, false);
+    send_connect(&server, [&paths[0], &paths[1], &paths[2]]);
+    assert_eq!(read_answer(&mut responses), [1, 1]);
+    // The only slot is free again: a client whose FIFOs the server may
+    // open is served.
+    let later = fifos(server.path(), &["req-later", "resp-later", "notif-later"]);
+    for path in &later {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let mut responses = open_nonblocking(&later[1], true, false);
+    send_connect(&server, [&later[0], &later[1], &later[2]]);
+    assert_eq!(read_answer(&mut responses), [1, 0]);
+    let _notifications = open_nonblocking(&later[2], true, false);
+    let mut requests = OpenOptions::new().write(true).open(&later[0]).unwrap();
+    requests.write_all(&[2]).unwrap();
+    assert_eq!(read_answer(&mut responses), [2, 0]);
+    server.stop_cleanly();
 }

@@ -753,3 +753,60 @@ fn a_million_key_backup_round_trips() {
         );
     }
 }
+
+/// The threads of process `pid` named `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter(|task| {
+                    fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|comm| comm.trim() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Regression: with `--reset-on-sigusr1` the signal thread itself waited at
+/// the command gate for the reset, so while a job command ran on (here a
+/// `BACKUP` waiting for a free backup slot, behind two backups that cannot
+/// finish) no SIGTERM was handled: not the first, which must start the
+/// shutdown (ending the sessions), nor the second, which must exit at once.
+#[test]
+fn sigterm_is_handled_while_a_store_reset_waits_for_a_job_command() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let job = "WRITE [(a,1)]\nBACKUP\nBACKUP\nBACKUP\n";
+    fs::write(dir.path().join("a.job"), job).expect("write the job");
+    // The two backups' temporary files are FIFOs nobody reads: creating
+    // them blocks, so both backup slots stay taken.
+    for n in [1, 2] {
+        let path = dir.path().join(format!(".a-{n}.bck.tmp"));
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+    }
+    let mut kvs = Kvs::start_in(dir.path(), 1, true, &["--reset-on-sigusr1"]);
+    let (mut connection, _fifos) = connect(&kvs, "c");
+    let mut notifications = connection.take_notifications().expect("notifications");
+    let (closed, pipe_closed) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for _ in notifications.by_ref() {}
+        let _ = closed.send(());
+    });
+    let pid = kvs.child.id();
+    wait_for(|| threads_named(pid, "backup") == 2, "two blocked backups");
+    // The third BACKUP now waits for a slot, inside the command gate.
+    thread::sleep(Duration::from_millis(200));
+    kvs.signal(Signal::SIGUSR1);
+    thread::sleep(Duration::from_millis(200));
+    kvs.signal(Signal::SIGTERM);
+    assert!(
+        pipe_closed.recv_timeout(PROCESS_DEADLINE).is_ok(),
+        "SIGTERM did not end the session"
+    );
+    kvs.signal(Signal::SIGTERM);
+    let (status, stderr) = kvs.wait();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    drop(connection);
+}

@@ -115,14 +115,19 @@ impl Shared {
         &self.shutdown
     }
 
-    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store while no job
-    /// command runs (`gate`), then ends every session. Emptying first means
-    /// every session that could have subscribed to a key the reset deleted
-    /// without a `DELETED` is one the reset ends.
+    /// SIGUSR1 with `--reset-on-sigusr1`: empties the store and then ends
+    /// every session, both while no job command runs (`gate`). Emptying
+    /// first means every session that could have subscribed to a key the
+    /// reset deleted without a `DELETED` is one the reset ends; ending them
+    /// before commands resume means no commit after the reset reaches a
+    /// subscription made before it (`loom_tests/reset_vs_write.rs`).
     pub fn reset_store_and_sessions(&self, gate: &crate::job::CommandGate) {
-        let ts = gate.exclusively(|| self.store.clear());
+        let ts = gate.exclusively(|| {
+            let ts = self.store.clear();
+            self.reset_sessions();
+            ts
+        });
         tracing::info!(?ts, "store emptied");
-        self.reset_sessions();
     }
 
     /// SIGUSR1: ends every session (their clients see their pipes close and
@@ -245,6 +250,18 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
     }
 }
 
+/// Runs the SIGUSR1 store reset on a thread of its own: it waits for the
+/// job commands running (a `BACKUP` may wait long for a free backup slot),
+/// and the signal thread must stay free meanwhile to handle SIGTERM.
+fn reset_in_background(shared: Arc<Shared>, gate: Arc<crate::job::CommandGate>) {
+    let spawned = std::thread::Builder::new()
+        .name("reset".into())
+        .spawn(move || shared.reset_store_and_sessions(&gate));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the store reset");
+    }
+}
+
 /// Runs the server: creates the register FIFO, serves clients while the
 /// jobs run and afterwards, until SIGINT, SIGTERM or SIGHUP; then lets the jobs stop
 /// at a command boundary, waits for running backups, closes every pipe,
@@ -273,7 +290,7 @@ pub fn run(
         let (shared, gate) = (Arc::clone(&shared), Arc::clone(&gate));
         move |request| match request {
             signals::Request::ResetSessions if reset_store => {
-                shared.reset_store_and_sessions(&gate)
+                reset_in_background(Arc::clone(&shared), Arc::clone(&gate))
             }
             signals::Request::ResetSessions => shared.reset_sessions(),
             signals::Request::Shutdown => shared.shut_down(),
@@ -449,6 +466,8 @@ mod tests {
                     .into_iter()
                     .flat_map(|w| w.join().unwrap())
                     .collect();
+                // Relaxed: pairs with the drain's Relaxed load; the drain's
+                // last round after the join is what must see everything.
                 done.store(true, Ordering::Relaxed);
                 (stamps, drain.join().unwrap())
             });

@@ -216,9 +216,17 @@ fn handshake(
     stop: &dyn Fn() -> bool,
 ) -> Result<Pipes, FifoError> {
     let [request_pin, response_pin, _] = pins;
-    let requests = request_pin
-        .try_open(End::Read)?
-        .ok_or_else(|| FifoError::TimedOut(request_pin.path().to_path_buf()))?;
+    let requests = match request_pin.try_open(End::Read) {
+        Ok(Some(requests)) => requests,
+        // A read end never waits for a writer; it fails only for a reason
+        // the client must still be told (say, the FIFO's permissions).
+        outcome => {
+            answer_failed(None, response_pin, deadline, stop);
+            return Err(outcome
+                .err()
+                .unwrap_or_else(|| FifoError::TimedOut(request_pin.path().to_path_buf())));
+        }
+    };
     let mut opening = Opening {
         requests,
         early: Vec::new(),

@@ -16,10 +16,10 @@
 //! session from reaching the next client in the same slot (see
 //! [`super::slots`]).
 
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::token::Key;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// One session's subscription: which slot, and which session in that slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
