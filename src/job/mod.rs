@@ -92,7 +92,9 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
                 let mut port = context
                     .ports
                     .and_then(|ports| ports.lock().unwrap_or_else(|p| p.into_inner()).pop());
-                loop {
+                // Relaxed: a stop request carries no data. Once it is set no
+                // new job file is taken (nor its `.out` truncated).
+                while !context.stop.load(Ordering::Relaxed) {
                     // Relaxed: the counter only hands out distinct indices;
                     // the job paths were written before the threads started.
                     let index = next.fetch_add(1, Ordering::Relaxed);

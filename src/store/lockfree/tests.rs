@@ -315,11 +315,12 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
                 held = next;
             }
         });
+        // Stops the checkers even when a writer's join panics; otherwise
+        // the scope would wait for them forever.
+        let _stop = StopOnDrop(&done);
         for writer in writers {
             writer.join().unwrap();
         }
-        // Relaxed: the scope's join orders everything.
-        done.store(true, Ordering::Relaxed);
     });
     assert_eq!(store.unretired_tombstones(), 0, "dead keys left unretired");
     // Versions written while the last snapshots were open stay until each
@@ -333,4 +334,14 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
         "{live} versions for {} keys",
         all.len()
     );
+}
+
+/// Sets its stop flag when dropped, on the normal path and when unwinding.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a stop flag; the scope's join orders everything.
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
