@@ -228,3 +228,23 @@ fn a_backup_runs_beside_its_job_and_one_beyond_max_backups_waits() {
         assert_eq!(backup, "(k, v)\n");
     }
 }
+
+#[test]
+fn the_limiter_counts_the_permits_held() {
+    use kvs::backup::BackupLimiter;
+    let limiter = Arc::new(BackupLimiter::new(3));
+    assert_eq!(limiter.in_flight(), 0);
+    let first = BackupLimiter::acquire(&limiter);
+    let second = BackupLimiter::acquire(&limiter);
+    assert_eq!(limiter.in_flight(), 2);
+    drop(first);
+    assert_eq!(limiter.in_flight(), 1);
+    drop(second);
+    limiter.wait_idle();
+    assert_eq!(limiter.in_flight(), 0);
+    // A limit of zero still lets one backup run.
+    let at_least_one = Arc::new(BackupLimiter::new(0));
+    let only = BackupLimiter::acquire(&at_least_one);
+    assert_eq!(at_least_one.in_flight(), 1);
+    drop(only);
+}

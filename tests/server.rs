@@ -728,6 +728,23 @@ fn connect_paths_are_checked_byte_by_byte() {
 }
 
 #[test]
+fn a_client_cannot_encode_a_path_the_protocol_cannot_carry() {
+    let encode = |path: &str| {
+        ConnectRequest {
+            request: "/tmp/req".into(),
+            response: path.into(),
+            notification: "/tmp/notif".into(),
+        }
+        .encode()
+    };
+    let forty = "p".repeat(40);
+    assert_eq!(encode(&forty).unwrap()[41..81], *forty.as_bytes());
+    for bad in [String::new(), "p".repeat(41), "/tmp/a\0b".to_string()] {
+        assert!(encode(&bad).is_err(), "{bad:?} encoded");
+    }
+}
+
+#[test]
 fn malformed_connect_paths_are_skipped_and_odd_valid_ones_served() {
     let server = Server::start(&[("one.job", "WRITE [(a,1)]\nWAIT 1\n")], &[]);
     server.wait_for_output("one.out", "Waiting...");
