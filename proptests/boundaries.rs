@@ -248,3 +248,39 @@ fn the_limiter_counts_the_permits_held() {
     assert_eq!(at_least_one.in_flight(), 1);
     drop(only);
 }
+
+#[test]
+fn a_job_that_cannot_write_its_output_is_counted_failed_and_the_others_run() {
+    use kvs::job::{run_jobs, JobContext, RunSummary};
+    let dir = tempfile::tempdir().unwrap();
+    let jobs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let job = dir.path().join(format!("{name}.job"));
+            std::fs::write(&job, "WRITE [(k,v)]\nREAD [k]\n").unwrap();
+            job
+        })
+        .collect();
+    // `b.out` is taken by a directory: `b.job` cannot create its output.
+    std::fs::create_dir(dir.path().join("b.out")).unwrap();
+    let store = kvs::store::Engine::ALL[0].open();
+    let backups = Backups::new(1);
+    let stop = AtomicBool::new(false);
+    let context = JobContext {
+        store: store.as_ref(),
+        backups: &backups,
+        stop: &stop,
+        ports: None,
+    };
+    assert_eq!(
+        run_jobs(&jobs, 2, &context),
+        RunSummary {
+            completed: 2,
+            failed: 1
+        }
+    );
+    for name in ["a", "c"] {
+        let out = std::fs::read_to_string(dir.path().join(format!("{name}.out"))).unwrap();
+        assert_eq!(out, "[(k,v)]\n");
+    }
+}

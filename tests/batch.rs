@@ -523,3 +523,18 @@ fn sigint_and_sigterm_stop_batch_jobs_at_a_command_boundary() {
         assert!(!dir.path().join("b.out").exists(), "{signal:?}: b.job ran");
     }
 }
+
+#[test]
+fn a_job_whose_output_cannot_be_created_fails_the_run_and_the_others_still_run() {
+    let dir = dir_with_jobs(&[("a.job", "WRITE [(k,v)]\nREAD [k]\n"), ("b.job", "HELP\n")]);
+    fs::create_dir(dir.path().join("a.out")).unwrap();
+    let output = run_kvs(dir.path(), 1, 1, engines()[0]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("a.job"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("b.out")).unwrap(),
+        kvs::job::command::HELP_TEXT
+    );
+}
