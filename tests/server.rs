@@ -282,8 +282,9 @@ fn assert_fifos_removed(id: &str) {
 
 /// Connects through the library's client, which opens the FIFOs the way
 /// the project's `kvs-client` does. The connect runs on a thread: when the
-/// server never opens its ends, the test opens them itself (a FIFO opened
-/// read-write never blocks), which releases the thread, and fails.
+/// server does not complete it, the test opens the FIFOs itself (a FIFO
+/// opened read-write never blocks) and answers, which releases the thread,
+/// and fails.
 fn connect(server: &Server, fifos: &ClientFifos) -> Connection {
     let (register, paths) = (server.register.clone(), fifos_of(fifos));
     let (tx, rx) = mpsc::channel();
@@ -303,7 +304,9 @@ fn connect(server: &Server, fifos: &ClientFifos) -> Connection {
         Ok(Ok((_, result))) => panic!("connect refused with result {result}"),
         Ok(Err(error)) => panic!("connect failed: {error}"),
         Err(_) => {
-            let _held: Vec<fs::File> = fifos_of(fifos)
+            // Stand in for the server: hold every FIFO open and answer the
+            // connect, so the thread's opens and its read return.
+            let held: Vec<fs::File> = fifos_of(fifos)
                 .iter()
                 .filter_map(|path| {
                     fs::OpenOptions::new()
@@ -313,6 +316,9 @@ fn connect(server: &Server, fifos: &ClientFifos) -> Connection {
                         .ok()
                 })
                 .collect();
+            if let Some(mut response) = held.get(1) {
+                let _ = response.write_all(&[1, 1]);
+            }
             let _ = connecting.join();
             panic!("the server did not complete the connect");
         }
