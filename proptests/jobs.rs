@@ -103,22 +103,114 @@ fn model_output(commands: &[Command]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Optional whitespace as a job file may hold it.
+fn blank() -> impl Strategy<Value = String> {
+    "[ \t]{0,2}"
+}
+
+/// A command written out by hand, independently of `Command::to_line`: the
+/// SPEC's syntax with its freedoms (whitespace around the line and before
+/// `[`, pairs back to back or comma-separated, a trailing `\r`), and the
+/// command it must parse to.
+fn spec_line() -> impl Strategy<Value = (String, Command)> {
+    let token = || "[a-zA-Z0-9_.:;!*+-]{1,40}";
+    let t = |s: &String| Key::try_from(s.as_str()).unwrap();
+    let list = prop_oneof![
+        (
+            prop::sample::select(vec!["READ", "DELETE"]),
+            prop::collection::vec(token(), 1..5)
+        )
+            .prop_map(move |(word, keys)| {
+                let parsed = keys.iter().map(t).collect();
+                let command = if word == "READ" {
+                    Command::Read(parsed)
+                } else {
+                    Command::Delete(parsed)
+                };
+                (format!("{word}{{}}[{}]", keys.join(",")), command)
+            }),
+        (
+            prop::collection::vec((token(), token()), 1..5),
+            any::<bool>()
+        )
+            .prop_map(move |(pairs, commas)| {
+                let written: Vec<String> =
+                    pairs.iter().map(|(k, v)| format!("({k},{v})")).collect();
+                let command = Command::Write(pairs.iter().map(|(k, v)| (t(k), t(v))).collect());
+                (
+                    format!("WRITE{{}}[{}]", written.join(if commas { "," } else { "" })),
+                    command,
+                )
+            }),
+    ];
+    let word = prop_oneof![
+        Just(("SHOW{}".to_string(), Command::Show)),
+        Just(("BACKUP{}".to_string(), Command::Backup)),
+        Just(("HELP{}".to_string(), Command::Help)),
+        (0u64..100_000).prop_map(|ms| (format!("WAIT {ms}{{}}"), Command::Wait(ms))),
+    ];
+    (
+        prop_oneof![3 => list, 1 => word],
+        blank(),
+        blank(),
+        blank(),
+        any::<bool>(),
+    )
+        .prop_map(|((template, command), before, inside, after, cr)| {
+            // `{}` marks where the command allows whitespace: before `[`
+            // for a list; for a bare word, nowhere (it goes at the end).
+            let (body, tail) = match template.split_once("{}") {
+                Some((head, rest)) if !rest.is_empty() => {
+                    (format!("{head}{inside}{rest}"), String::new())
+                }
+                Some((head, _)) => (head.to_string(), inside),
+                None => (template, String::new()),
+            };
+            let cr = if cr { "\r" } else { "" };
+            (format!("{before}{body}{tail}{after}{cr}"), command)
+        })
+}
+
 proptest! {
     #[test]
-    fn parsing_any_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let mut reader = JobReader::new(&bytes[..]);
-        let mut lines = 0;
-        while let Some(_line) = reader.next_line().unwrap() {
-            lines += 1;
+    fn the_reader_yields_each_newline_separated_line_parsed(
+        bytes in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'\n'), Just(b'#')], 0..200)
+    ) {
+        // The lines as the format defines them: split at `\n`, a final
+        // newline ending the last line rather than starting an empty one.
+        let mut expected: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        if bytes.is_empty() || bytes.ends_with(b"\n") {
+            expected.pop();
         }
-        prop_assert_eq!(lines, reader.line_number());
-        let _ = parse_line(&bytes);
+        let mut reader = JobReader::new(&bytes[..]);
+        let mut got = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            got.push(line);
+            prop_assert_eq!(reader.line_number(), got.len());
+        }
+        prop_assert_eq!(got.len(), expected.len());
+        for (line, text) in got.iter().zip(&expected) {
+            prop_assert_eq!(line, &parse_line(text));
+            let blank_or_comment = text.trim_ascii().first().is_none_or(|&b| b == b'#');
+            prop_assert_eq!(matches!(line, Line::Skip), blank_or_comment, "{:?}", text);
+            // Whatever parses as a command is one the printer writes back.
+            if let Line::Command(command) = line {
+                prop_assert_eq!(parse_line(&command.to_line()), Line::Command(command.clone()));
+            }
+        }
     }
 
     #[test]
     fn printed_commands_parse_back_to_themselves(command in any_command()) {
         let printed = command.to_line();
         prop_assert_eq!(parse_line(&printed), Line::Command(command));
+    }
+
+    #[test]
+    fn lines_written_as_the_spec_allows_parse_to_their_command(
+        (text, command) in spec_line()
+    ) {
+        prop_assert_eq!(parse_line(text.as_bytes()), Line::Command(command), "{:?}", text);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![cfg(not(feature = "loom"))]
 
+mod boundaries;
 mod jobs;
 mod store_model;
 mod strategies;

@@ -149,6 +149,38 @@ mod tests {
         assert!(a < aa && aa < b);
     }
 
+    use std::collections::hash_map::{DefaultHasher, RandomState};
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn hashes_the_bytes_alone() {
+        // Equal tokens hash alike, and as their bytes do (what the store's
+        // index relies on); different ones hash apart, so an index never
+        // degrades into one bucket.
+        let state = RandomState::new();
+        let key = Token::new(b"key").unwrap();
+        assert_eq!(
+            state.hash_one(key),
+            state.hash_one(Token::new(b"key").unwrap())
+        );
+        let mut bytes = DefaultHasher::new();
+        bytes.write(b"key");
+        let mut token = DefaultHasher::new();
+        key.hash(&mut token);
+        assert_eq!(token.finish(), bytes.finish());
+        assert_ne!(
+            state.hash_one(key),
+            state.hash_one(Token::new(b"kez").unwrap())
+        );
+    }
+
+    #[test]
+    fn displays_its_bytes_and_debugs_them_quoted() {
+        let token = Token::new(b"a\xffb").unwrap();
+        assert_eq!(token.to_string(), "a\u{fffd}b");
+        assert_eq!(format!("{:?}", Token::new(b"k\"v").unwrap()), r#""k\"v""#);
+    }
+
     #[test]
     fn padded_field_is_nul_terminated() {
         let field = Token::new(b"key").unwrap().to_padded_field();

@@ -3,6 +3,8 @@
 
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use serde_json::{Map, Value};
 use std::process::Command;
 
@@ -27,10 +29,7 @@ const LOAD_FIELDS: [&str; 17] = [
 ];
 
 fn bench(args: &[&str]) -> Map<String, Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_kvs-bench"))
-        .args(args)
-        .output()
-        .expect("kvs-bench runs");
+    let output = common::process::output(Command::new(env!("CARGO_BIN_EXE_kvs-bench")).args(args));
     assert!(
         output.status.success(),
         "{args:?}: {}",
@@ -229,10 +228,8 @@ fn bad_flags_fail_cleanly() {
         &["--store", "nope"],
         &["--notify", "1", "--value-bytes", "4"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_kvs-bench"))
-            .args(bad)
-            .output()
-            .expect("kvs-bench runs");
+        let output =
+            common::process::output(Command::new(env!("CARGO_BIN_EXE_kvs-bench")).args(bad));
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{bad:?}: {stderr}");

@@ -12,6 +12,9 @@
 
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
+use common::stop::StopOnDrop;
 use kvs::store::{Engine, KeySet, Store, WriteSet};
 use kvs::token::Token;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,9 +142,9 @@ fn run(engine: Engine) {
         std::thread::spawn(move || {
             let keys = KeySet::from_keys(all_keys());
             let mut out = Vec::new();
-            let mut checks = 0u64;
+            let mut seen = Seen::default();
             // Relaxed: a stop flag; the join below orders everything.
-            while !done.load(Ordering::Relaxed) || checks == 0 {
+            while !done.load(Ordering::Relaxed) {
                 store.read(&keys, &mut out);
                 let pairs: Vec<(Token, u64)> = keys
                     .keys()
@@ -150,17 +153,17 @@ fn run(engine: Engine) {
                     .map(|(k, v)| (*k, num(v.expect("every key is always present"))))
                     .collect();
                 check(&pairs, "read");
-                checks += 1;
+                seen.record(pairs);
             }
-            checks
+            seen.changes
         })
     };
     let snapshotter = {
         let (store, done) = (Arc::clone(&store), Arc::clone(&done));
         std::thread::spawn(move || {
-            let mut checks = 0u64;
+            let mut seen = Seen::default();
             // Relaxed: a stop flag; the join below orders everything.
-            while !done.load(Ordering::Relaxed) || checks == 0 {
+            while !done.load(Ordering::Relaxed) {
                 let pairs: Vec<(Token, u64)> = store
                     .snapshot()
                     .into_sorted_pairs()
@@ -170,19 +173,42 @@ fn run(engine: Engine) {
                 assert_eq!(pairs.len(), OWNERS * PER_OWNER + SHARED);
                 assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0), "unsorted");
                 check(&pairs, "snapshot");
-                checks += 1;
+                seen.record(pairs);
             }
-            checks
+            seen.changes
         })
     };
+    // Stops the checkers even if a writer's join panics.
+    let stop = StopOnDrop(&done);
     for writer in writers {
         writer.join().unwrap();
     }
-    // Relaxed: the joins below order everything.
-    done.store(true, Ordering::Relaxed);
-    let reads = reader.join().unwrap();
-    let snapshots = snapshotter.join().unwrap();
-    assert!(reads > 0 && snapshots > 0);
+    drop(stop);
+    let read_changes = reader.join().unwrap();
+    let snapshot_changes = snapshotter.join().unwrap();
+    // A checker that only ever saw one state ran beside no write, and its
+    // checks proved nothing about torn states.
+    assert!(
+        read_changes > 0 && snapshot_changes > 0,
+        "{engine:?}: the checks never overlapped a write \
+         ({read_changes} read changes, {snapshot_changes} snapshot changes)"
+    );
+}
+
+/// How often a checker saw the state differ from its previous look.
+#[derive(Default)]
+struct Seen {
+    last: Option<Vec<(Token, u64)>>,
+    changes: u64,
+}
+
+impl Seen {
+    fn record(&mut self, pairs: Vec<(Token, u64)>) {
+        if self.last.as_ref().is_some_and(|last| *last != pairs) {
+            self.changes += 1;
+        }
+        self.last = Some(pairs);
+    }
 }
 
 #[test]

@@ -32,8 +32,6 @@ pub const PATH_FIELD_LEN: usize = 40;
 pub const TOKEN_FIELD_LEN: usize = MAX_TOKEN_LEN + 1;
 /// The length of a connect request.
 pub const CONNECT_REQUEST_LEN: usize = 1 + 3 * PATH_FIELD_LEN;
-/// The length of a subscribe or unsubscribe request.
-pub const KEY_REQUEST_LEN: usize = 1 + TOKEN_FIELD_LEN;
 /// The length of a notification.
 pub const NOTIFICATION_LEN: usize = 2 * TOKEN_FIELD_LEN;
 /// The value a notification carries for a deleted key.

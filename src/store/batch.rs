@@ -68,11 +68,6 @@ impl KeySet {
         &self.keys
     }
 
-    /// How many keys the set holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -92,11 +87,17 @@ mod tests {
     fn last_value_of_a_repeated_key_wins() {
         let set = WriteSet::from_pairs([(t("b"), t("1")), (t("a"), t("x")), (t("b"), t("2"))]);
         assert_eq!(set.pairs(), &[(t("a"), t("x")), (t("b"), t("2"))]);
+        // Two distinct keys written (the benchmark counts writes by it).
+        assert_eq!(set.len(), 2);
+        assert!(!set.is_empty());
+        assert!(WriteSet::from_pairs([]).is_empty());
     }
 
     #[test]
     fn key_set_is_sorted_and_unique() {
         let set = KeySet::from_keys([t("c"), t("a"), t("c"), t("b")]);
         assert_eq!(set.keys(), &[t("a"), t("b"), t("c")]);
+        assert!(!set.is_empty());
+        assert!(KeySet::from_keys([]).is_empty());
     }
 }

@@ -1,7 +1,12 @@
-//! Helpers shared by the end-to-end tests: running the real `kvs` binary and
-//! comparing the files it writes.
+//! Helpers shared by the end-to-end tests: running the real `kvs` binary
+//! under a deadline, the skip policy, stop flags, and comparing the files
+//! the binary writes.
 
 #![allow(dead_code)]
+
+pub mod process;
+pub mod skip;
+pub mod stop;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,21 +14,18 @@ use std::process::{Command, Output};
 
 /// Runs `kvs <dir> <threads> <backups> --store <engine>` to completion.
 pub fn run_kvs(dir: &Path, threads: usize, backups: usize, engine: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .arg(dir)
-        .arg(threads.to_string())
-        .arg(backups.to_string())
-        .args(["--store", engine])
-        .output()
-        .expect("the kvs binary runs")
+    process::output(
+        Command::new(env!("CARGO_BIN_EXE_kvs"))
+            .arg(dir)
+            .arg(threads.to_string())
+            .arg(backups.to_string())
+            .args(["--store", engine]),
+    )
 }
 
 /// Runs `kvs` with exactly `args`.
 pub fn run_kvs_args(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .args(args)
-        .output()
-        .expect("the kvs binary runs")
+    process::output(Command::new(env!("CARGO_BIN_EXE_kvs")).args(args))
 }
 
 /// The engines, as `--store` names them.

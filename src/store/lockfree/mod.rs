@@ -214,7 +214,7 @@ impl Store for LockFreeStore {
             // Every key is absent at the read's instant, where this delete
             // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
-                removed: vec![false; keys.len()],
+                removed: vec![false; keys.keys().len()],
                 ts: None,
             };
         }

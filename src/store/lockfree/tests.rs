@@ -315,11 +315,12 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
                 held = next;
             }
         });
+        // Stops the checkers even when a writer's join panics; otherwise
+        // the scope would wait for them forever.
+        let _stop = StopOnDrop(&done);
         for writer in writers {
             writer.join().unwrap();
         }
-        // Relaxed: the scope's join orders everything.
-        done.store(true, Ordering::Relaxed);
     });
     assert_eq!(store.unretired_tombstones(), 0, "dead keys left unretired");
     // Versions written while the last snapshots were open stay until each
@@ -360,6 +361,8 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
     let done = &AtomicBool::new(false);
     std::thread::scope(|scope| {
         let deleter = scope.spawn(move || {
+            // A panicking deleter still stops the others.
+            let _stop = StopOnDrop(done);
             for round in 0..ROUNDS {
                 let (j, k) = &pairs[round % PAIRS];
                 let (p, q) = (format!("p{round}"), format!("q{round}"));
@@ -395,8 +398,6 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
             }
         });
         deleter.join().unwrap();
-        // Relaxed: the scope's join orders everything.
-        done.store(true, Ordering::Relaxed);
     });
 }
 
@@ -502,4 +503,14 @@ fn a_thread_pinned_mid_operation_holds_back_frees_only_until_it_unpins() {
     let live = settle(&store, 2);
     assert!(held >= WRITES / 2, "only {held} versions live behind a pin");
     assert!(live <= 2, "{live} versions live after the pin ended");
+}
+
+/// Sets its stop flag when dropped, on the normal path and when unwinding.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a stop flag; the scope's join orders everything.
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
