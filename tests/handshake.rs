@@ -766,3 +766,44 @@ fn a_request_fifo_the_server_cannot_read_is_refused_with_an_answer() {
     assert_eq!(read_answer(&mut responses), [2, 0]);
     server.stop_cleanly();
 }
+
+/// Regression: a SIGUSR1 that ended a handshake before the client opened
+/// its response FIFO left the connect unanswered, so a client blocking in
+/// its `open` of that FIFO (as the course's client does) waited for ever.
+#[test]
+fn a_handshake_stopped_before_the_client_opens_its_response_pipe_is_still_answered() {
+    let server = Server::start("WRITE [(x,1)]\n", &["--connect-timeout-ms", "60000"]);
+    let paths = fifos(server.path(), &["req-late", "resp-late", "notif-late"]);
+    send_connect(&server, [&paths[0], &paths[1], &paths[2]]);
+    // The session has taken the connect once it holds the request pipe's
+    // read end; the writer stays open, as a live client's would.
+    let mut _request_writer = None;
+    wait_for(
+        || {
+            _request_writer = OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(&paths[0])
+                .ok();
+            _request_writer.is_some()
+        },
+        "the session to open the request pipe",
+    );
+    server.signal(Signal::SIGUSR1);
+    // Let the session see the stop before the client opens its response
+    // FIFO (well within the server's grace for that open).
+    thread::sleep(Duration::from_millis(100));
+    let (done, answer) = mpsc::channel();
+    let response = paths[1].clone();
+    thread::spawn(move || {
+        let mut answer = [0u8; 2];
+        let read = File::open(&response).and_then(|mut f| f.read_exact(&mut answer));
+        let _ = done.send(read.map(|()| answer));
+    });
+    let answer = answer
+        .recv_timeout(DEADLINE)
+        .expect("the connect was never answered")
+        .expect("the answer is readable");
+    assert_eq!(answer[0], 1, "a connect answer");
+    server.stop_cleanly();
+}

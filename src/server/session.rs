@@ -57,6 +57,12 @@ const FAILED: u8 = 1;
 /// SIGUSR1 or at shutdown) waits for the client to read its answer, at most.
 const REFUSAL_GRACE: Duration = Duration::from_millis(250);
 
+/// How long a handshake ended by a stop (SIGUSR1, shutdown) before its
+/// client opened the response FIFO still waits for that open, to answer
+/// result 1: a client blocking in its `open` (the course's does, right
+/// after sending its connect) would otherwise wait for ever.
+const STOPPED_HANDSHAKE_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves connect requests from the queue in slot `slot` until shutdown.
 pub fn run(slot: usize, shared: &Shared) {
     while let Some(queued) = shared.next_connect() {
@@ -254,7 +260,11 @@ fn handshake(
         thread::sleep(fifo::OPEN_RETRY);
     };
     if !opening.answered {
-        answer_failed(opening.responses.take(), response_pin, deadline, stop);
+        // Not `stop`: a stop is exactly what can leave a client blocked in
+        // its open, so it gets a short grace of its own (never past the
+        // client's own deadline).
+        let grace = deadline.min(Instant::now() + STOPPED_HANDSHAKE_GRACE);
+        answer_failed(opening.responses.take(), response_pin, grace, &|| false);
     }
     outcome
 }
