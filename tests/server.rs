@@ -520,6 +520,8 @@ fn a_slot_freed_by_a_disconnect_or_a_vanished_client_carries_no_subscription() {
     assert_no_inherited_subscription(&mut doomed);
     doomed.subscribe_and_hear("a");
     doomed.process.kill();
+    // Killed, it could not remove its FIFOs; dropping these does.
+    drop(ClientFifos::for_id(&doomed.id));
     // The server notices the vanished client, frees its only slot, drops
     // its subscriptions and keeps serving.
     let mut survivor = Client::start(&server.register, "survivor");
