@@ -10,8 +10,8 @@
 
 use crate::job::output::write_show_lines;
 use crate::store::Snapshot;
+use crate::sync::{self, Arc, Condvar, Mutex, MutexGuard};
 use crate::sync::{fence, AtomicUsize, Ordering};
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -153,9 +153,7 @@ impl BackupLimiter {
 
     fn lock_state(&self) -> MutexGuard<'_, ()> {
         // The mutex guards no data, so a poisoned one is still usable.
-        self.lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.lock)
     }
 }
 

@@ -91,6 +91,36 @@ mod imp {
 
 pub use imp::*;
 
+/// Locks `mutex`, ignoring poisoning.
+///
+/// A poisoned mutex here still guards sound data, because no holder can
+/// leave a partial update behind: the backup and doorbell mutexes guard
+/// `()`; the retired-memory and index-node lists only see a whole `Vec`
+/// push or take; a slot's writer session is replaced whole; and the
+/// subscription maps are made consistent before any step that can panic.
+/// Refusing the lock would only spread one thread's panic to every thread.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes `lock` shared, ignoring poisoning.
+///
+/// Every `RwLock` here (the key stripes, the job gate) guards `()`: it only
+/// excludes, so a holder that panicked left no data half updated.
+pub fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes `lock` exclusively, ignoring poisoning: as for [`read`], the
+/// lock guards `()`, so a holder that panicked left nothing half updated.
+pub fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Statistics that order nothing, so loom need not explore them.
 ///
 /// A counter here is only ever read as a number (tests, debugging); no code

@@ -9,7 +9,7 @@
 //! so a long `WAIT` never delays a reset). Without the option no gate
 //! exists and commands take no lock.
 
-use crate::sync::{RwLock, RwLockReadGuard};
+use crate::sync::{self, RwLock, RwLockReadGuard};
 
 /// The command gate.
 #[derive(Debug, Default)]
@@ -28,14 +28,14 @@ impl CommandGate {
         // The gate guards no data (`()`); a command that panicked left
         // nothing half done here.
         Entered {
-            _guard: self.lock.read().unwrap_or_else(|p| p.into_inner()),
+            _guard: sync::read(&self.lock),
         }
     }
 
     /// Runs `reset` while no job command runs, waiting for those running to
     /// finish and holding new ones back until it returns.
     pub fn exclusively<R>(&self, reset: impl FnOnce() -> R) -> R {
-        let _guard = self.lock.write().unwrap_or_else(|p| p.into_inner());
+        let _guard = sync::write(&self.lock);
         reset()
     }
 }

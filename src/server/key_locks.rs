@@ -12,7 +12,7 @@
 //! See [`super::notify`] for what this buys: a subscription's notifications
 //! are exactly the commits to its key after it, and a `DELETED` is the last.
 
-use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::sync::{self, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::token::Key;
 use smallvec::SmallVec;
 use std::collections::hash_map::RandomState;
@@ -86,12 +86,8 @@ impl KeyLocks {
         for &i in stripes {
             let stripe = &self.stripes[i];
             match mode {
-                Mode::Shared => held
-                    ._shared
-                    .push(stripe.read().unwrap_or_else(|p| p.into_inner())),
-                Mode::Exclusive => held
-                    ._exclusive
-                    .push(stripe.write().unwrap_or_else(|p| p.into_inner())),
+                Mode::Shared => held._shared.push(sync::read(stripe)),
+                Mode::Exclusive => held._exclusive.push(sync::write(stripe)),
             }
         }
         held

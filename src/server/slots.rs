@@ -14,7 +14,7 @@
 //! serving the session (its manager, its pipe writer) polls that and stops.
 
 use super::wake::Doorbell;
-use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{self, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::fs::File;
 
 /// Why a session ended, for the log.
@@ -116,9 +116,7 @@ impl Slot {
     pub fn lock_writer(&self) -> MutexGuard<'_, Option<WriterSession>> {
         // The guarded value is replaced whole, so a poisoned lock holds
         // sound data.
-        self.writer_session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.writer_session)
     }
 
     /// Wakes the pipe writer. Costs a system call only if it is asleep.

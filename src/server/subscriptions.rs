@@ -16,7 +16,7 @@
 //! session from reaching the next client in the same slot (see
 //! [`super::slots`]).
 
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{self, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::token::Key;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -177,9 +177,7 @@ impl Subscriptions {
     fn lock(&self) -> MutexGuard<'_, Vec<BTreeSet<Key>>> {
         // Every change below leaves both maps consistent before it can panic,
         // so a poisoned lock still guards sound data.
-        self.by_slot
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.by_slot)
     }
 }
 

@@ -63,7 +63,7 @@
 //! [`Doorbell::park_timeout`] (or spins briefly), since the wait lasts at
 //! most one commit of the slow worker.
 
-use crate::sync::{fence, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{self, fence, AtomicUsize, Condvar, Mutex, Ordering};
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -113,7 +113,7 @@ impl Doorbell {
 
     #[cold]
     fn wake(&self) {
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = sync::lock(&self.lock);
         // Relaxed: the mutex orders this with the waiter's load in `park`;
         // re-checked under it so that only one ringer signals per park.
         if self.state.load(Ordering::Relaxed) == PARKED {
@@ -144,7 +144,7 @@ impl Doorbell {
     /// Waiter: sleep until a ringer rings (returns at once if one already
     /// did since `prepare_park`).
     pub fn park(&self) {
-        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = sync::lock(&self.lock);
         // Relaxed: ringers store NOTIFIED under the same mutex, which
         // orders their store with this load.
         while self.state.load(Ordering::Relaxed) == PARKED {
@@ -161,7 +161,7 @@ impl Doorbell {
     /// Returns whether it was rung. (Under loom the timeout is not modeled:
     /// this waits for a ring.)
     pub fn park_timeout(&self, timeout: Duration) -> bool {
-        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let guard = sync::lock(&self.lock);
         // Relaxed: as in `park`.
         let rung = if self.state.load(Ordering::Relaxed) == PARKED {
             let (guard, _) = self

@@ -318,10 +318,7 @@ mod imp {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.nodes
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .push(NodePtr(fresh));
+                    crate::sync::lock(&self.nodes).push(NodePtr(fresh));
                     // SAFETY: just published; lives until the index drops.
                     EntryRef(unsafe { &(*fresh).entry })
                 }
@@ -369,12 +366,7 @@ mod imp {
 
     impl Drop for Index {
         fn drop(&mut self) {
-            let nodes = std::mem::take(
-                &mut *self
-                    .nodes
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            );
+            let nodes = std::mem::take(&mut *crate::sync::lock(&self.nodes));
             for node in nodes {
                 // SAFETY: the index is dropping; no reference to a node remains.
                 drop(unsafe { Box::from_raw(node.0) });

@@ -152,10 +152,7 @@ impl Reclaimer {
         #[cfg(feature = "loom")]
         {
             let _ = pin;
-            self.retired_records
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(record);
+            crate::sync::lock(&self.retired_records).push(record);
         }
     }
 
@@ -199,11 +196,7 @@ impl Reclaimer {
         #[cfg(feature = "loom")]
         {
             let _ = pin;
-            let mut retired = self
-                .retired
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            retired.push(chain);
+            crate::sync::lock(&self.retired).push(chain);
         }
     }
 
@@ -230,5 +223,5 @@ impl Drop for Reclaimer {
 /// Empties a retired list (its holder is dropping).
 #[cfg(feature = "loom")]
 fn take_all<T>(list: &crate::sync::Mutex<Vec<T>>) -> Vec<T> {
-    std::mem::take(&mut *list.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    std::mem::take(&mut *crate::sync::lock(list))
 }
