@@ -17,6 +17,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod backup;
 pub mod bench;
@@ -37,7 +38,7 @@ pub mod token;
 /// returned by `source()` and never repeated in the message. Whoever shows
 /// an error to a person therefore shows the whole chain, with this or with
 /// anyhow's `{:#}`.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {

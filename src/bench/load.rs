@@ -17,6 +17,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 /// Where a worker's writes go.
+#[derive(Debug)]
 pub enum Sink {
     /// Straight to the store.
     Store,
@@ -31,6 +32,7 @@ pub enum Sink {
 }
 
 /// One worker's settings.
+#[derive(Debug)]
 pub struct Worker {
     /// The store read from (and written to, without a port).
     pub store: Arc<dyn Store>,

@@ -51,6 +51,7 @@ pub struct NotifyStats {
 }
 
 /// The running notification path.
+#[derive(Debug)]
 pub struct Rig {
     shared: Arc<Shared>,
     generations: Vec<u64>,

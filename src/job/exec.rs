@@ -49,6 +49,13 @@ pub trait Sleeper: Send + Sync {
     fn sleep(&self, duration: Duration);
 }
 
+/// A sleeper has nothing worth showing but its presence.
+impl std::fmt::Debug for dyn Sleeper + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sleeper")
+    }
+}
+
 /// Sleeps in short slices, returning early once `stop` is set, so a
 /// shutdown does not wait for a long `WAIT`.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +80,7 @@ impl Sleeper for StoppableSleeper<'_> {
 }
 
 /// Runs commands for one job file.
+#[derive(Debug)]
 pub struct JobExecutor<'a, W: Write> {
     store: &'a dyn Store,
     port: Option<&'a mut WorkerPort>,

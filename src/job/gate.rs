@@ -18,6 +18,7 @@ pub struct CommandGate {
 }
 
 /// A command in progress; the gate is released when dropped.
+#[derive(Debug)]
 pub struct Entered<'a> {
     _guard: RwLockReadGuard<'a, ()>,
 }

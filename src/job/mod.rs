@@ -62,6 +62,7 @@ pub fn find_jobs(dir: &Path) -> Result<Vec<PathBuf>, JobError> {
 }
 
 /// What the job workers share.
+#[derive(Debug)]
 pub struct JobContext<'a> {
     /// The store every job runs against.
     pub store: &'a dyn Store,

@@ -179,6 +179,7 @@ fn parse_token(raw: &[u8]) -> Result<Token, ParseError> {
 }
 
 /// Reads a job file line by line through a reusable buffer.
+#[derive(Debug)]
 pub struct JobReader<R> {
     input: R,
     line: Vec<u8>,

@@ -42,6 +42,7 @@ pub struct KeyLocks {
 }
 
 /// Stripes held (one of the two lists is empty); released when dropped.
+#[derive(Debug)]
 pub struct Held<'a> {
     _shared: SmallVec<[RwLockReadGuard<'a, ()>; 4]>,
     _exclusive: SmallVec<[RwLockWriteGuard<'a, ()>; 4]>,

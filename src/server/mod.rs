@@ -73,6 +73,7 @@ pub struct Config {
 }
 
 /// What the server's threads share.
+#[derive(Debug)]
 pub struct Shared {
     /// The settings.
     pub config: Config,
@@ -181,6 +182,7 @@ impl Shared {
 }
 
 /// The parts of a server built before its threads start.
+#[derive(Debug)]
 pub struct Parts {
     /// What the threads share.
     pub shared: Arc<Shared>,

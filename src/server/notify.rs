@@ -64,7 +64,7 @@ pub struct Note {
 pub type Entry = (Timestamp, Note);
 
 /// The commit clock of a store, owned, as a client's merger reads it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct StoreClock(pub Arc<dyn Store>);
 
 impl CommitClock for StoreClock {
@@ -80,6 +80,7 @@ impl CommitClock for dyn Store {
 }
 
 /// What the workers share: the store, the subscriptions and the slots.
+#[derive(Debug)]
 pub struct Fanout {
     /// The store.
     pub store: Arc<dyn Store>,
@@ -115,6 +116,7 @@ impl Fanout {
 }
 
 /// One worker's gate and rings.
+#[derive(Debug)]
 pub struct WorkerPort {
     fanout: Arc<Fanout>,
     gate: WorkerGate,

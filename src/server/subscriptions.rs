@@ -42,6 +42,7 @@ pub enum Subscribed {
 }
 
 /// The subscription table.
+#[derive(Debug)]
 pub struct Subscriptions {
     by_key: flurry::HashMap<Key, Arc<[Subscriber]>>,
     /// The keys each slot is subscribed to; guards every change of `by_key`.

@@ -91,6 +91,16 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// Names the engine behind a store handle; its contents are too large to
+/// show and change under the reader.
+impl std::fmt::Debug for dyn Store + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A point-in-time view of a store.
 pub trait Snapshot: Send {
     /// Every pair present at the snapshot's instant, in ascending key order.

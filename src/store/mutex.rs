@@ -109,6 +109,7 @@ pub type MutexStore = Sharded<ParkingLotLock>;
 /// The sharded store over any [`ShardLock`]. Each shard sits on its own
 /// cache line(s), so taking one shard's lock never invalidates the line of
 /// another shard's lock in the other core's cache.
+#[derive(Debug)]
 pub struct Sharded<L> {
     shards: Box<[CachePadded<L>]>,
     hasher: KeyHasher,
@@ -300,6 +301,7 @@ impl<L: ShardLock> Store for Sharded<L> {
 
 /// A snapshot copied out (under the locks, here), in no particular order;
 /// sorted only when read, off the command's critical section.
+#[derive(Debug)]
 pub struct CopiedSnapshot(pub Vec<(Key, Value)>);
 
 impl Snapshot for CopiedSnapshot {

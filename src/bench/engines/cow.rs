@@ -25,6 +25,7 @@ use std::sync::Arc;
 type Indices = SmallVec<[usize; 4]>;
 
 /// The copy-on-write sharded store.
+#[derive(Debug)]
 pub struct CowStore {
     shards: Box<[CachePadded<RwLock<Arc<Shard>>>]>,
     hasher: KeyHasher,

@@ -30,6 +30,13 @@ pub trait ForkBackup: Send + Sync {
     fn fork_backup(&self, path: &Path) -> nix::Result<Pid>;
 }
 
+/// A forking engine has nothing worth showing but its presence.
+impl std::fmt::Debug for dyn ForkBackup + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForkBackup")
+    }
+}
+
 impl<L: ShardLock> ForkBackup for Sharded<L> {
     fn fork_backup(&self, path: &Path) -> nix::Result<Pid> {
         self.with_all_read_locked(|shards| {

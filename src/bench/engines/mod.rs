@@ -69,6 +69,7 @@ impl LockKind {
 
 /// The store under test, plus the lock-free engine's own handle (for its
 /// statistics) when that is the engine.
+#[derive(Debug)]
 pub struct Opened {
     /// The store.
     pub store: Arc<dyn Store>,

@@ -19,6 +19,7 @@ use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A flurry map from key to value.
+#[derive(Debug)]
 pub struct PlainFlurry {
     map: flurry::HashMap<Key, Value, KeyHasher>,
     clock: CachePadded<AtomicU64>,

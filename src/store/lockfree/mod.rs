@@ -111,6 +111,16 @@ pub struct LockFreeStore {
     inner: Arc<Inner>,
 }
 
+/// Shows the clock only: the index is too large to show and changes under
+/// the reader.
+impl std::fmt::Debug for LockFreeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockFreeStore")
+            .field("now", &self.now())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for LockFreeStore {
     fn default() -> Self {
         Self::new()
