@@ -50,6 +50,22 @@ pub(crate) fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) 
     );
 }
 
+/// The smallest server the notification models need: one session, one
+/// worker, rings of two notes, and no register FIFO (the models drive the
+/// shared state directly), with or without `--reset-on-sigusr1`.
+pub(crate) fn server_config(reset_store_on_sigusr1: bool) -> kvs::server::Config {
+    kvs::server::Config {
+        register_fifo: std::path::PathBuf::from("/nonexistent"),
+        register_mode: 0o600,
+        max_sessions: 1,
+        workers: 1,
+        ring_capacity: 2,
+        connect_timeout: std::time::Duration::from_millis(1),
+        max_subscriptions: 4,
+        reset_store_on_sigusr1,
+    }
+}
+
 /// A start line every model thread crosses first.
 ///
 /// Loom's DPOR remembers only the last access to each object, so when one

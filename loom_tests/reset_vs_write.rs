@@ -3,29 +3,14 @@
 //! (`Shared::reset_store_and_sessions`), command gate, fan-out and
 //! subscription table.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, server_config, t, write, StartLine};
 use kvs::job::CommandGate;
 use kvs::server::notify::Note;
-use kvs::server::{self, Config, Parts};
+use kvs::server::{self, Parts};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::WriteSet;
 use kvs::sync::{thread, Arc};
 use std::fs::OpenOptions;
-use std::path::PathBuf;
-use std::time::Duration;
-
-fn config() -> Config {
-    Config {
-        register_fifo: PathBuf::from("/nonexistent"),
-        register_mode: 0o600,
-        max_sessions: 1,
-        workers: 1,
-        ring_capacity: 2,
-        connect_timeout: Duration::from_millis(1),
-        max_subscriptions: 4,
-        reset_store_on_sigusr1: true,
-    }
-}
 
 /// Property: a session subscribed to `k` before a reset hears nothing
 /// committed after the reset emptied the store. The reset deletes `k`
@@ -49,7 +34,7 @@ fn a_write_after_a_reset_reaches_no_subscription_made_before_it() {
             mut ports,
             mut mergers,
             ..
-        } = server::build(config(), store.clone());
+        } = server::build(server_config(true), store.clone());
         let null = OpenOptions::new()
             .write(true)
             .open("/dev/null")

@@ -2,27 +2,12 @@
 //! server's real fan-out (`Shared::subscribe`, `WorkerPort::delete`, the
 //! key locks, the subscription table and the commit-order merge).
 
-use crate::{check, t, write, StartLine};
+use crate::{check, server_config, t, write, StartLine};
 use kvs::server::notify::Note;
 use kvs::server::{self, Config, Parts};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::KeySet;
 use kvs::sync::{thread, Arc};
-use std::path::PathBuf;
-use std::time::Duration;
-
-fn config() -> Config {
-    Config {
-        register_fifo: PathBuf::from("/nonexistent"),
-        register_mode: 0o600,
-        max_sessions: 1,
-        workers: 1,
-        ring_capacity: 2,
-        connect_timeout: Duration::from_millis(1),
-        max_subscriptions: 4,
-        reset_store_on_sigusr1: false,
-    }
-}
 
 /// Property: the key `k` exists, and a subscribe to it races a delete of
 /// it. If the subscribe answers 1, the subscription's notifications are
@@ -47,7 +32,7 @@ fn a_subscribe_racing_a_delete_hears_exactly_the_delete_or_nothing() {
             mut ports,
             mut mergers,
             ..
-        } = server::build(config(), store);
+        } = server::build(server_config(false), store);
         let mut port = ports.pop().expect("one worker");
         let start = StartLine::new();
         let worker = {
@@ -112,7 +97,7 @@ fn a_subscription_made_between_a_delete_and_a_rewrite_is_not_ended_silently() {
         } = server::build(
             Config {
                 workers: 2,
-                ..config()
+                ..server_config(false)
             },
             store,
         );
