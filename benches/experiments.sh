@@ -40,6 +40,11 @@
 #   fork        fork() pause of a process holding the same stores
 #   notify      notification throughput and commit-to-delivery latency
 #   memory      peak RSS and live versions, 1M keys, with and without backups
+#   nofree      the no-free ablation: the lock-free engine built with
+#               `--features ablation-no-free` (pruned versions are leaked,
+#               never freed) against the normal build, 1 thread 0:100 and
+#               2 threads 50:50 at 100k keys, 2 threads 50:50 at 1k keys;
+#               the JSON's label says which build ran
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,7 +61,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -81,6 +86,10 @@ fi
 
 cargo build --release --quiet --bin kvs-bench
 bench=target/release/kvs-bench
+# The ablation build lives in its own target directory, so that it never
+# replaces the normal kvs-bench.
+nofree_target=target/ablation-no-free
+nofree_bench=$nofree_target/release/kvs-bench
 mkdir -p "$out"
 
 wanted() {
@@ -112,11 +121,13 @@ add() {
     done
 }
 
-# run_line EXPERIMENT ARGS: one run, appended to the experiment's files.
+# run_line EXPERIMENT ARGS: one run, appended to the experiment's files
+# (with the ablation build when ARGS carry its label).
 run_line() {
-    local experiment=$1 args=$2
+    local experiment=$1 args=$2 binary=$bench
+    [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
-    "$bench" --json --hdr-log "$out/$experiment.hlog" $args >> "$out/$experiment.jsonl" < /dev/null
+    "$binary" --json --hdr-log "$out/$experiment.hlog" $args >> "$out/$experiment.jsonl" < /dev/null
 }
 
 start_files() {
@@ -259,6 +270,19 @@ if wanted memory; then
         for every in 0 1; do
             add memory "lockfree mutex" --threads 2 --mix "$mix" --keys "$large" \
                 --backup-every-ms "$every" --duration-ms "$duration"
+        done
+    done
+fi
+
+if wanted nofree; then
+    cargo build --release --quiet --bin kvs-bench --features ablation-no-free \
+        --target-dir "$nofree_target"
+    start_files nofree
+    for config in "1 $medium 0:100" "2 $medium 50:50" "2 $small 50:50"; do
+        read -r threads keys mix <<< "$config"
+        for build in current no-free; do
+            add nofree lockfree --threads "$threads" --keys "$keys" --mix "$mix" \
+                --label "$build" --duration-ms "$duration"
         done
     done
 fi

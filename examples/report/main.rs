@@ -9,6 +9,15 @@
 //! project's targets checked against them) and `RESULTS_DIR/*.svg`.
 //! Experiments whose file is missing are skipped.
 //!
+//! ```text
+//! cargo run --example report -- --check-paper [PAPER [RESULTS_DIR]]
+//! ```
+//!
+//! instead re-derives every figure `PAPER` (default `paper.md`) marks as
+//! coming from data, from `RESULTS_DIR` (default `results`) and its
+//! subdirectories, and fails naming each paper line that does not match
+//! (see `paper`). It measures nothing and needs no network.
+//!
 //! * `tables`: which tables the paper shows, declared as data.
 //! * `targets`: the issue's targets, evaluated on the medians.
 //! * `pooled`: percentiles over all runs of a configuration, from the
@@ -16,6 +25,7 @@
 //! * `figures`: the SVG charts (plotters, SVG backend: no fonts needed).
 
 mod figures;
+mod paper;
 mod pooled;
 mod tables;
 mod targets;
@@ -30,8 +40,18 @@ use std::process::ExitCode;
 pub type Results = BTreeMap<String, Vec<Record>>;
 
 fn main() -> ExitCode {
-    let dir = std::env::args_os()
-        .nth(1)
+    let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--check-paper") {
+        let paper = args
+            .nth(1)
+            .map_or_else(|| PathBuf::from("paper.md"), PathBuf::from);
+        let dir = args
+            .next()
+            .map_or_else(|| PathBuf::from("results"), PathBuf::from);
+        return check_paper(&paper, &dir);
+    }
+    let dir = args
+        .next()
         .map_or_else(|| PathBuf::from("results"), PathBuf::from);
     match generate(&dir) {
         Ok(written) => {
@@ -42,6 +62,43 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("report: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--check-paper`: prints every mismatch and fails if there is one.
+fn check_paper(paper: &Path, dir: &Path) -> ExitCode {
+    let checked = std::fs::read_to_string(paper)
+        .with_context(|| format!("reading {}", paper.display()))
+        .and_then(|text| Ok((text, paper::load_runs(dir)?)))
+        .map(|(text, runs)| paper::check(&text, &runs));
+    match checked {
+        Ok((_, 0)) => {
+            eprintln!("{}: no figure is marked for checking", paper.display());
+            ExitCode::FAILURE
+        }
+        Ok((problems, count)) if problems.is_empty() => {
+            println!(
+                "{}: {count} figures match {}",
+                paper.display(),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((problems, count)) => {
+            for problem in &problems {
+                eprintln!("{}: {problem}", paper.display());
+            }
+            eprintln!(
+                "{} of {count} figures do not match {}",
+                problems.len(),
+                dir.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("report --check-paper: {error:#}");
             ExitCode::FAILURE
         }
     }

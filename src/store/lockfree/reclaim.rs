@@ -189,9 +189,17 @@ impl Reclaimer {
                 let freed = unsafe { version::free_chain(chain.0) };
                 live.add(-(freed as isize));
             };
+            // The no-free ablation (`--features ablation-no-free`, bench
+            // builds only) leaks pruned chains, to measure what freeing
+            // them costs the write tail.
+            #[cfg(feature = "ablation-no-free")]
+            let _ = (pin, std::mem::ManuallyDrop::new(free));
+            #[cfg(not(feature = "ablation-no-free"))]
             // SAFETY: crossbeam-epoch runs `free` only after every thread
             // pinned now has unpinned; `free` owns only `Send` data.
-            unsafe { pin.defer_unchecked(free) };
+            unsafe {
+                pin.defer_unchecked(free)
+            };
         }
         #[cfg(feature = "loom")]
         {

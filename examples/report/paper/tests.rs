@@ -1,0 +1,94 @@
+//! The checker on a synthetic paper and results pair: it passes when the
+//! paper matches, and fails, naming the line, when a figure is edited.
+
+use super::check;
+use super::query::{Run, Runs};
+use kvs::bench::results::parse_jsonl;
+
+/// Three paired runs of two engines: lock-free at 2.0, 2.2, 2.4 M ops/s,
+/// mutex at 1.0 M, so the paired ratios are 2.0, 2.2, 2.4; one extra
+/// mutex run with an ended session is invalid and must be ignored.
+fn runs() -> Runs {
+    let mut lines = Vec::new();
+    for (seed, lockfree) in [(1, 2.0e6), (2, 2.2e6), (3, 2.4e6)] {
+        for (store, ops, p999) in [
+            ("lockfree", lockfree, 30.0 + seed as f64),
+            ("mutex", 1.0e6, 3.0),
+        ] {
+            lines.push(format!(
+                r#"{{"store":"{store}","seed":{seed},"threads":2,"keys":1000,"mix":"90:10","ops_per_sec":{ops},"write_p999_us":{p999}}}"#
+            ));
+        }
+    }
+    lines.push(
+        r#"{"store":"mutex","seed":4,"threads":2,"keys":1000,"mix":"90:10","ops_per_sec":9e6,"notify_sessions_ended":1}"#.into(),
+    );
+    let mut run = Run {
+        machine: "commit: abc1234\nload average at start: 1.40 2.28 2.82\n".into(),
+        ..Run::default()
+    };
+    run.results
+        .insert("throughput".into(), parse_jsonl(&lines.join("\n")).unwrap());
+    let mut all = Runs::new();
+    all.insert(String::new(), run);
+    all
+}
+
+const PAPER: &str = "# A paper
+
+Lock-free runs 2.2 M<!-- check: throughput median ops_per_sec store=lockfree keys=1000 -->
+commands/s, 2.20×<!-- check: throughput ratio ops_per_sec store=lockfree/store=mutex keys=1000 -->
+the baseline (write p99.9 3.0–32.0 µs<!-- check: throughput median write_p999_us store=lockfree|mutex -->),
+so the target is **met**<!-- check: throughput verdict ops_per_sec store=lockfree/store=mutex >=1 -->,
+from 3<!-- check: throughput runs store=mutex --> valid runs at commit
+`abc1234`<!-- check: machine commit -->, load 1.40<!-- check: machine load -->.
+
+<!-- check-table: throughput threads=2; keys mix; median ops_per_sec store=lockfree | median write_p999_us store=lockfree | _ -->
+| keys | mix | ops/s | p99.9 | note |
+|---|---|---:|---:|---|
+| 1k | 90:10 | 2.20 M | 32.0 µs | anything |
+";
+
+#[test]
+fn a_paper_that_matches_its_data_passes() {
+    let (problems, checked) = check(PAPER, &runs());
+    assert_eq!(problems, Vec::<String>::new());
+    assert_eq!(checked, 9);
+}
+
+/// Each edit of one figure is caught, on the line it was made.
+#[test]
+fn an_edited_figure_fails_naming_its_line() {
+    let edits = [
+        ("2.2 M<!--", "2.3 M<!--", 3),
+        ("2.20×", "2.25×", 4),
+        ("3.0–32.0 µs", "3.0–33.0 µs", 5),
+        ("**met**", "**missed**", 6),
+        ("from 3<!--", "from 4<!--", 7),
+        ("`abc1234`", "`abc1235`", 8),
+        ("load 1.40", "load 1.10", 8),
+        ("2.20 M |", "2.30 M |", 13),
+        ("| 32.0 µs", "| 32.0 ms", 13),
+    ];
+    for (from, to, line) in edits {
+        assert!(PAPER.contains(from), "{from}");
+        let edited = PAPER.replacen(from, to, 1);
+        let (problems, _) = check(&edited, &runs());
+        assert_eq!(problems.len(), 1, "{from} → {to}: {problems:?}");
+        assert!(
+            problems[0].starts_with(&format!("paper line {line}:")),
+            "{from} → {to}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_marker_without_data_fails() {
+    let paper = "x 1.0<!-- check: throughput median ops_per_sec store=cow -->\n\
+                 y 1.0<!-- check: latency median write_p999_us -->\n\
+                 z 1.0<!-- check: @rerun throughput runs -->\n\
+                 w –<!-- check: throughput median ops_per_sec store=cow -->\n";
+    let (problems, checked) = check(paper, &runs());
+    assert_eq!(checked, 4);
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
