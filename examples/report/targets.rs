@@ -3,11 +3,15 @@
 //! impression. A ratio between two engines (or with and without backups) is
 //! the median of the runs' paired ratios (paired by seed), with its
 //! bootstrap 95 % interval; a target is met or missed only when the whole
-//! interval is on one side of it, undecided otherwise.
+//! interval is on one side of it, undecided otherwise. Below
+//! `stats::MIN_PAIRS` pairs no interval decides, and the verdict is the
+//! sign reading the paper states: met or missed when every pair is on one
+//! side (`paper::query::paired_verdict`).
 
+use super::paper::query::paired_verdict;
 use super::Results;
 use kvs::bench::results::{format_number, number, summarize, Record};
-use kvs::bench::stats::{self, Goal, Interval};
+use kvs::bench::stats::{self, Goal, Interval, Verdict};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -53,18 +57,29 @@ fn verdict(ok: Option<bool>) -> &'static str {
     }
 }
 
+/// A paired ratio with its interval, and a target's verdict on it.
+struct Judged {
+    interval: Option<Interval>,
+    verdict: Verdict,
+}
+
 /// The paired ratio of `field` between filters `a` and `b`, with its
 /// interval (the bootstrap is seeded from the data, so a report is
-/// reproducible).
+/// reproducible) and the verdict on `goal` by the rule the paper states
+/// (`paper::query::paired_verdict`).
 fn paired(
     records: &[Record],
     a: &[(&str, Value)],
     b: &[(&str, Value)],
     field: &str,
-) -> Option<Interval> {
+    goal: Goal,
+) -> Judged {
     let ratios = stats::paired_ratios(records, a, b, field);
     let seed = ratios.len() as u64 ^ field.len() as u64;
-    stats::bootstrap_median(&ratios, seed)
+    Judged {
+        interval: stats::bootstrap_median(&ratios, seed),
+        verdict: paired_verdict(&ratios, field, goal),
+    }
 }
 
 /// A ratio cell: `median [low, high] (n pairs)`.
@@ -103,6 +118,7 @@ fn throughput(records: &[Record], out: &mut String) {
                 &stats::with_store("lockfree", &filter),
                 &stats::with_store("mutex", &filter),
                 "ops_per_sec",
+                Goal::AtLeast(1.0),
             );
             let _ = writeln!(
                 out,
@@ -111,8 +127,8 @@ fn throughput(records: &[Record], out: &mut String) {
                 keys,
                 shown(lf),
                 shown(mx),
-                ratio_cell(r),
-                stats::verdict(r, Goal::AtLeast(1.0)).word()
+                ratio_cell(r.interval),
+                r.verdict.word()
             );
         }
     }
@@ -145,6 +161,7 @@ fn backups_hurt(records: &[Record], out: &mut String) {
                     &stats::with_store(engine, &filter(1)),
                     &stats::with_store(engine, &filter(0)),
                     "write_p999_us",
+                    Goal::AtMost(2.0),
                 )
             };
             let (lf_off, lf_on) = (at("lockfree", 0), at("lockfree", 1));
@@ -155,11 +172,11 @@ fn backups_hurt(records: &[Record], out: &mut String) {
                 "| {keys} | {threads} | {} → {} | {} | {} → {} | {} | {} |",
                 shown(lf_off),
                 shown(lf_on),
-                ratio_cell(lf_x),
+                ratio_cell(lf_x.interval),
                 shown(mx_off),
                 shown(mx_on),
-                ratio_cell(mx_x),
-                stats::verdict(lf_x, Goal::AtMost(2.0)).word()
+                ratio_cell(mx_x.interval),
+                lf_x.verdict.word()
             );
         }
     }
@@ -223,14 +240,20 @@ fn notify_cost(records: &[Record], out: &mut String) {
         let at =
             |subscribers: u64| median(records, engine, &filter(subscribers)[1..], "ops_per_sec");
         let (base, one) = (at(0), at(1));
-        let r = paired(records, &filter(1), &filter(0), "ops_per_sec");
+        let r = paired(
+            records,
+            &filter(1),
+            &filter(0),
+            "ops_per_sec",
+            Goal::AtLeast(0.8),
+        );
         let _ = writeln!(
             out,
             "| {engine} | {} | {} | {} | {} |",
             shown(base),
             shown(one),
-            ratio_cell(r),
-            stats::verdict(r, Goal::AtLeast(0.8)).word()
+            ratio_cell(r.interval),
+            r.verdict.word()
         );
     }
     out.push('\n');

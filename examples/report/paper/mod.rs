@@ -6,7 +6,8 @@
 //! * `0.77×<!-- check: QUERY -->`: the figure (or range `low–high`, or
 //!   verdict word, or machine fact) written immediately before the marker;
 //! * `<!-- check-table: HEAD; ROW FIELDS; COLUMN | COLUMN | … -->` on the
-//!   line before a table: each data row's first cells are the values of
+//!   line before a table (columns separated by ` | `, spaces included, so
+//!   that a filter's alternatives `a|b` stay in one column): each data row's first cells are the values of
 //!   ROW FIELDS (`1k`, `100k`, `1M` read as numbers; `field:off=0,on=1`
 //!   maps words), and every further cell is checked against the query
 //!   `HEAD`'s run and experiment, that COLUMN's aggregate, `HEAD`'s
@@ -133,7 +134,7 @@ fn check_table(
     let columns: Vec<&str> = parts
         .next()
         .ok_or("check-table needs `HEAD; ROW FIELDS; COLUMNS`")?
-        .split('|')
+        .split(" | ")
         .map(str::trim)
         .collect();
     let (head_words, head_filters): (Vec<&str>, Vec<&str>) =
@@ -289,10 +290,14 @@ fn compare(stated: &Claim, figures: &[Figure]) -> Result<(), String> {
                 mismatch()
             }
         }
-        Claim::Word(word) => match figures {
-            [Figure::Word(w)] if w == word => Ok(()),
-            _ => mismatch(),
-        },
+        Claim::Word(word) => {
+            let said = |f: &Figure| matches!(f, Figure::Word(w) if w == word);
+            if !figures.is_empty() && figures.iter().all(said) {
+                Ok(())
+            } else {
+                mismatch()
+            }
+        }
         Claim::Number { low, high, unit } => {
             if numbers.len() != figures.len() || numbers.is_empty() {
                 return mismatch();

@@ -78,7 +78,7 @@ pub enum Figure {
 }
 
 /// A filter value as written: a number if it reads as one (`100k` and
-/// `1M` included), text otherwise.
+/// `1M` included), text otherwise, `+` standing for a space.
 pub fn value(text: &str) -> Value {
     let (digits, scale) = match text.strip_suffix('k') {
         Some(d) => (d, 1_000),
@@ -89,7 +89,7 @@ pub fn value(text: &str) -> Value {
     }
     match text.parse::<f64>() {
         Ok(x) if scale == 1 => Value::from(x),
-        _ => Value::from(text),
+        _ => Value::from(text.replace('+', " ")),
     }
 }
 
