@@ -148,6 +148,20 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "nofree",
+            TableSpec {
+                title: "No-free ablation: the lock-free engine's normal build (label current) against `--features ablation-no-free` (label no-free), which never frees pruned versions".into(),
+                rows: vec!["threads", "keys", "mix", "label"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("write_p99_us", "write p99 µs"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("write_p9999_us", "write p99.99 µs"),
+                    metric("live_versions_per_key", "versions/key"),
+                ],
+            },
+        ),
+        (
             "memory",
             TableSpec {
                 title: "Experiment 5: memory, 2 threads, without (0) and with (1) back-to-back backups".into(),
