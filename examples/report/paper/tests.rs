@@ -92,3 +92,30 @@ fn a_marker_without_data_fails() {
     assert_eq!(checked, 4);
     assert_eq!(problems.len(), 3, "{problems:?}");
 }
+
+#[test]
+fn a_verdict_on_few_pairs_needs_every_pair_on_one_side() {
+    use super::query::paired_verdict;
+    use kvs::bench::stats::{Goal, Verdict};
+    let at_least_one = Goal::AtLeast(1.0);
+    assert_eq!(
+        paired_verdict(&[1.1, 1.2, 1.3], "f", at_least_one),
+        Verdict::Met
+    );
+    assert_eq!(
+        paired_verdict(&[0.7, 0.8, 0.9], "f", at_least_one),
+        Verdict::Missed
+    );
+    assert_eq!(
+        paired_verdict(&[0.7, 0.8, 1.2], "f", at_least_one),
+        Verdict::Undecided
+    );
+    assert_eq!(paired_verdict(&[], "f", at_least_one), Verdict::NoData);
+    // From five pairs on, the bootstrap interval decides: one pair above the
+    // target among five below no longer makes it undecided by itself.
+    let mostly_below = [0.70, 0.72, 0.74, 0.76, 0.78, 1.01];
+    assert_eq!(
+        paired_verdict(&mostly_below, "f", at_least_one),
+        Verdict::Missed
+    );
+}
