@@ -24,6 +24,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod job;
+pub mod protocol;
 pub mod ring;
 pub mod server;
 pub mod store;
@@ -107,7 +108,7 @@ mod tests {
                 &token_text,
             ),
             (
-                Box::new(crate::server::protocol::ProtocolError::BadKey(token)),
+                Box::new(crate::protocol::ProtocolError::BadKey(token)),
                 &token_text,
             ),
         ];

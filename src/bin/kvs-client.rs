@@ -10,7 +10,7 @@
 use kvs::client::{
     parse_client_line, ClientCommand, ClientFifos, ConnectError, Connection, CONNECT_WAIT,
 };
-use kvs::server::protocol::Request;
+use kvs::protocol::Request;
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};

@@ -30,7 +30,6 @@ pub mod instance;
 pub mod key_locks;
 pub mod notify;
 pub mod order;
-pub mod protocol;
 pub mod session;
 pub mod signals;
 pub mod slots;

@@ -11,11 +11,17 @@
 //! | subscribe request / response | `3` · key\[41\] / `3` · result |
 //! | unsubscribe request / response | `4` · key\[41\] / `4` · result |
 //! | notification | key\[41\] · value\[41\] |
+//!
+//! [`pipe`] moves these bytes over non-blocking FIFOs, the same way on the
+//! server's end and on the client's. Both ends depend on this module, and it
+//! depends on nothing of either: the client knows the wire, not the server.
+
+pub mod pipe;
 
 use crate::token::{Key, Token, TokenError, Value, MAX_TOKEN_LEN};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The connect opcode.
 pub const OP_CONNECT: u8 = 1;
@@ -46,7 +52,11 @@ pub enum ProtocolError {
     /// A path field is empty.
     #[error("empty pipe path")]
     EmptyPath,
-    /// A path field holds a control byte, or bytes after its NUL padding.
+    /// A path is longer than the 40-byte field it must fit in (its length).
+    #[error("pipe path of {0} bytes is longer than the {PATH_FIELD_LEN}-byte field")]
+    PathTooLong(usize),
+    /// A path field holds a control byte, or bytes after its NUL padding
+    /// (or a path to encode holds a NUL).
     #[error("malformed pipe path")]
     BadPath,
     /// A key field is not a valid key.
@@ -91,14 +101,26 @@ impl ConnectRequest {
             .into_iter()
             .enumerate()
         {
-            let raw = path.as_os_str().as_bytes();
-            if raw.is_empty() || raw.len() > PATH_FIELD_LEN || raw.contains(&0) {
-                return Err(ProtocolError::EmptyPath);
-            }
+            let raw = encodable_path(path)?;
             bytes[1 + i * PATH_FIELD_LEN..][..raw.len()].copy_from_slice(raw);
         }
         Ok(bytes)
     }
+}
+
+/// The bytes of `path`, if they fit a path field: 1 to 40 bytes, no NUL.
+fn encodable_path(path: &Path) -> Result<&[u8], ProtocolError> {
+    let raw = path.as_os_str().as_bytes();
+    if raw.is_empty() {
+        return Err(ProtocolError::EmptyPath);
+    }
+    if raw.len() > PATH_FIELD_LEN {
+        return Err(ProtocolError::PathTooLong(raw.len()));
+    }
+    if raw.contains(&0) {
+        return Err(ProtocolError::BadPath);
+    }
+    Ok(raw)
 }
 
 /// A path field: up to 40 bytes, NUL-padded (a 40-byte path has no NUL).
@@ -229,6 +251,19 @@ mod tests {
             ConnectRequest::decode(&bytes).unwrap().response,
             PathBuf::from(long)
         );
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_encoded_says_why() {
+        let request = |path: &str| ConnectRequest {
+            request: "/tmp/req1".into(),
+            response: "/tmp/resp1".into(),
+            notification: path.into(),
+        };
+        let long = format!("/tmp/{}", "p".repeat(36));
+        assert_eq!(request(&long).encode(), Err(ProtocolError::PathTooLong(41)));
+        assert_eq!(request("").encode(), Err(ProtocolError::EmptyPath));
+        assert_eq!(request("/tmp/a\0b").encode(), Err(ProtocolError::BadPath));
     }
 
     #[test]
