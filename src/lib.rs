@@ -23,6 +23,7 @@ pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod format;
 pub mod job;
 pub mod protocol;
 pub mod ring;

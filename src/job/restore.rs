@@ -1,7 +1,7 @@
 //! `--restore FILE.bck`: loading a backup into the store before anything
 //! runs.
 //!
-//! A backup is the `SHOW` format (see [`super::output::write_show_lines`]):
+//! A backup is the `SHOW` format (see [`crate::format::write_show_lines`]):
 //! one `(key, value)` line per key, keys in ascending byte order, each key
 //! once. The whole file is parsed before the store is touched, so a
 //! malformed file leaves the store empty and nothing runs; the error names

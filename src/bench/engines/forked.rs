@@ -14,7 +14,7 @@
 //! only allocates (glibc's allocator is fork-safe) and makes system calls
 //! before `_exit`.
 
-use crate::job::output::write_show_lines;
+use crate::format::write_show_lines;
 use crate::store::mutex::{Shard, ShardLock, Sharded};
 use crate::token::{Key, Value};
 use nix::unistd::{fork, ForkResult, Pid};
