@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod app;
 pub mod backup;
 pub mod bench;
 pub mod cli;
