@@ -412,7 +412,7 @@ pub fn parse_client_line(line: &str) -> Result<Option<ClientCommand>, ClientComm
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::token::Token;
+    use crate::token::testing::key;
 
     /// A path that cannot be sent is refused before anything is opened,
     /// and the refusal names what is wrong with it (an empty path is not
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn parses_the_course_client_commands() {
-        let a = Token::try_from("a").unwrap();
+        let a = key("a");
         assert_eq!(
             parse_client_line("SUBSCRIBE [a]"),
             Ok(Some(ClientCommand::Subscribe(a)))

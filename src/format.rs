@@ -92,15 +92,11 @@ pub fn write_notification(out: &mut impl Write, key: &[u8], value: &[u8]) -> io:
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::token::Token;
-
-    fn t(text: &str) -> Token {
-        Token::try_from(text).unwrap()
-    }
+    use crate::token::testing::{key, value};
 
     #[test]
     fn show_lines_and_pair_lists_are_the_courses_bytes() {
-        let pairs = [(t("a"), t("1")), (t("b"), t("two"))];
+        let pairs = [(key("a"), value("1")), (key("b"), value("two"))];
         let mut show = Vec::new();
         write_show_lines(&mut show, &pairs).unwrap();
         assert_eq!(show, b"(a, 1)\n(b, two)\n");

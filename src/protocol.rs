@@ -228,10 +228,7 @@ pub fn decode_notification(bytes: &[u8; NOTIFICATION_LEN]) -> (&[u8], &[u8]) {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> Token {
-        Token::try_from(s).unwrap()
-    }
+    use crate::token::testing::{key, value};
 
     #[test]
     fn connect_request_round_trips_and_allows_a_40_byte_path() {
@@ -284,15 +281,15 @@ mod tests {
     fn requests_round_trip() {
         for request in [
             Request::Disconnect,
-            Request::Subscribe(t("a")),
-            Request::Unsubscribe(t("key")),
+            Request::Subscribe(key("a")),
+            Request::Unsubscribe(key("key")),
         ] {
             let bytes = request.encode();
             let op = bytes[0];
             assert_eq!(Request::body_len(op), Some(bytes.len() - 1));
             assert_eq!(Request::decode(op, &bytes[1..]), Ok(request));
         }
-        assert_eq!(Request::encode(&Request::Subscribe(t("a"))).len(), 42);
+        assert_eq!(Request::encode(&Request::Subscribe(key("a"))).len(), 42);
     }
 
     #[test]
@@ -311,12 +308,12 @@ mod tests {
 
     #[test]
     fn notifications_are_82_nul_padded_bytes() {
-        let bytes = encode_notification(&t("a"), Some(&t("anna")));
+        let bytes = encode_notification(&key("a"), Some(&value("anna")));
         assert_eq!(bytes.len(), 82);
         assert_eq!(&bytes[..2], b"a\0");
         assert_eq!(&bytes[41..46], b"anna\0");
         assert_eq!(decode_notification(&bytes), (&b"a"[..], &b"anna"[..]));
-        let deleted = encode_notification(&t("a"), None);
+        let deleted = encode_notification(&key("a"), None);
         assert_eq!(decode_notification(&deleted), (&b"a"[..], &b"DELETED"[..]));
     }
 }
