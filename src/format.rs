@@ -5,10 +5,10 @@
 //!
 //! Invariant: no other module spells one of these bytes itself; the course
 //! tests compare outputs with `diff`, so a changed space here is a failed
-//! test there. Only the wire protocol's fixed fields live elsewhere
-//! ([`crate::protocol`]), as does the job language's syntax (the parser
-//! and [`Command::to_line`](crate::job::Command::to_line)), which are read,
-//! not printed.
+//! test there. Only the wire protocol's fixed fields live elsewhere (in
+//! the protocol module, below which this one sits), as does the job
+//! language's syntax (the job parser, and the printer of commands that
+//! mirrors it), which is read, not printed.
 
 use crate::token::{Key, Value};
 use std::io::{self, Write};
