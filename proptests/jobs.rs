@@ -96,7 +96,7 @@ fn model_output(commands: &[Command]) -> Vec<u8> {
                 .for_each(|(k, v)| out.push_str(&format!("({k}, {v})\n"))),
             Command::Wait(0) => {}
             Command::Wait(_) => out.push_str("Waiting...\n"),
-            Command::Help => out.push_str(kvs::job::command::HELP_TEXT),
+            Command::Help => out.push_str(kvs::format::HELP_TEXT),
             Command::Backup => unreachable!("not generated"),
         }
     }

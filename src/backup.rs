@@ -8,16 +8,13 @@
 //! to finish. A file is written under a temporary name and renamed into place
 //! when complete, so nobody ever sees half a backup.
 
-use crate::job::output::write_show_lines;
+use crate::format::{write_show_lines, BACKUP_FAILED};
 use crate::store::Snapshot;
 use crate::sync::{self, Arc, Condvar, Mutex, MutexGuard};
 use crate::sync::{fence, AtomicUsize, Ordering};
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-
-/// What the server prints when a backup cannot be written.
-pub const BACKUP_FAILED: &str = "Failed to perform backup.";
 
 /// A counting semaphore for backups in flight, with a lock-free fast path.
 ///

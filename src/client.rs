@@ -13,15 +13,14 @@
 //! ends), and ends with an error that says which. The waits are `poll`s on
 //! non-blocking descriptors; once connected, the pipes are made blocking.
 
-use crate::server::protocol::{
-    decode_notification, ConnectRequest, Request, NOTIFICATION_LEN, OP_CONNECT,
+use crate::protocol::pipe::{self, Go, ReadOutcome, Ready};
+use crate::protocol::{
+    decode_notification, ConnectRequest, ProtocolError, Request, NOTIFICATION_LEN, OP_CONNECT,
 };
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -113,9 +112,10 @@ pub enum ConnectError {
     /// The register FIFO has no reader: no server is running there.
     #[error("no server is listening on {0}")]
     NoServer(PathBuf),
-    /// A path is too long for the protocol (40 bytes at most).
-    #[error("pipe path longer than 40 bytes")]
-    PathTooLong,
+    /// A pipe path cannot be sent in a connect request (empty, over 40
+    /// bytes, or holding a NUL).
+    #[error(transparent)]
+    Path(#[from] ProtocolError),
     /// The server answered with a failure (the result byte).
     #[error("the server refused the connection")]
     Refused(u8),
@@ -155,8 +155,7 @@ impl Connection {
             response: fifos.response.clone(),
             notification: fifos.notification.clone(),
         }
-        .encode()
-        .map_err(|_| ConnectError::PathTooLong)?;
+        .encode()?;
         send_connect(register, &request, wait)?;
         let mut responses = open_nonblocking(&fifos.response, false)?;
         let result = read_answer(&mut responses, wait)?;
@@ -237,7 +236,7 @@ fn send_connect(register: &Path, request: &[u8], wait: Duration) -> Result<(), C
             Ok(_) => return Err(io::Error::other("connect request cut short").into()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let step = "sending the connect request (the register FIFO is full)";
-                wait_for(&server, PollFlags::POLLOUT, deadline, step, wait)?;
+                wait_for(&server, true, deadline, step, wait)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ConnectError::Io(with_path(register, e))),
@@ -250,27 +249,14 @@ fn send_connect(register: &Path, request: &[u8], wait: Duration) -> Result<(), C
 fn read_answer(responses: &mut File, wait: Duration) -> Result<u8, ConnectError> {
     let deadline = Instant::now() + wait;
     let mut answer = [0u8; 2];
-    let mut filled = 0;
-    while filled < answer.len() {
-        // Before the server opens its end, `read` would say end-of-file:
-        // only read once `poll` reports data or a hang-up.
-        wait_for(
-            responses,
-            PollFlags::POLLIN,
-            deadline,
-            "waiting for the connect answer",
-            wait,
-        )?;
-        match responses.read(&mut answer[filled..]) {
-            Ok(0) => return Err(ConnectError::ClosedUnanswered),
-            Ok(n) => filled += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e.into()),
-        }
+    // Before the server opens its end, `read` would say end-of-file: only
+    // read once `poll` reports data or a hang-up.
+    let step = "waiting for the connect answer";
+    let outcome = pipe::fill(responses, &mut answer, |file| {
+        wait_for(file, false, deadline, step, wait).map(|()| Go::Read)
+    })?;
+    if outcome != ReadOutcome::Complete {
+        return Err(ConnectError::ClosedUnanswered);
     }
     if answer[0] != OP_CONNECT {
         return Err(io::Error::other(format!("unexpected response opcode {}", answer[0])).into());
@@ -305,22 +291,12 @@ fn open_reader(
     wait: Duration,
 ) -> Result<(File, Vec<u8>), ConnectError> {
     let mut file = open_nonblocking(path, false).map_err(|e| with_path(path, e))?;
-    let mut chunk = [0u8; NOTIFICATION_LEN];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => retry_until(deadline, "opening the notification pipe", wait)?,
-            Ok(n) => {
-                set_blocking(&file)?;
-                return Ok((file, chunk[..n].to_vec()));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                set_blocking(&file)?;
-                return Ok((file, Vec::new()));
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ConnectError::Io(with_path(path, e))),
-        }
+    let mut early = Vec::new();
+    while !pipe::writer_present(&mut file, &mut early).map_err(|e| with_path(path, e))? {
+        retry_until(deadline, "opening the notification pipe", wait)?;
     }
+    set_blocking(&file)?;
+    Ok((file, early))
 }
 
 /// Sleeps a retry interval, or fails with `TimedOut` past `deadline`.
@@ -336,11 +312,11 @@ fn retry_until(
     Ok(())
 }
 
-/// Waits until `file` reports `events` (or a hang-up), or fails with
-/// `TimedOut` at `deadline`.
+/// Waits until `file` is readable (or `writable`, or hung up), or fails
+/// with `TimedOut` at `deadline`.
 fn wait_for(
     file: &File,
-    events: PollFlags,
+    writable: bool,
     deadline: Instant,
     step: &'static str,
     waited: Duration,
@@ -350,12 +326,8 @@ fn wait_for(
         if left.is_zero() {
             return Err(ConnectError::TimedOut { step, waited });
         }
-        let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(file.as_fd(), events)];
-        match poll(&mut fds, PollTimeout::from(millis)) {
-            Ok(0) | Err(Errno::EINTR) => {}
-            Ok(_) => return Ok(()),
-            Err(errno) => return Err(io::Error::from(errno).into()),
+        if pipe::wait_ready(file, writable, left.max(Duration::from_millis(1)))? == Ready::Yes {
+            return Ok(());
         }
     }
 }
@@ -440,11 +412,39 @@ pub fn parse_client_line(line: &str) -> Result<Option<ClientCommand>, ClientComm
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::token::Token;
+    use crate::token::testing::key;
+
+    /// A path that cannot be sent is refused before anything is opened,
+    /// and the refusal names what is wrong with it (an empty path is not
+    /// "too long").
+    #[test]
+    fn a_path_that_does_not_fit_is_refused_for_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let register = dir.path().join("register");
+        let connect = |fifos: &ClientFifos| {
+            Connection::connect_within(&register, fifos, Duration::ZERO).map(|_| ())
+        };
+        let too_long = ClientFifos::in_dir(dir.path(), &"x".repeat(40));
+        let error = connect(&too_long).unwrap_err();
+        assert!(
+            matches!(error, ConnectError::Path(ProtocolError::PathTooLong(_))),
+            "{error}"
+        );
+        let empty = ClientFifos {
+            request: PathBuf::new(),
+            response: dir.path().join("resp"),
+            notification: dir.path().join("notif"),
+        };
+        let error = connect(&empty).unwrap_err();
+        assert!(
+            matches!(error, ConnectError::Path(ProtocolError::EmptyPath)),
+            "{error}"
+        );
+    }
 
     #[test]
     fn parses_the_course_client_commands() {
-        let a = Token::try_from("a").unwrap();
+        let a = key("a");
         assert_eq!(
             parse_client_line("SUBSCRIBE [a]"),
             Ok(Some(ClientCommand::Subscribe(a)))

@@ -1,29 +1,39 @@
 //! `kvs`: a key-value store server for the operating-systems course's `.job`
 //! files, built around a lock-free multi-version store.
 //!
+//! From the bottom up (each module builds only on those listed before
+//! it; `tests/architecture.rs` holds the exact diagram):
+//!
 //! * [`token`]: keys and values (1–40 bytes, stored inline).
-//! * [`store`]: the [`Store`](store::Store) interface and its engines.
-//! * [`job`]: job files: parsing, running, output.
-//! * [`backup`]: bounded, non-blocking backups.
-//! * [`bench`](mod@bench): the `kvs-bench` load generator and its results tables.
-//! * [`cli`]: the `kvs` command line.
-//! * [`client`]: the client side of the pipe protocol (`kvs-client`).
+//! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 //! * [`ring`]: the wait-free single-producer single-consumer ring that
 //!   carries notifications from workers to a client's pipe writer.
+//! * [`store`]: the [`Store`](store::Store) interface and its engines.
+//! * [`format`](mod@format): every byte-exact string and output format of the course.
+//! * [`backup`]: bounded, non-blocking backups.
+//! * [`job`]: job files: parsing and running them.
+//! * [`protocol`]: the named-pipe wire format, and the bounded pipe I/O
+//!   both ends use.
 //! * [`server`]: server mode: sessions over named pipes, subscriptions,
 //!   notifications merged in commit order, signals.
-//! * [`sync`]: the std/loom facade every synchronization primitive comes from.
+//! * [`client`]: the client side of the pipe protocol (`kvs-client`).
+//! * [`bench`](mod@bench): the `kvs-bench` load generator and its results tables.
+//! * [`cli`]: the `kvs` command line.
+//! * [`app`]: what `kvs` runs, in batch and server mode alike.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod app;
 pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod format;
 pub mod job;
+pub mod protocol;
 pub mod ring;
 pub mod server;
 pub mod store;
@@ -107,7 +117,7 @@ mod tests {
                 &token_text,
             ),
             (
-                Box::new(crate::server::protocol::ProtocolError::BadKey(token)),
+                Box::new(crate::protocol::ProtocolError::BadKey(token)),
                 &token_text,
             ),
         ];

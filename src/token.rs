@@ -120,6 +120,22 @@ impl fmt::Display for Token {
     }
 }
 
+/// Tokens for unit tests, written as text: `key("a")`, `value("anna")`.
+#[cfg(test)]
+pub mod testing {
+    use super::{Key, Token, Value};
+
+    /// The key `text`. A text that is not a valid token fails the test.
+    pub fn key(text: &str) -> Key {
+        Token::try_from(text).unwrap_or_else(|error| panic!("{text:?} is not a token: {error}"))
+    }
+
+    /// The value `text`. A text that is not a valid token fails the test.
+    pub fn value(text: &str) -> Value {
+        key(text)
+    }
+}
+
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;

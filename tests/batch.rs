@@ -535,6 +535,6 @@ fn a_job_whose_output_cannot_be_created_fails_the_run_and_the_others_still_run()
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(
         fs::read_to_string(dir.path().join("b.out")).unwrap(),
-        kvs::job::command::HELP_TEXT
+        kvs::format::HELP_TEXT
     );
 }

@@ -13,7 +13,7 @@
 
 #![cfg(not(feature = "loom"))]
 
-use kvs::server::protocol::ConnectRequest;
+use kvs::protocol::ConnectRequest;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -12,7 +12,7 @@ mod common;
 use common::process::{self, Watched};
 use common::skip::require;
 use kvs::client::{ClientFifos, Connection};
-use kvs::server::protocol::{ConnectRequest, Request};
+use kvs::protocol::{ConnectRequest, Request};
 use kvs::token::Token;
 use nix::sys::signal::Signal;
 use std::fs;

@@ -9,7 +9,7 @@
 mod common;
 
 use kvs::client::{ClientFifos, Connection};
-use kvs::server::protocol::Request;
+use kvs::protocol::Request;
 use kvs::token::Token;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -115,9 +115,28 @@ pub struct Args {
     pub fork_runs: NonZeroUsize,
 }
 
+/// Arguments whose flag combinations have been checked, once, by
+/// [`Args::validate`]: the only arguments [`run`](super::run) takes.
+#[derive(Debug, Clone)]
+pub struct ValidArgs(Args);
+
+impl std::ops::Deref for ValidArgs {
+    type Target = Args;
+
+    fn deref(&self) -> &Args {
+        &self.0
+    }
+}
+
 impl Args {
-    /// Checks what clap cannot: combinations of flags.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what clap cannot, the combinations of flags, and vouches for
+    /// the arguments that pass.
+    pub fn validate(self) -> Result<ValidArgs, String> {
+        self.check_combinations()?;
+        Ok(ValidArgs(self))
+    }
+
+    fn check_combinations(&self) -> Result<(), String> {
         if self.notify > MAX_SUBSCRIBERS {
             return Err(format!(
                 "--notify {} is more than the {MAX_SUBSCRIBERS} subscribers supported",
@@ -149,11 +168,10 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn parse(line: &[&str]) -> Result<Args, String> {
+    fn parse(line: &[&str]) -> Result<ValidArgs, String> {
         let args = Args::try_parse_from(std::iter::once("kvs-bench").chain(line.iter().copied()))
             .map_err(|e| e.to_string())?;
-        args.validate()?;
-        Ok(args)
+        args.validate()
     }
 
     #[test]

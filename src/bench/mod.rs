@@ -40,21 +40,21 @@ pub mod stats;
 pub mod workload;
 
 use anyhow::Context;
-use args::Args;
+use args::{Args, ValidArgs};
 use backups::BackupStats;
 use engines::Opened;
 use latency::Latencies;
 use load::{Sink, Worker, WorkerStats};
 use report::{ForkReport, LoadReport, Report};
 use schedule::Schedule;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Runs what `args` asks for and returns its report.
-pub fn run(args: &Args) -> anyhow::Result<Report> {
-    args.validate().map_err(anyhow::Error::msg)?;
+pub fn run(args: &ValidArgs) -> anyhow::Result<Report> {
     if args.fork_pause {
         run_fork_pause(args).map(Report::Fork)
     } else {
@@ -151,15 +151,13 @@ fn measure(
     opened: &Opened,
     keys: &Arc<[crate::token::Token]>,
 ) -> anyhow::Result<Measured> {
-    let (store, forker) = (&opened.store, &opened.forker);
-    let threads = args.threads.get();
     let epoch = Instant::now();
     let (rig, ports) = if args.notify > 0 {
         let (rig, ports) = notify::Rig::start(
-            Arc::clone(store),
+            Arc::clone(&opened.store),
             keys,
             args.notify,
-            threads,
+            args.threads.get(),
             args.ring_capacity.get(),
             epoch,
         )?;
@@ -167,38 +165,78 @@ fn measure(
     } else {
         (None, Vec::new())
     };
-    let mut ports = ports.into_iter();
-    let workers: Vec<Worker> = (0..threads)
+    let sinks = ports.into_iter().map(|port| Sink::Port {
+        port: Box::new(port),
+        epoch,
+    });
+    let workers = workers(args, &opened.store, keys, sinks);
+    let backup_dir = tempfile::Builder::new()
+        .prefix("kvs-bench-backup-")
+        .tempdir()
+        .context("creating a directory for backups")?;
+    let timed = run_timed(args, opened, workers, backup_dir.path());
+    let notify = match rig {
+        Some(rig) => Some(rig.finish(timed.workers.keys_written * args.notify as u64)?),
+        None => None,
+    };
+    Ok(Measured {
+        elapsed: timed.elapsed,
+        cpu: timed.cpu,
+        workers: timed.workers,
+        backups: timed.backups,
+        notify,
+    })
+}
+
+/// One load thread per `--threads`; the first ones publish through
+/// `sinks` (the rig's worker ports, with `--notify`), the others write to
+/// the store.
+fn workers(
+    args: &Args,
+    store: &Arc<dyn crate::store::Store>,
+    keys: &Arc<[crate::token::Token]>,
+    mut sinks: impl Iterator<Item = Sink>,
+) -> Vec<Worker> {
+    let threads = args.threads.get();
+    (0..threads)
         .map(|index| Worker {
             store: Arc::clone(store),
-            sink: match ports.next() {
-                Some(port) => Sink::Port {
-                    port: Box::new(port),
-                    epoch,
-                },
-                None => Sink::Store,
-            },
+            sink: sinks.next().unwrap_or(Sink::Store),
             keys: Arc::clone(keys),
             mix: args.mix,
             value_bytes: usize::from(args.value_bytes),
             rng: workload::Rng::new(args.seed, index as u64),
             schedule: (args.rate > 0).then(|| Schedule::new(args.rate, threads, index)),
         })
-        .collect();
-    let backup_mode = match (args.backup_starts, args.backup_every_ms) {
+        .collect()
+}
+
+/// Which backups run beside the load, if any.
+fn backup_mode(args: &Args) -> Option<backups::Mode> {
+    match (args.backup_starts, args.backup_every_ms) {
         (Some(count), _) => Some(backups::Mode::Starts(count.get())),
         (None, 0) => None,
         (None, ms) if args.backup_fork => Some(backups::Mode::Fork(Duration::from_millis(ms))),
         (None, ms) => Some(backups::Mode::Every(Duration::from_millis(ms))),
-    };
-    let backup_dir = tempfile::Builder::new()
-        .prefix("kvs-bench-backup-")
-        .tempdir()
-        .context("creating a directory for backups")?;
+    }
+}
+
+/// What the timed part of a load run measured.
+struct Timed {
+    elapsed: Duration,
+    cpu: Option<Duration>,
+    workers: WorkerStats,
+    backups: BackupStats,
+}
+
+/// Releases the workers and the backup thread together, waits out the
+/// load, then stops and joins them all.
+fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Path) -> Timed {
+    let (store, forker) = (&opened.store, opened.forker.as_deref());
+    let backup_mode = backup_mode(args);
     let stop = AtomicBool::new(false);
-    let start = Barrier::new(threads + 1 + usize::from(backup_mode.is_some()));
-    let duration = Duration::from_millis(args.duration_ms);
-    let (elapsed, cpu, workers, backups) = thread::scope(|scope| {
+    let start = Barrier::new(workers.len() + 1 + usize::from(backup_mode.is_some()));
+    thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
             .map(|worker| {
@@ -207,14 +245,17 @@ fn measure(
             })
             .collect();
         let mut backup = backup_mode.map(|mode| {
-            let (start, stop, dir) = (&start, &stop, backup_dir.path());
-            let forker = forker.as_deref();
-            scope.spawn(move || backups::run(&**store, forker, mode, dir, start, stop))
+            let (start, stop) = (&start, &stop);
+            scope.spawn(move || backups::run(&**store, forker, mode, backup_dir, start, stop))
         });
         start.wait();
         let began = Instant::now();
         let cpu_before = rss::cpu_time();
-        progress::wait(began, duration, args.store.name());
+        progress::wait(
+            began,
+            Duration::from_millis(args.duration_ms),
+            args.store.name(),
+        );
         // Starts mode: the load goes on until every start is taken.
         let starts_done = match backup_mode {
             Some(backups::Mode::Starts(_)) => backup.take().map(|h| h.join()),
@@ -223,9 +264,9 @@ fn measure(
         // Relaxed: the flag carries no data; results come back by join.
         stop.store(true, Ordering::Relaxed);
         let elapsed = began.elapsed();
-        let mut total = WorkerStats::default();
+        let mut workers = WorkerStats::default();
         for handle in handles {
-            total.merge(&handle.join().expect("a load thread panicked"));
+            workers.merge(&handle.join().expect("a load thread panicked"));
         }
         let cpu = rss::cpu_time()
             .zip(cpu_before)
@@ -236,18 +277,12 @@ fn measure(
             (None, None) => Ok(BackupStats::default()),
         }
         .expect("the backup thread panicked");
-        (elapsed, cpu, total, backups)
-    });
-    let notify = match rig {
-        Some(rig) => Some(rig.finish(workers.keys_written * args.notify as u64)?),
-        None => None,
-    };
-    Ok(Measured {
-        elapsed,
-        cpu,
-        workers,
-        backups,
-        notify,
+        Timed {
+            elapsed,
+            cpu,
+            workers,
+            backups,
+        }
     })
 }
 

@@ -11,9 +11,9 @@
 
 use super::latency::Latencies;
 use super::workload;
+use crate::protocol::{decode_notification, NOTIFICATION_LEN};
 use crate::server::fifo::{self, End};
 use crate::server::notify::WorkerPort;
-use crate::server::protocol::{decode_notification, NOTIFICATION_LEN};
 use crate::server::subscriptions::Subscriber;
 use crate::server::{self, writer, Config, Parts, Shared};
 use crate::store::Store;

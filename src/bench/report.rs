@@ -217,75 +217,97 @@ impl fmt::Display for Shown {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Report::Load(r) => {
-                writeln!(
-                    f,
-                    "{} store, {} threads, {} keys, mix {}: {} ops, {:.0} ops/s",
-                    r.store, r.threads, r.keys, r.mix, r.ops, r.ops_per_sec
-                )?;
-                writeln!(
-                    f,
-                    "read  µs: p50 {} p99 {}",
-                    Shown(r.read_p50_us),
-                    Shown(r.read_p99_us)
-                )?;
-                writeln!(
-                    f,
-                    "write µs: p50 {} p99 {} p99.9 {} max {}",
-                    Shown(r.write_p50_us),
-                    Shown(r.write_p99_us),
-                    Shown(r.write_p999_us),
-                    Shown(r.write_max_us)
-                )?;
-                if r.open_loop {
-                    writeln!(
-                        f,
-                        "open loop: {} commands/s asked, {:.0} achieved, {} overdue at the end",
-                        r.rate,
-                        r.achieved_rate,
-                        r.overdue.unwrap_or(0)
-                    )?;
-                }
-                if r.backup_start_samples > 0 {
-                    writeln!(
-                        f,
-                        "backups: {}, start ({} samples) µs p50 {} max {}, write ms p50 {}",
-                        r.backups,
-                        r.backup_start_samples,
-                        Shown(r.backup_start_p50_us),
-                        Shown(r.backup_start_max_us),
-                        Shown(r.backup_write_ms_p50)
-                    )?;
-                }
-                if r.notify > 0 {
-                    writeln!(
-                        f,
-                        "notify: {} subscribers, {:.0}/s, µs p50 {} p99 {}, {} of {} delivered, {} sessions ended",
-                        r.notify,
-                        r.notify_per_sec.unwrap_or(0.0),
-                        Shown(r.notify_p50_us),
-                        Shown(r.notify_p99_us),
-                        r.notify_delivered.unwrap_or(0),
-                        r.notify_expected.unwrap_or(0),
-                        r.notify_sessions_ended.unwrap_or(0)
-                    )?;
-                }
-                if let Some(live) = r.live_versions {
-                    writeln!(f, "live versions: {live}")?;
-                }
-                write!(f, "peak RSS: {} KiB", r.peak_rss_kib.unwrap_or(0))
-            }
-            Report::Fork(r) => write!(
-                f,
-                "{} store, {} keys: fork() pause median {:.1} µs (min {:.1}, max {:.1}) over {} forks; peak RSS {} KiB",
-                r.store,
-                r.keys,
-                r.fork_pause_us,
-                r.fork_pause_min_us,
-                r.fork_pause_max_us,
-                r.fork_runs,
-                r.peak_rss_kib.unwrap_or(0)
-            ),
+            Report::Load(report) => report.fmt(f),
+            Report::Fork(report) => report.fmt(f),
         }
+    }
+}
+
+impl fmt::Display for LoadReport {
+    /// Throughput and latencies, then a line for each optional part of the
+    /// run.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self;
+        writeln!(
+            f,
+            "{} store, {} threads, {} keys, mix {}: {} ops, {:.0} ops/s",
+            r.store, r.threads, r.keys, r.mix, r.ops, r.ops_per_sec
+        )?;
+        writeln!(
+            f,
+            "read  µs: p50 {} p99 {}",
+            Shown(r.read_p50_us),
+            Shown(r.read_p99_us)
+        )?;
+        writeln!(
+            f,
+            "write µs: p50 {} p99 {} p99.9 {} max {}",
+            Shown(r.write_p50_us),
+            Shown(r.write_p99_us),
+            Shown(r.write_p999_us),
+            Shown(r.write_max_us)
+        )?;
+        self.fmt_optional_parts(f)
+    }
+}
+
+impl LoadReport {
+    /// The lines of the parts a run may have (open loop, backups,
+    /// notifications, versions) and the memory line.
+    fn fmt_optional_parts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self;
+        if r.open_loop {
+            writeln!(
+                f,
+                "open loop: {} commands/s asked, {:.0} achieved, {} overdue at the end",
+                r.rate,
+                r.achieved_rate,
+                r.overdue.unwrap_or(0)
+            )?;
+        }
+        if r.backup_start_samples > 0 {
+            writeln!(
+                f,
+                "backups: {}, start ({} samples) µs p50 {} max {}, write ms p50 {}",
+                r.backups,
+                r.backup_start_samples,
+                Shown(r.backup_start_p50_us),
+                Shown(r.backup_start_max_us),
+                Shown(r.backup_write_ms_p50)
+            )?;
+        }
+        if r.notify > 0 {
+            writeln!(
+                f,
+                "notify: {} subscribers, {:.0}/s, µs p50 {} p99 {}, {} of {} delivered, {} sessions ended",
+                r.notify,
+                r.notify_per_sec.unwrap_or(0.0),
+                Shown(r.notify_p50_us),
+                Shown(r.notify_p99_us),
+                r.notify_delivered.unwrap_or(0),
+                r.notify_expected.unwrap_or(0),
+                r.notify_sessions_ended.unwrap_or(0)
+            )?;
+        }
+        if let Some(live) = r.live_versions {
+            writeln!(f, "live versions: {live}")?;
+        }
+        write!(f, "peak RSS: {} KiB", r.peak_rss_kib.unwrap_or(0))
+    }
+}
+
+impl fmt::Display for ForkReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} store, {} keys: fork() pause median {:.1} µs (min {:.1}, max {:.1}) over {} forks; peak RSS {} KiB",
+            self.store,
+            self.keys,
+            self.fork_pause_us,
+            self.fork_pause_min_us,
+            self.fork_pause_max_us,
+            self.fork_runs,
+            self.peak_rss_kib.unwrap_or(0)
+        )
     }
 }

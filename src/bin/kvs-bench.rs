@@ -5,11 +5,13 @@ use kvs::bench::{self, args::Args};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    if let Err(message) = args.validate() {
-        eprintln!("kvs-bench: {message}");
-        return ExitCode::from(2);
-    }
+    let args = match Args::parse().validate() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("kvs-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
     match bench::run(&args) {
         Ok(report) if args.json => {
             println!("{}", report.to_json());

@@ -10,7 +10,8 @@
 use kvs::client::{
     parse_client_line, ClientCommand, ClientFifos, ConnectError, Connection, CONNECT_WAIT,
 };
-use kvs::server::protocol::Request;
+use kvs::format::{write_notification, write_server_returned, WAITING};
+use kvs::protocol::Request;
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -48,27 +49,19 @@ fn session(fifos: &Arc<ClientFifos>, register: &Path) -> Result<(), Box<dyn std:
     let mut connection = match Connection::connect_within(register, fifos, connect_wait()?) {
         Ok((connection, _)) => connection,
         Err(ConnectError::Refused(result)) => {
-            say(format_args!(
-                "Server returned {result} for operation: connect"
-            ));
+            say(|out| write_server_returned(out, result, "connect"));
             return Ok(());
         }
         Err(error) => return Err(error.into()),
     };
-    say(format_args!("Server returned 0 for operation: connect"));
+    say(|out| write_server_returned(out, 0, "connect"));
     let notifications = connection.take_notifications().expect("taken once");
     let watcher_fifos = Arc::clone(fifos);
     let leaving = Arc::new(AtomicBool::new(false));
     let watcher_leaving = Arc::clone(&leaving);
     thread::spawn(move || {
         for (key, value) in notifications {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(b"(");
-            let _ = out.write_all(&key);
-            let _ = out.write_all(b",");
-            let _ = out.write_all(&value);
-            let _ = out.write_all(b")\n");
-            let _ = out.flush();
+            say(|out| write_notification(out, &key, &value));
         }
         // Relaxed: a flag with no data behind it.
         if !watcher_leaving.load(Ordering::Relaxed) {
@@ -133,7 +126,7 @@ fn execute(connection: &mut Connection, command: ClientCommand) -> io::Result<()
     let (request, name) = match command {
         ClientCommand::Delay(ms) => {
             if ms > 0 {
-                say(format_args!("Waiting..."));
+                say(|out| out.write_all(WAITING));
             }
             thread::sleep(Duration::from_millis(ms));
             return Ok(());
@@ -143,18 +136,17 @@ fn execute(connection: &mut Connection, command: ClientCommand) -> io::Result<()
         ClientCommand::Disconnect => (Request::Disconnect, "disconnect"),
     };
     let result = connection.call(&request)?;
-    say(format_args!(
-        "Server returned {result} for operation: {name}"
-    ));
+    say(|out| write_server_returned(out, result, name));
     Ok(())
 }
 
-/// Prints one line. A closed standard output is not a reason to stop
-/// talking to the server (the session still ends cleanly), so write errors
-/// are ignored rather than panicking as `println!` would.
-fn say(line: std::fmt::Arguments<'_>) {
+/// Prints one line (which `write` writes, newline included) and flushes
+/// it. A closed standard output is not a reason to stop talking to the
+/// server (the session still ends cleanly), so write errors are ignored
+/// rather than panicking as `println!` would.
+fn say(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>) {
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = write(&mut out);
     let _ = out.flush();
 }
 

@@ -25,16 +25,6 @@ pub enum Command {
     Help,
 }
 
-/// The text `HELP` prints, byte for byte as the course server prints it.
-pub const HELP_TEXT: &str = "Available commands:\n  \
-WRITE [(key,value),(key2,value2),...]\n  \
-READ [key,key2,...]\n  \
-DELETE [key,key2,...]\n  \
-SHOW\n  \
-WAIT <delay_ms>\n  \
-BACKUP\n  \
-HELP\n";
-
 impl Command {
     /// The command in canonical job-file syntax, byte for byte (keys and
     /// values need not be UTF-8). The parser reads it back as `self`.

@@ -5,10 +5,13 @@
 //! instant (see [`crate::store`]), and commands of one file run in order, so
 //! each sees the effects of those before it.
 
-use super::command::{Command, HELP_TEXT};
+use super::command::Command;
 use super::gate::CommandGate;
-use super::output::{write_pair_list, write_show_lines, DELETE_MISSING, READ_MISSING, WAITING};
 use crate::backup::Backups;
+use crate::format::{
+    backup_file_name, write_pair_list, write_show_lines, DELETE_MISSING, HELP_TEXT, READ_MISSING,
+    WAITING,
+};
 use crate::server::notify::WorkerPort;
 use crate::store::{Deletion, KeySet, Store, WriteSet};
 use crate::token::{Key, Value};
@@ -38,7 +41,7 @@ impl BackupNames {
     /// The path of the next backup.
     pub fn next_path(&mut self) -> PathBuf {
         self.taken += 1;
-        self.dir.join(format!("{}-{}.bck", self.stem, self.taken))
+        self.dir.join(backup_file_name(&self.stem, self.taken))
     }
 }
 

@@ -8,7 +8,6 @@
 pub mod command;
 pub mod exec;
 pub mod gate;
-pub mod output;
 pub mod parse;
 pub mod restore;
 
@@ -18,6 +17,7 @@ pub use gate::CommandGate;
 pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
+use crate::format::{INVALID_COMMAND, OUTPUT_EXTENSION};
 use crate::server::notify::WorkerPort;
 use crate::store::Store;
 use std::fs::{self, File};
@@ -25,9 +25,6 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-/// What a job prints on stderr for an invalid line, as the course server does.
-pub const INVALID_COMMAND: &str = "Invalid command. See HELP for usage";
 
 /// Why the jobs could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +139,8 @@ pub fn run_job(
     if is_stopped(context) {
         return Ok(());
     }
-    let output = BufWriter::with_capacity(1 << 16, File::create(job.with_extension("out"))?);
+    let output =
+        BufWriter::with_capacity(1 << 16, File::create(job.with_extension(OUTPUT_EXTENSION))?);
     let stem = job
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())

@@ -1,7 +1,7 @@
 //! `--restore FILE.bck`: loading a backup into the store before anything
 //! runs.
 //!
-//! A backup is the `SHOW` format (see [`super::output::write_show_lines`]):
+//! A backup is the `SHOW` format (see [`crate::format::write_show_lines`]):
 //! one `(key, value)` line per key, keys in ascending byte order, each key
 //! once. The whole file is parsed before the store is touched, so a
 //! malformed file leaves the store empty and nothing runs; the error names
@@ -110,17 +110,14 @@ pub fn restore(path: &Path, store: &dyn Store) -> Result<usize, RestoreError> {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> Token {
-        Token::try_from(s).unwrap()
-    }
+    use crate::token::testing::{key, value};
 
     #[test]
     fn parses_show_lines_and_names_the_bad_one() {
         let path = Path::new("x.bck");
         assert_eq!(
             parse(path, b"(a, 1)\n(b, two)\n").unwrap(),
-            [(t("a"), t("1")), (t("b"), t("two"))]
+            [(key("a"), value("1")), (key("b"), value("two"))]
         );
         assert!(parse(path, b"").unwrap().is_empty());
         assert_eq!(parse(path, b"(a, 1)").unwrap().len(), 1);
@@ -128,7 +125,7 @@ mod tests {
             (&b"(a, 1)\n(b,2)\n"[..], 2, LineError::NotAPair),
             (b"(a, 1)\n\n", 2, LineError::NotAPair),
             (b"a, 1\n", 1, LineError::NotAPair),
-            (b"(a, 1)\n(a, 2)\n", 2, LineError::RepeatedKey(t("a"))),
+            (b"(a, 1)\n(a, 2)\n", 2, LineError::RepeatedKey(key("a"))),
             (
                 b"(a, 1 2)\n",
                 1,

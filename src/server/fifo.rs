@@ -16,23 +16,27 @@
 //! read other clients' requests, say) is refused.
 //!
 //! The descriptors stay non-blocking: every read and write waits in `poll`
-//! with a short timeout, so a session can always be told to stop, and a
-//! client that stops reading can only stall its own session.
+//! with a short timeout (see [`crate::protocol::pipe`], shared with the
+//! client), so a session can always be told to stop, and a client that
+//! stops reading can only stall its own session.
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-/// How long one `poll` waits before the caller looks at its stop condition.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The bounded reads and writes on a client's pipes, here where the
+/// server's sessions have always found them.
+pub use crate::protocol::pipe::{
+    read_exact, reader_gone, wait_ready, write_all, writer_present, ReadOutcome, Ready,
+    POLL_INTERVAL,
+};
 
 /// How often a pending client FIFO open is retried.
 pub const OPEN_RETRY: Duration = Duration::from_millis(5);
@@ -361,127 +365,10 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// What a bounded wait on a pipe found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Ready {
-    /// The pipe can be read or written (or has hung up, which the next read or
-    /// write reports).
-    Yes,
-    /// Nothing happened within the interval.
-    NotYet,
-}
-
-/// Waits up to `timeout` for `file` to be readable (or writable).
-pub fn wait_ready(file: &File, writable: bool, timeout: Duration) -> io::Result<Ready> {
-    let flags = if writable {
-        PollFlags::POLLOUT
-    } else {
-        PollFlags::POLLIN
-    };
-    let mut fds = [PollFd::new(file.as_fd(), flags)];
-    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    match poll(&mut fds, PollTimeout::from(millis)) {
-        Ok(0) => Ok(Ready::NotYet),
-        Ok(_) => Ok(Ready::Yes),
-        Err(Errno::EINTR) => Ok(Ready::NotYet),
-        Err(errno) => Err(errno.into()),
-    }
-}
-
-/// Whether the write end `file` has lost its reader (the client closed it,
-/// or exited). Does not wait.
-pub fn reader_gone(file: &File) -> bool {
-    // No events asked for: poll still reports POLLERR, which a FIFO's write
-    // end raises once no reader is left.
-    let mut fds = [PollFd::new(file.as_fd(), PollFlags::empty())];
-    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
-/// Writes all of `bytes` to a non-blocking pipe, waiting while it is full.
-/// Fails with `Interrupted` when `stop()` says so (callers put their
-/// deadline there), and with `BrokenPipe` when the reader is gone.
-pub fn write_all(file: &mut File, mut bytes: &[u8], stop: impl Fn() -> bool) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match file.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if stop() {
-                    return Err(io::ErrorKind::Interrupted.into());
-                }
-                wait_ready(file, true, POLL_INTERVAL)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// What [`read_exact`] got.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadOutcome {
-    /// The buffer is full.
-    Complete,
-    /// The writer closed the pipe after `n` bytes of the buffer (`n` may be 0).
-    Closed(usize),
-    /// `stop()` said to stop after `n` bytes.
-    Stopped(usize),
-}
-
-/// Fills `buf` from a non-blocking pipe, waiting while it is empty.
-///
-/// It reads after every wait, even one that timed out: `poll` reports no
-/// hang-up for a writer that opened before the read end did, but `read`
-/// returns end-of-file once no writer is left. So the pipe must have had a
-/// writer when this is called (see [`writer_present`]).
-pub fn read_exact(
-    file: &mut File,
-    buf: &mut [u8],
-    stop: impl Fn() -> bool,
-) -> io::Result<ReadOutcome> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        if stop() {
-            return Ok(ReadOutcome::Stopped(filled));
-        }
-        wait_ready(file, false, POLL_INTERVAL)?;
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => return Ok(ReadOutcome::Closed(filled)),
-            Ok(n) => filled += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(ReadOutcome::Complete)
-}
-
-/// Whether the non-blocking read end `file` has a writer now, without
-/// waiting. A read end that never had a writer reports nothing to `poll`,
-/// so this asks `read`: end-of-file means no writer, `EAGAIN` an idle one.
-/// Bytes already written are moved to `early` (the caller reads them
-/// first later).
-pub fn writer_present(file: &mut File, early: &mut Vec<u8>) -> io::Result<bool> {
-    let mut chunk = [0u8; 64];
-    match file.read(&mut chunk) {
-        Ok(0) => Ok(false),
-        Ok(n) => {
-            early.extend_from_slice(&chunk[..n]);
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn fifo_in(dir: &Path, name: &str) -> PathBuf {
         let path = dir.join(name);

@@ -18,9 +18,9 @@
 //! sessions stop, see [`super::session::refuse_queued`]).
 
 use super::fifo::{self, Ready, POLL_INTERVAL};
-use super::protocol::{ConnectRequest, CONNECT_REQUEST_LEN, OP_CONNECT};
 use super::session;
 use super::Shared;
+use crate::protocol::{ConnectRequest, CONNECT_REQUEST_LEN, OP_CONNECT};
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::mpsc::{SyncSender, TrySendError};

@@ -9,8 +9,8 @@
 //! SPSC ring per (worker, slot) -> pipe writer per slot (merge by ts) -> notification FIFO
 //! ```
 //!
-//! * [`protocol`]: the pipe messages, byte for byte.
-//! * [`fifo`]: creating and safely opening FIFOs; bounded waits on them.
+//! * [`crate::protocol`]: the pipe messages, byte for byte, and their bounded I/O.
+//! * [`fifo`]: creating and safely opening FIFOs.
 //! * [`host`]: reads connect requests from the register FIFO.
 //! * [`instance`]: one server per register path.
 //! * [`key_locks`]: make a key's subscribes and its commits exclude each other.
@@ -30,7 +30,6 @@ pub mod instance;
 pub mod key_locks;
 pub mod notify;
 pub mod order;
-pub mod protocol;
 pub mod session;
 pub mod signals;
 pub mod slots;

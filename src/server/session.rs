@@ -40,9 +40,9 @@
 
 use super::fifo::{self, End, FifoError, PinnedFifo, ReadOutcome};
 use super::host::QueuedConnect;
-use super::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use super::slots::EndReason;
 use super::Shared;
+use crate::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use std::fs::File;
 use std::io;
 use std::thread;
@@ -388,7 +388,7 @@ impl Session<'_> {
                 tracing::warn!(opcode = op[0], "unknown request opcode");
                 return EndReason::Garbage;
             };
-            let mut body = [0u8; super::protocol::TOKEN_FIELD_LEN];
+            let mut body = [0u8; crate::protocol::TOKEN_FIELD_LEN];
             if let Some(reason) = self.read(&mut body[..len]) {
                 return reason;
             }
@@ -412,7 +412,7 @@ impl Session<'_> {
             Ok(Request::Unsubscribe(key)) => u8::from(!self.shared.unsubscribe(&key, self.slot)),
             // A key the store cannot hold is a key that does not exist, and
             // one nobody can be subscribed to: answer as for any such key.
-            Err(ProtocolError::BadKey(_)) => u8::from(op != super::protocol::OP_SUBSCRIBE),
+            Err(ProtocolError::BadKey(_)) => u8::from(op != crate::protocol::OP_SUBSCRIBE),
             Err(error) => {
                 tracing::warn!(error = %crate::ErrorChain(&error), "garbage request");
                 return Ok(Some(EndReason::Garbage));

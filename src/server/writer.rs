@@ -13,8 +13,8 @@
 use super::fifo;
 use super::notify::{Note, StoreClock};
 use super::order::Merger;
-use super::protocol::{encode_notification, NOTIFICATION_LEN};
 use super::slots::Slot;
+use crate::protocol::{encode_notification, NOTIFICATION_LEN};
 use std::fs::File;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -157,25 +157,27 @@ impl Snapshot for SharedShards {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::token::Token;
-
-    fn t(s: &str) -> Token {
-        Token::try_from(s).unwrap()
-    }
+    use crate::token::testing::{key, value};
 
     #[test]
     fn a_snapshot_keeps_its_instant_while_writers_copy_shards() {
         let store = CowStore::with_shards(4);
-        store.write(&WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]));
+        store.write(&WriteSet::from_pairs([
+            (key("a"), value("1")),
+            (key("b"), value("1")),
+        ]));
         let snapshot = store.snapshot();
-        store.write(&WriteSet::from_pairs([(t("a"), t("2")), (t("c"), t("2"))]));
-        store.delete(&KeySet::from_keys([t("b")]));
+        store.write(&WriteSet::from_pairs([
+            (key("a"), value("2")),
+            (key("c"), value("2")),
+        ]));
+        store.delete(&KeySet::from_keys([key("b")]));
         assert_eq!(
             snapshot.into_sorted_pairs(),
-            [(t("a"), t("1")), (t("b"), t("1"))]
+            [(key("a"), value("1")), (key("b"), value("1"))]
         );
         let mut out = Vec::new();
-        store.read(&KeySet::from_keys([t("a"), t("b"), t("c")]), &mut out);
-        assert_eq!(out, [Some(t("2")), None, Some(t("2"))]);
+        store.read(&KeySet::from_keys([key("a"), key("b"), key("c")]), &mut out);
+        assert_eq!(out, [Some(value("2")), None, Some(value("2"))]);
     }
 }

@@ -14,7 +14,7 @@
 //! only allocates (glibc's allocator is fork-safe) and makes system calls
 //! before `_exit`.
 
-use crate::job::output::write_show_lines;
+use crate::format::write_show_lines;
 use crate::store::mutex::{Shard, ShardLock, Sharded};
 use crate::token::{Key, Value};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -77,27 +77,21 @@ mod tests {
     use super::*;
     use crate::store::mutex::MutexStore;
     use crate::store::{Store, WriteSet};
-    use crate::token::Token;
+    use crate::token::testing::{key, value};
     use nix::sys::wait::{waitpid, WaitStatus};
 
     #[test]
     fn the_child_writes_the_store_as_of_the_fork() {
         let store = MutexStore::with_shards(8);
-        let pairs: Vec<(Token, Token)> = (0..100)
-            .map(|i| {
-                let key = Token::try_from(format!("k{i:03}").as_str()).unwrap();
-                (key, Token::try_from("v").unwrap())
-            })
+        let pairs: Vec<(Key, Value)> = (0..100)
+            .map(|i| (key(&format!("k{i:03}")), value("v")))
             .collect();
         store.write(&WriteSet::from_pairs(pairs.iter().copied()));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("forked.bck");
         let child = store.fork_backup(&path).unwrap();
         // Written after the fork: not in the child's image.
-        store.write(&WriteSet::from_pairs([(
-            Token::try_from("k000").unwrap(),
-            Token::try_from("later").unwrap(),
-        )]));
+        store.write(&WriteSet::from_pairs([(key("k000"), value("later"))]));
         assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
         let mut expected = Vec::new();
         write_show_lines(&mut expected, &pairs).unwrap();

@@ -11,11 +11,17 @@
 //! | subscribe request / response | `3` · key\[41\] / `3` · result |
 //! | unsubscribe request / response | `4` · key\[41\] / `4` · result |
 //! | notification | key\[41\] · value\[41\] |
+//!
+//! [`pipe`] moves these bytes over non-blocking FIFOs, the same way on the
+//! server's end and on the client's. Both ends depend on this module, and it
+//! depends on nothing of either: the client knows the wire, not the server.
+
+pub mod pipe;
 
 use crate::token::{Key, Token, TokenError, Value, MAX_TOKEN_LEN};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The connect opcode.
 pub const OP_CONNECT: u8 = 1;
@@ -46,7 +52,11 @@ pub enum ProtocolError {
     /// A path field is empty.
     #[error("empty pipe path")]
     EmptyPath,
-    /// A path field holds a control byte, or bytes after its NUL padding.
+    /// A path is longer than the 40-byte field it must fit in (its length).
+    #[error("pipe path of {0} bytes is longer than the {PATH_FIELD_LEN}-byte field")]
+    PathTooLong(usize),
+    /// A path field holds a control byte, or bytes after its NUL padding
+    /// (or a path to encode holds a NUL).
     #[error("malformed pipe path")]
     BadPath,
     /// A key field is not a valid key.
@@ -91,14 +101,26 @@ impl ConnectRequest {
             .into_iter()
             .enumerate()
         {
-            let raw = path.as_os_str().as_bytes();
-            if raw.is_empty() || raw.len() > PATH_FIELD_LEN || raw.contains(&0) {
-                return Err(ProtocolError::EmptyPath);
-            }
+            let raw = encodable_path(path)?;
             bytes[1 + i * PATH_FIELD_LEN..][..raw.len()].copy_from_slice(raw);
         }
         Ok(bytes)
     }
+}
+
+/// The bytes of `path`, if they fit a path field: 1 to 40 bytes, no NUL.
+fn encodable_path(path: &Path) -> Result<&[u8], ProtocolError> {
+    let raw = path.as_os_str().as_bytes();
+    if raw.is_empty() {
+        return Err(ProtocolError::EmptyPath);
+    }
+    if raw.len() > PATH_FIELD_LEN {
+        return Err(ProtocolError::PathTooLong(raw.len()));
+    }
+    if raw.contains(&0) {
+        return Err(ProtocolError::BadPath);
+    }
+    Ok(raw)
 }
 
 /// A path field: up to 40 bytes, NUL-padded (a 40-byte path has no NUL).
@@ -206,10 +228,7 @@ pub fn decode_notification(bytes: &[u8; NOTIFICATION_LEN]) -> (&[u8], &[u8]) {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> Token {
-        Token::try_from(s).unwrap()
-    }
+    use crate::token::testing::{key, value};
 
     #[test]
     fn connect_request_round_trips_and_allows_a_40_byte_path() {
@@ -232,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn a_path_that_cannot_be_encoded_says_why() {
+        let request = |path: &str| ConnectRequest {
+            request: "/tmp/req1".into(),
+            response: "/tmp/resp1".into(),
+            notification: path.into(),
+        };
+        let long = format!("/tmp/{}", "p".repeat(36));
+        assert_eq!(request(&long).encode(), Err(ProtocolError::PathTooLong(41)));
+        assert_eq!(request("").encode(), Err(ProtocolError::EmptyPath));
+        assert_eq!(request("/tmp/a\0b").encode(), Err(ProtocolError::BadPath));
+    }
+
+    #[test]
     fn rejects_garbage_connect_requests() {
         let mut bytes = [0u8; CONNECT_REQUEST_LEN];
         assert_eq!(
@@ -249,15 +281,15 @@ mod tests {
     fn requests_round_trip() {
         for request in [
             Request::Disconnect,
-            Request::Subscribe(t("a")),
-            Request::Unsubscribe(t("key")),
+            Request::Subscribe(key("a")),
+            Request::Unsubscribe(key("key")),
         ] {
             let bytes = request.encode();
             let op = bytes[0];
             assert_eq!(Request::body_len(op), Some(bytes.len() - 1));
             assert_eq!(Request::decode(op, &bytes[1..]), Ok(request));
         }
-        assert_eq!(Request::encode(&Request::Subscribe(t("a"))).len(), 42);
+        assert_eq!(Request::encode(&Request::Subscribe(key("a"))).len(), 42);
     }
 
     #[test]
@@ -276,12 +308,12 @@ mod tests {
 
     #[test]
     fn notifications_are_82_nul_padded_bytes() {
-        let bytes = encode_notification(&t("a"), Some(&t("anna")));
+        let bytes = encode_notification(&key("a"), Some(&value("anna")));
         assert_eq!(bytes.len(), 82);
         assert_eq!(&bytes[..2], b"a\0");
         assert_eq!(&bytes[41..46], b"anna\0");
         assert_eq!(decode_notification(&bytes), (&b"a"[..], &b"anna"[..]));
-        let deleted = encode_notification(&t("a"), None);
+        let deleted = encode_notification(&key("a"), None);
         assert_eq!(decode_notification(&deleted), (&b"a"[..], &b"DELETED"[..]));
     }
 }
