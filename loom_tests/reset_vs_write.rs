@@ -8,7 +8,7 @@ use kvs::job::CommandGate;
 use kvs::server::notify::Note;
 use kvs::server::{self, Parts};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::store::WriteSet;
+use kvs::store::{Commit, WriteSet};
 use kvs::sync::{thread, Arc};
 use std::fs::OpenOptions;
 

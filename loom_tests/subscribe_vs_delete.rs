@@ -6,7 +6,7 @@ use crate::{check, server_config, t, write, StartLine};
 use kvs::server::notify::Note;
 use kvs::server::{self, Config, Parts};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::store::KeySet;
+use kvs::store::{Commit, KeySet};
 use kvs::sync::{thread, Arc};
 
 /// Property: the key `k` exists, and a subscribe to it races a delete of

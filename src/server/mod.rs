@@ -299,7 +299,6 @@ pub fn run(
         }
     };
     signals::spawn(signals, on_signal)?;
-    let ports = Mutex::new(ports);
     let summary = std::thread::scope(|scope| {
         for (slot, merger) in shared.slots.iter().zip(mergers) {
             let shutdown = shared.shutdown_flag();
@@ -319,10 +318,9 @@ pub fn run(
             store: shared.store.as_ref(),
             backups,
             stop: shared.shutdown_flag(),
-            ports: Some(&ports),
             gate: reset_store.then_some(&*gate),
         };
-        let summary = crate::job::run_jobs(jobs, workers, &context);
+        let summary = crate::job::run_jobs_through(jobs, ports, &context);
         backups.wait_idle();
         while !shared.is_shutting_down() && !host.is_finished() {
             std::thread::park_timeout(fifo::POLL_INTERVAL);
@@ -347,7 +345,7 @@ pub fn run(
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
-    use crate::store::{Engine, KeySet, WriteSet};
+    use crate::store::{Commit, Engine, KeySet, WriteSet};
     use crate::token::Token;
     use subscriptions::Subscriber;
 

@@ -45,7 +45,7 @@ use super::order::{CommitClock, WorkerGate};
 use super::slots::Slot;
 use super::subscriptions::{Subscribed, Subscriber, Subscriptions};
 use crate::ring::Producer;
-use crate::store::{Deletion, KeySet, Store, Timestamp, WriteSet};
+use crate::store::{Commit, Deletion, KeySet, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use std::sync::Arc;
 
@@ -140,34 +140,6 @@ impl WorkerPort {
         }
     }
 
-    /// Commits `batch` and notifies the subscribers of its keys.
-    pub fn write(&mut self, batch: &WriteSet) -> Timestamp {
-        let keys = batch.pairs().iter().map(|(key, _)| key);
-        self.gated(keys, Mode::Shared, |pusher| {
-            let ts = pusher.fanout.store.write(batch);
-            for (key, value) in batch.pairs() {
-                pusher.push(ts, key, Some(*value));
-            }
-            ts
-        })
-    }
-
-    /// Deletes `keys`, notifies the subscribers of those that were present,
-    /// and ends their subscriptions, all before a later commit of those keys
-    /// can look their subscribers up (module doc).
-    pub fn delete(&mut self, keys: &KeySet) -> Deletion {
-        self.gated(keys.keys(), Mode::Exclusive, |pusher| {
-            let deletion = pusher.fanout.store.delete(keys);
-            if let Some(ts) = deletion.ts {
-                for key in removed_keys(keys, &deletion) {
-                    pusher.push(ts, key, None);
-                }
-            }
-            pusher.end_when_done = removed_keys(keys, &deletion).copied().collect();
-            deletion
-        })
-    }
-
     /// Runs one commit and its pushes holding the key locks of `keys` in
     /// `mode` and inside the worker's watermark gate (see [`super::order`]);
     /// ends the subscriptions the commit asks to end before releasing the
@@ -208,6 +180,38 @@ impl WorkerPort {
         for slot in self.touched.drain(..) {
             self.fanout.slots[slot].wake_writer();
         }
+    }
+}
+
+/// A worker's commits in server mode: each commit also reaches the
+/// subscribers of the keys it changed, in commit order (module doc).
+impl Commit for WorkerPort {
+    /// Commits `batch` and notifies the subscribers of its keys.
+    fn write(&mut self, batch: &WriteSet) -> Timestamp {
+        let keys = batch.pairs().iter().map(|(key, _)| key);
+        self.gated(keys, Mode::Shared, |pusher| {
+            let ts = pusher.fanout.store.write(batch);
+            for (key, value) in batch.pairs() {
+                pusher.push(ts, key, Some(*value));
+            }
+            ts
+        })
+    }
+
+    /// Deletes `keys`, notifies the subscribers of those that were present,
+    /// and ends their subscriptions, all before a later commit of those keys
+    /// can look their subscribers up (module doc).
+    fn delete(&mut self, keys: &KeySet) -> Deletion {
+        self.gated(keys.keys(), Mode::Exclusive, |pusher| {
+            let deletion = pusher.fanout.store.delete(keys);
+            if let Some(ts) = deletion.ts {
+                for key in removed_keys(keys, &deletion) {
+                    pusher.push(ts, key, None);
+                }
+            }
+            pusher.end_when_done = removed_keys(keys, &deletion).copied().collect();
+            deletion
+        })
     }
 }
 

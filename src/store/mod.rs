@@ -12,10 +12,12 @@
 //! multi-key method is never seen half done by another method.
 
 pub mod batch;
+pub mod commit;
 pub mod lockfree;
 pub mod mutex;
 
 pub use batch::{KeySet, WriteSet};
+pub use commit::Commit;
 
 use crate::token::{Key, Value};
 use std::sync::Arc;
