@@ -1,21 +1,21 @@
 //! `--notify N`: the server's notification path under load, end to end.
 //!
-//! The rig builds the server's real parts ([`server::build`]) with one
-//! worker port per load thread and `N` session slots. Each slot gets a
-//! session whose notification pipe is a real FIFO (made in a temporary
-//! directory), is subscribed to every key, and is served by the server's own
-//! pipe writer ([`writer::run`]). On the far end of each FIFO a reader thread
+//! The rig builds the server's real notification path ([`notify::build`])
+//! with one worker port per load thread and `N` session slots. Each slot
+//! gets a session whose notification pipe is a real FIFO (made in a
+//! temporary directory), is subscribed to every key, and is served by the
+//! server's own pipe writer ([`writer::run`] on the server's [`PipeWire`]). On the far end of each FIFO a reader thread
 //! plays the client: it decodes every 82-byte notification and records how
 //! long ago its value's send time was (commit to delivery; see
 //! [`workload::stamped_value`]).
 
 use super::latency::Latencies;
 use super::workload;
+use crate::notify::subscriptions::Subscriber;
+use crate::notify::{self, writer, Hub, Layout, WorkerPort};
 use crate::server::fifo::{self, End};
-use crate::server::notify::WorkerPort;
 use crate::server::protocol::{decode_notification, NOTIFICATION_LEN};
-use crate::server::subscriptions::Subscriber;
-use crate::server::{self, writer, Config, Parts, Shared};
+use crate::server::wire::PipeWire;
 use crate::store::Store;
 use crate::token::Token;
 use anyhow::Context;
@@ -53,7 +53,9 @@ pub struct NotifyStats {
 /// The running notification path.
 #[derive(Debug)]
 pub struct Rig {
-    shared: Arc<Shared>,
+    hub: Arc<Hub>,
+    /// Stops the pipe writers.
+    shutdown: Arc<AtomicBool>,
     generations: Vec<u64>,
     writers: Vec<JoinHandle<()>>,
     readers: Vec<JoinHandle<io::Result<(Latencies, u64)>>>,
@@ -64,7 +66,7 @@ pub struct Rig {
 }
 
 impl Rig {
-    /// Builds the server's parts over `store`, connects `subscribers`
+    /// Builds the notification path over `store`, connects `subscribers`
     /// sessions through FIFOs, subscribes each to every key, and starts the
     /// pipe writers and readers. Returns the rig and one port per worker.
     pub fn start(
@@ -79,23 +81,19 @@ impl Rig {
             .prefix("kvs-bench-")
             .tempdir()
             .context("creating a directory for the notification FIFOs")?;
-        let config = Config {
-            register_fifo: dir.path().join("register"),
-            register_mode: 0o600,
-            max_sessions: subscribers,
+        let layout = Layout {
+            sessions: subscribers,
             workers,
             ring_capacity,
-            connect_timeout: Duration::from_secs(1),
             // Every slot subscribes to every key.
             max_subscriptions: keys.len(),
-            reset_store_on_sigusr1: false,
         };
-        let Parts {
-            shared,
+        let notify::Wiring {
+            hub,
             ports,
             mergers,
-            ..
-        } = server::build(config, store);
+        } = notify::build(store, layout);
+        let shutdown = Arc::new(AtomicBool::new(false));
         let delivered = Arc::new(AtomicU64::new(0));
         let undecodable = Arc::new(AtomicU64::new(0));
         let readers_stop = Arc::new(AtomicBool::new(false));
@@ -103,7 +101,7 @@ impl Rig {
         let mut readers = Vec::with_capacity(subscribers);
         for slot in 0..subscribers {
             let (read_end, write_end) = fifo_pair(&dir.path().join(format!("notify-{slot}")))?;
-            generations.push(shared.slots[slot].begin(write_end));
+            generations.push(hub.slots()[slot].begin(write_end));
             let reader = Reader {
                 pipe: read_end,
                 epoch,
@@ -113,17 +111,18 @@ impl Rig {
             };
             readers.push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
         }
-        subscribe_all(&shared, keys, &generations);
+        subscribe_all(&hub, keys, &generations);
         let mut writers = Vec::with_capacity(subscribers);
         for (slot, merger) in mergers.into_iter().enumerate() {
-            let shared = Arc::clone(&shared);
+            let (hub, shutdown) = (Arc::clone(&hub), Arc::clone(&shutdown));
             writers.push(spawn(format!("bench-writer-{slot}"), move || {
-                let limit = writer::held_limit(ring_capacity, workers);
-                writer::run(&shared.slots[slot], merger, limit, shared.shutdown_flag())
+                let limit = layout.held_limit();
+                writer::run::<PipeWire>(&hub.slots()[slot], merger, limit, &shutdown)
             })?);
         }
         let rig = Rig {
-            shared,
+            hub,
+            shutdown,
             generations,
             writers,
             readers,
@@ -142,11 +141,13 @@ impl Rig {
         let sessions_ended = self
             .generations
             .iter()
-            .zip(self.shared.slots.iter())
+            .zip(self.hub.slots())
             .filter(|(generation, slot)| slot.is_ended(**generation))
             .count() as u64;
         self.wait_for_delivery(expected);
-        self.shared.shut_down();
+        // Relaxed: a stop request carries no data; the writers are joined.
+        self.shutdown.store(true, Ordering::Relaxed);
+        self.hub.wake_every_writer();
         for writer in self.writers {
             writer
                 .join()
@@ -154,7 +155,7 @@ impl Rig {
         }
         // Closing the write ends lets each reader see end-of-file once it
         // has read everything; the flag covers a reader stuck otherwise.
-        for slot in self.shared.slots.iter() {
+        for slot in self.hub.slots() {
             drop(slot.take_writer_session());
         }
         // Relaxed: a stop request carries no data (results leave by join).
@@ -211,11 +212,10 @@ fn fifo_pair(path: &std::path::Path) -> anyhow::Result<(File, File)> {
 }
 
 /// Subscribes every slot's session to every key.
-fn subscribe_all(shared: &Shared, keys: &[Token], generations: &[u64]) {
+fn subscribe_all(hub: &Hub, keys: &[Token], generations: &[u64]) {
     for &key in keys {
         for (slot, &generation) in generations.iter().enumerate() {
-            shared
-                .subscriptions
+            hub.subscriptions()
                 .subscribe(key, Subscriber { slot, generation });
         }
     }

@@ -9,7 +9,7 @@
 //! exclude each other; the merge puts their notifications in commit order),
 //! deletes, subscribes and unsubscribes hold them exclusively. Stripes are
 //! always taken in ascending index order, so two commits cannot deadlock.
-//! See [`super::notify`] for what this buys: a subscription's notifications
+//! See [`super::port`] for what this buys: a subscription's notifications
 //! are exactly the commits to its key after it, and a `DELETED` is the last.
 
 use crate::sync::{self, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -180,6 +180,21 @@ impl Doorbell {
     }
 }
 
+impl Doorbell {
+    /// Waiter, the whole sleep: announces it, re-checks with `work_ready`
+    /// (which must load what the ringers publish before they ring), and
+    /// parks for at most `timeout` unless work was found. Returns whether
+    /// it slept and was rung.
+    pub fn park_unless(&self, work_ready: impl FnOnce() -> bool, timeout: Duration) -> bool {
+        self.prepare_park();
+        if work_ready() {
+            self.cancel_park();
+            return false;
+        }
+        self.park_timeout(timeout)
+    }
+}
+
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
