@@ -15,6 +15,8 @@ use crate::store::{Commit, KeySet, Store, WriteSet};
 use crate::token::{Key, Value};
 use std::io::{self, Write};
 use std::path::PathBuf;
+// std: see `StoppableSleeper`.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,9 @@ impl std::fmt::Debug for dyn Sleeper + '_ {
 /// Sleeps in short slices, returning early once `stop` is set, so a
 /// shutdown does not wait for a long `WAIT`.
 #[derive(Debug, Clone, Copy)]
+// std: the stop flag orders nothing (read Relaxed) and no loom model
+// runs it; it is the server's shutdown flag, which binaries and tests own.
+#[allow(clippy::disallowed_types)]
 pub struct StoppableSleeper<'a> {
     /// The flag that cuts a sleep short.
     pub stop: &'a AtomicBool,

@@ -19,6 +19,9 @@ use super::slots::Slot;
 use super::NoteMerger;
 use std::fs::File;
 use std::io::{self, Write};
+// std: the server's shutdown flag, a stop request read Relaxed that orders
+// nothing; the loom models drive the writer's parts, never its loop.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
@@ -54,6 +57,7 @@ const KEEP_NOTES: usize = 1024;
 /// Runs until `shutdown` is set, holding at most `limit` notes in the merge
 /// heap while the client's pipe is full (see
 /// [`Layout::held_limit`](super::Layout::held_limit)).
+#[allow(clippy::disallowed_types)] // std: see the import.
 pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown: &AtomicBool) {
     let mut ready = Vec::new();
     let mut bytes = Vec::new();
@@ -130,6 +134,7 @@ struct Draining<'a> {
 
 /// Writes the notes of the slot's current session to its pipe; drops the
 /// rest (they were meant for an earlier session, or there is no client).
+#[allow(clippy::disallowed_types)] // std: see the import.
 fn deliver<W: Wire>(
     slot: &Slot,
     notes: &[Note],

@@ -21,6 +21,8 @@
 //! * [`signals`]: SIGINT, SIGTERM, SIGHUP and SIGUSR1, handled by one thread.
 //! * [`wire`]: the notification pipe's wire format, for the pipe writers.
 
+// std: the FIFO claims table is a std mutex that no loom model reaches.
+#[allow(clippy::disallowed_types)]
 pub mod fifo;
 pub mod host;
 pub mod instance;
@@ -33,12 +35,14 @@ use crate::job::{CommandGate, JobContext, RunSummary};
 use crate::notify::subscriptions::{Subscribed, Subscriber};
 use crate::notify::{self, Hub, Layout, NoteMerger, WorkerPort};
 use crate::store::Store;
-use crate::sync::{self, Mutex};
+use crate::sync::{self, AtomicU64, Mutex};
 use crate::token::Key;
 use host::QueuedConnect;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+// std: the shutdown flag is shared with the job workers (see `Shared`).
+#[allow(clippy::disallowed_types)]
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
@@ -80,6 +84,9 @@ impl Config {
 
 /// What the server's threads share.
 #[derive(Debug)]
+// std: `shutdown` is a stop request read Relaxed that orders nothing, and
+// it is the job workers' stop flag too, which batch mode owns as std's.
+#[allow(clippy::disallowed_types)]
 pub struct Shared {
     /// The settings.
     pub config: Config,
@@ -111,6 +118,7 @@ impl Shared {
     }
 
     /// The shutdown flag, for the job workers to stop at.
+    #[allow(clippy::disallowed_types)] // std: see `Shared`.
     pub fn shutdown_flag(&self) -> &AtomicBool {
         &self.shutdown
     }
@@ -197,6 +205,7 @@ pub struct Parts {
 }
 
 /// Builds the notification path, the shared state and the connect queue.
+#[allow(clippy::disallowed_types)] // std: see `Shared`.
 pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
     let notify::Wiring {
         hub,
