@@ -62,7 +62,8 @@ pub struct Rig {
     delivered: Arc<AtomicU64>,
     undecodable: Arc<AtomicU64>,
     readers_stop: Arc<AtomicBool>,
-    _dir: tempfile::TempDir,
+    /// Holds the FIFOs; removed when the rig is dropped.
+    dir: tempfile::TempDir,
 }
 
 impl Rig {
@@ -93,45 +94,48 @@ impl Rig {
             ports,
             mergers,
         } = notify::build(store, layout);
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let delivered = Arc::new(AtomicU64::new(0));
-        let undecodable = Arc::new(AtomicU64::new(0));
-        let readers_stop = Arc::new(AtomicBool::new(false));
-        let mut generations = Vec::with_capacity(subscribers);
-        let mut readers = Vec::with_capacity(subscribers);
-        for slot in 0..subscribers {
-            let (read_end, write_end) = fifo_pair(&dir.path().join(format!("notify-{slot}")))?;
-            generations.push(hub.slots()[slot].begin(write_end));
-            let reader = Reader {
-                pipe: read_end,
-                epoch,
-                delivered: Arc::clone(&delivered),
-                undecodable: Arc::clone(&undecodable),
-                stop: Arc::clone(&readers_stop),
-            };
-            readers.push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
-        }
-        subscribe_all(&hub, keys, &generations);
-        let mut writers = Vec::with_capacity(subscribers);
-        for (slot, merger) in mergers.into_iter().enumerate() {
-            let (hub, shutdown) = (Arc::clone(&hub), Arc::clone(&shutdown));
-            writers.push(spawn(format!("bench-writer-{slot}"), move || {
-                let limit = layout.held_limit();
-                writer::run::<PipeWire>(&hub.slots()[slot], merger, limit, &shutdown)
-            })?);
-        }
-        let rig = Rig {
+        let mut rig = Rig {
             hub,
-            shutdown,
-            generations,
-            writers,
-            readers,
-            delivered,
-            undecodable,
-            readers_stop,
-            _dir: dir,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            generations: Vec::with_capacity(subscribers),
+            writers: Vec::with_capacity(subscribers),
+            readers: Vec::with_capacity(subscribers),
+            delivered: Arc::new(AtomicU64::new(0)),
+            undecodable: Arc::new(AtomicU64::new(0)),
+            readers_stop: Arc::new(AtomicBool::new(false)),
+            dir,
         };
+        for slot in 0..subscribers {
+            rig.connect(slot, epoch)?;
+        }
+        subscribe_all(&rig.hub, keys, &rig.generations);
+        for (slot, merger) in mergers.into_iter().enumerate() {
+            let (hub, shutdown) = (Arc::clone(&rig.hub), Arc::clone(&rig.shutdown));
+            let limit = layout.held_limit();
+            rig.writers
+                .push(spawn(format!("bench-writer-{slot}"), move || {
+                    writer::run::<PipeWire>(&hub.slots()[slot], merger, limit, &shutdown)
+                })?);
+        }
         Ok((rig, ports))
+    }
+
+    /// Starts a session in `slot` whose notification pipe is a fresh FIFO,
+    /// and a reader thread on the FIFO's far end.
+    fn connect(&mut self, slot: usize, epoch: Instant) -> anyhow::Result<()> {
+        let (read_end, write_end) = fifo_pair(&self.dir.path().join(format!("notify-{slot}")))?;
+        self.generations
+            .push(self.hub.slots()[slot].begin(write_end));
+        let reader = Reader {
+            pipe: read_end,
+            epoch,
+            delivered: Arc::clone(&self.delivered),
+            undecodable: Arc::clone(&self.undecodable),
+            stop: Arc::clone(&self.readers_stop),
+        };
+        self.readers
+            .push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
+        Ok(())
     }
 
     /// Called once the load has stopped: waits (within reason) for the

@@ -145,7 +145,7 @@ impl Commit for WorkerPort {
     /// Commits `batch` and notifies the subscribers of its keys.
     fn write(&mut self, batch: &WriteSet) -> Timestamp {
         let keys = batch.pairs().iter().map(|(key, _)| key);
-        self.gated(keys, Mode::Shared, |pusher| {
+        self.gated(keys, Mode::Concurrent, |pusher| {
             let ts = pusher.hub.store.write(batch);
             for (key, value) in batch.pairs() {
                 pusher.push(ts, key, Some(*value));

@@ -230,7 +230,7 @@ pub fn build(config: Config, store: Arc<dyn Store>) -> Parts {
 }
 
 /// Runs the SIGUSR1 store reset on a thread of its own: it waits for the
-/// job commands running (a `BACKUP` may wait long for a free backup slot),
+/// job commands running (a `BACKUP` may wait long for a running backup to end),
 /// and the signal thread must stay free meanwhile to handle SIGTERM.
 fn reset_in_background(shared: Arc<Shared>, gate: Arc<CommandGate>) {
     let spawned = std::thread::Builder::new()
