@@ -25,10 +25,11 @@
 //! subscription could miss the delete that followed its check, be ended by
 //! a delete it never heard of, or hear a write that came after its delete.
 //!
-//! So each commit holds the [`KeyLocks`](super::key_locks::KeyLocks) stripes of its keys around its
-//! whole fan-out (shared for a write, exclusively for a delete), and a
-//! subscribe or unsubscribe holds its key's stripe exclusively around its
-//! check and its change of the table. **Linearization point of a subscribe:
+//! So each commit holds the [`KeyLocks`](super::key_locks::KeyLocks)
+//! stripes of its keys around its whole fan-out (shared for a write,
+//! exclusively for a delete), and a subscribe or unsubscribe
+//! ([`Hub::subscribe`], [`Hub::unsubscribe`]) holds its key's stripe
+//! exclusively around its check and its change of the table. **Linearization point of a subscribe:
 //! the store read that finds the key present, made while the session holds
 //! the key's stripe exclusively.** Every commit to the key then lies wholly
 //! before it (the read sees it; its subscriber lookup ran before the
