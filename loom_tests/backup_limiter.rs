@@ -1,13 +1,8 @@
 //! Models of [`kvs::backup::BackupLimiter`].
 
+use crate::check;
 use kvs::backup::BackupLimiter;
 use kvs::sync::{thread, Arc, AtomicUsize, Ordering};
-
-fn bounded() -> loom::model::Builder {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder
-}
 
 /// Property: with `max = 1`, two backups never run at once, and a backup
 /// that waits for the slot is always woken when the other ends (a lost
@@ -15,7 +10,7 @@ fn bounded() -> loom::model::Builder {
 /// deadlock).
 #[test]
 fn at_most_max_in_flight_and_no_lost_wakeup() {
-    bounded().check(|| {
+    check(Some(3), || {
         let limiter = Arc::new(BackupLimiter::new(1));
         let running = Arc::new(AtomicUsize::new(0));
         let backup = |limiter: Arc<BackupLimiter>, running: Arc<AtomicUsize>| {
@@ -40,7 +35,7 @@ fn at_most_max_in_flight_and_no_lost_wakeup() {
 /// its check interleaves with that backup's release (no lost wake-up).
 #[test]
 fn wait_idle_wakes_when_the_last_backup_ends() {
-    bounded().check(|| {
+    check(Some(3), || {
         let limiter = Arc::new(BackupLimiter::new(2));
         let first = BackupLimiter::acquire(&limiter);
         let second = BackupLimiter::acquire(&limiter);

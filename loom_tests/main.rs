@@ -6,6 +6,9 @@
 //! `LOOM_MAX_PREEMPTIONS` overrides the bounds set through [`check`].
 
 #![cfg(feature = "loom")]
+// The models take their synchronization from `kvs::sync` or loom
+// (`clippy.toml`); std's only where no model runs.
+#![warn(clippy::disallowed_types)]
 
 mod backup_limiter;
 mod order;
@@ -31,6 +34,8 @@ use kvs::token::{Token, Value};
 /// Runs `f` under loom with at most `bound` preemptions (`None`: no bound),
 /// unless the environment sets `LOOM_MAX_PREEMPTIONS`; prints how many
 /// executions were explored (`--nocapture` shows it).
+// std: the count of explored executions lives outside every model.
+#[allow(clippy::disallowed_types)]
 pub(crate) fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {

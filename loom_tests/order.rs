@@ -1,7 +1,8 @@
-//! Models of the commit-order merge (`kvs::server::order`).
+//! Models of the commit-order merge (`kvs::notify::merge`).
 
+use crate::check;
+use kvs::notify::merge::{Merger, Watermarks, WorkerGate};
 use kvs::ring::{self, Producer};
-use kvs::server::order::{Merger, Watermarks, WorkerGate};
 use kvs::store::Timestamp;
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
@@ -32,9 +33,7 @@ fn commit(gate: &mut WorkerGate, clock: &AtomicU64, ring: &mut Producer<(Timesta
 /// (the `IDLE` case).
 #[test]
 fn merge_emits_in_commit_order_and_loses_nothing() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
+    check(Some(3), || {
         let clock = Arc::new(AtomicU64::new(0));
         let (marks, mut gates) = Watermarks::new(2);
         let (mut ring_a, rx_a) = ring::channel(2);

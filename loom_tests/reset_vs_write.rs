@@ -5,10 +5,10 @@
 
 use crate::{check, read, server_config, t, write, StartLine};
 use kvs::job::CommandGate;
-use kvs::server::notify::Note;
+use kvs::notify::Note;
 use kvs::server::{self, Parts};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::store::WriteSet;
+use kvs::store::{Commit, WriteSet};
 use kvs::sync::{thread, Arc};
 use std::fs::OpenOptions;
 
@@ -39,14 +39,14 @@ fn a_write_after_a_reset_reaches_no_subscription_made_before_it() {
             .write(true)
             .open("/dev/null")
             .expect("/dev/null opens");
-        let generation = shared.slots[0].begin(null);
+        let generation = shared.hub.slots()[0].begin(null);
         assert!(shared.subscribe(0, generation, t("k")));
         let gate = Arc::new(CommandGate::default());
         let mut port = ports.pop().expect("one worker");
         let start = StartLine::new();
         let worker = {
             let (start, gate) = (Arc::clone(&start), Arc::clone(&gate));
-            let table = std::sync::Arc::clone(&shared.subscriptions);
+            let hub = std::sync::Arc::clone(&shared.hub);
             thread::spawn(move || {
                 start.cross();
                 let _command = gate.enter();
@@ -56,7 +56,7 @@ fn a_write_after_a_reset_reaches_no_subscription_made_before_it() {
                 // change of the table. The table's map itself is not
                 // modelled, and its lookup alone would not make loom try
                 // that order.
-                assert!(!table.unsubscribe(&t("j"), 0));
+                assert!(!hub.subscriptions().unsubscribe(&t("j"), 0));
                 port.write(&WriteSet::from_pairs([(t("k"), t("2"))]));
             })
         };

@@ -1,13 +1,8 @@
 //! Models of the wait-free SPSC ring (`kvs::ring`).
 
+use crate::check;
 use kvs::ring::{self, PushError};
 use loom::thread;
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(f);
-}
 
 /// A producer pushes 0, 1, 2, 3 through a ring of capacity 2, retrying a
 /// value whenever the ring says it is full; the consumer pops concurrently.
@@ -20,7 +15,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// written (the slot cells are loom `UnsafeCell`s).
 #[test]
 fn wrap_around_keeps_every_value_once_in_order() {
-    model(|| {
+    check(Some(3), || {
         let (mut tx, mut rx) = ring::channel::<u32>(2);
         let popped = loom::sync::Arc::new(loom::sync::atomic::AtomicU32::new(0));
         let popped_by_consumer = popped.clone();
@@ -65,7 +60,7 @@ fn wrap_around_keeps_every_value_once_in_order() {
 /// so a consumer can stop without losing a value.
 #[test]
 fn batch_drain_and_abandonment_lose_nothing() {
-    model(|| {
+    check(Some(3), || {
         let (mut tx, mut rx) = ring::channel::<u32>(2);
         let producer = thread::spawn(move || {
             let mut value = 0;
@@ -95,7 +90,7 @@ fn batch_drain_and_abandonment_lose_nothing() {
 /// and `UnsafeCell` tracking would flag a use after free or a racy drop).
 #[test]
 fn leftover_values_are_freed_once() {
-    model(|| {
+    check(Some(3), || {
         let (mut tx, mut rx) = ring::channel::<loom::sync::Arc<()>>(2);
         let witness = loom::sync::Arc::new(());
         tx.push(witness.clone()).unwrap();

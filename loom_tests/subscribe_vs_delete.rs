@@ -3,10 +3,10 @@
 //! key locks, the subscription table and the commit-order merge).
 
 use crate::{check, server_config, t, write, StartLine};
-use kvs::server::notify::Note;
+use kvs::notify::Note;
 use kvs::server::{self, Config, Parts};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::store::KeySet;
+use kvs::store::{Commit, KeySet};
 use kvs::sync::{thread, Arc};
 
 /// Property: the key `k` exists, and a subscribe to it races a delete of
@@ -56,7 +56,8 @@ fn a_subscribe_racing_a_delete_hears_exactly_the_delete_or_nothing() {
         assert_eq!(heard, expected, "subscribe answered {subscribed}");
         let mut left = 0;
         shared
-            .subscriptions
+            .hub
+            .subscriptions()
             .for_each_subscriber(&t("k"), |_| left += 1);
         assert_eq!(left, 0, "a subscription outlived the delete");
     });
@@ -127,7 +128,8 @@ fn a_subscription_made_between_a_delete_and_a_rewrite_is_not_ended_silently() {
         let heard = heard(&notes);
         let mut left = 0;
         shared
-            .subscriptions
+            .hub
+            .subscriptions()
             .for_each_subscriber(&t("k"), |_| left += 1);
         if !subscribed {
             assert!(

@@ -270,7 +270,6 @@ fn a_job_that_cannot_write_its_output_is_counted_failed_and_the_others_run() {
         store: store.as_ref(),
         backups: &backups,
         stop: &stop,
-        ports: None,
         gate: None,
     };
     assert_eq!(

@@ -73,7 +73,6 @@ fn run_batch(
         store: store.as_ref(),
         backups,
         stop: &stop,
-        ports: None,
         gate: None,
     };
     let summary = job::run_jobs(jobs, args.max_threads.get(), &context);

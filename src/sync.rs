@@ -127,6 +127,7 @@ pub fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// decides what memory it may touch from its value. It is therefore always
 /// `std`'s atomic, even under loom, where a model-checked twin would only
 /// multiply the interleavings to explore without checking anything.
+#[allow(clippy::disallowed_types)] // std on purpose, as said above.
 pub mod stat {
     /// A relaxed event counter, split into cache-padded stripes so that
     /// threads counting at once do not contend on one cache line.

@@ -47,9 +47,7 @@ const DIAGRAM: &[(&str, Option<&[&str]>)] = &[
     ("backup", Some(&["store", "format", "sync"])),
     ("job", Some(&["store", "backup", "format"])),
     ("protocol", Some(&["token"])),
-    // The pipe writer encodes notifications in the wire format and waits
-    // on the pipe with `protocol::pipe`; protocol sits below notify.
-    ("notify", Some(&["ring", "store", "sync", "protocol"])),
+    ("notify", Some(&["ring", "store", "sync"])),
     ("server", Some(&["job", "notify", "protocol", "store"])),
     ("client", Some(&["protocol"])),
     ("bench", Some(&["store", "backup", "notify", "protocol"])),
@@ -86,14 +84,12 @@ enum Rule {
 
 /// What breaks a rule today and is being removed.
 const KNOWN_EXCEPTIONS: &[(Rule, &str, &str)] = &[
-    (Rule::Layers, "src/job/mod.rs", "server"), // removed by the notify refactor
-    (Rule::Layers, "src/job/exec.rs", "server"), // removed by the notify refactor
-    (Rule::Layers, "src/bench/load.rs", "server"), // removed by the notify refactor
-    (Rule::Layers, "src/bench/notify.rs", "server"), // removed by the notify refactor
-    (Rule::Layers, "src/store/mod.rs", "server"), // removed by the notify refactor
-    (Rule::Layers, "src/store/mod.rs", "job"),  // removed by the notify refactor
-    (Rule::LongFunction, "src/server/mod.rs", "run"), // removed by the notify refactor
-    (Rule::LongFunction, "src/bench/notify.rs", "start"), // in bench/notify.rs, which the notify refactor reworks
+    // The notification benchmark drives the server's own pipe writer on
+    // the server's wire format (`server::wire::PipeWire`) and opens its
+    // FIFOs with `server::fifo`, so that it measures the path clients get.
+    // Both could move below `server` (the FIFO helpers beside
+    // `protocol::pipe`); until then the bench reaches up for them.
+    (Rule::Layers, "src/bench/notify.rs", "server"),
 ];
 
 #[test]

@@ -1,16 +1,15 @@
 //! The timed load: worker threads issuing reads and multi-key writes.
 //!
-//! A worker writes through the store directly, or through its server
-//! [`WorkerPort`] when subscribers are attached, so that `--notify` measures
-//! the exact path a job worker takes in server mode (commit, then push to
-//! every subscriber's ring).
+//! A worker commits its writes through a [`Commit`] path: the store itself,
+//! or a server worker's notification port when subscribers are attached, so
+//! that `--notify` measures the exact path a job worker takes in server mode
+//! (commit, then push to every subscriber's ring).
 
 use super::latency::Latencies;
 use super::mix::Mix;
 use super::schedule::{Clock, RealClock, Schedule};
 use super::workload::{self, Rng};
-use crate::server::notify::WorkerPort;
-use crate::store::Store;
+use crate::store::{Commit, Store};
 use crate::token::Token;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -25,7 +24,7 @@ pub enum Sink {
     /// as nanoseconds since `epoch` (see [`workload::stamped_value`]).
     Port {
         /// This worker's port.
-        port: Box<WorkerPort>,
+        port: Box<dyn Commit + Send>,
         /// The instant send times are counted from.
         epoch: Instant,
     },
@@ -121,21 +120,17 @@ impl Worker {
     /// Writes the drawn keys; returns how many distinct keys it wrote and
     /// when (on `clock`) the store call began.
     fn write(&mut self, drawn: &[Token], seq: u64, clock: &RealClock) -> (u64, Duration) {
-        match &mut self.sink {
-            Sink::Store => {
-                let set = workload::write_set(drawn, workload::value(seq, self.value_bytes));
-                let began = clock.elapsed();
-                self.store.write(&set);
-                (set.len() as u64, began)
-            }
+        let mut direct = &*self.store;
+        let (commit, value): (&mut dyn Commit, _) = match &mut self.sink {
+            Sink::Store => (&mut direct, workload::value(seq, self.value_bytes)),
             Sink::Port { port, epoch } => {
                 let sent = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                let value = workload::stamped_value(sent, self.value_bytes);
-                let set = workload::write_set(drawn, value);
-                let began = clock.elapsed();
-                port.write(&set);
-                (set.len() as u64, began)
+                (&mut **port, workload::stamped_value(sent, self.value_bytes))
             }
-        }
+        };
+        let set = workload::write_set(drawn, value);
+        let began = clock.elapsed();
+        commit.write(&set);
+        (set.len() as u64, began)
     }
 }

@@ -1,21 +1,21 @@
 //! `--notify N`: the server's notification path under load, end to end.
 //!
-//! The rig builds the server's real parts ([`server::build`]) with one
-//! worker port per load thread and `N` session slots. Each slot gets a
-//! session whose notification pipe is a real FIFO (made in a temporary
-//! directory), is subscribed to every key, and is served by the server's own
-//! pipe writer ([`writer::run`]). On the far end of each FIFO a reader thread
+//! The rig builds the server's real notification path ([`notify::build`])
+//! with one worker port per load thread and `N` session slots. Each slot
+//! gets a session whose notification pipe is a real FIFO (made in a
+//! temporary directory), is subscribed to every key, and is served by the
+//! server's own pipe writer ([`writer::run`] on the server's [`PipeWire`]). On the far end of each FIFO a reader thread
 //! plays the client: it decodes every 82-byte notification and records how
 //! long ago its value's send time was (commit to delivery; see
 //! [`workload::stamped_value`]).
 
 use super::latency::Latencies;
 use super::workload;
+use crate::notify::subscriptions::Subscriber;
+use crate::notify::{self, writer, Hub, Layout, WorkerPort};
 use crate::protocol::{decode_notification, NOTIFICATION_LEN};
 use crate::server::fifo::{self, End};
-use crate::server::notify::WorkerPort;
-use crate::server::subscriptions::Subscriber;
-use crate::server::{self, writer, Config, Parts, Shared};
+use crate::server::wire::PipeWire;
 use crate::store::Store;
 use crate::token::Token;
 use anyhow::Context;
@@ -53,18 +53,21 @@ pub struct NotifyStats {
 /// The running notification path.
 #[derive(Debug)]
 pub struct Rig {
-    shared: Arc<Shared>,
+    hub: Arc<Hub>,
+    /// Stops the pipe writers.
+    shutdown: Arc<AtomicBool>,
     generations: Vec<u64>,
     writers: Vec<JoinHandle<()>>,
     readers: Vec<JoinHandle<io::Result<(Latencies, u64)>>>,
     delivered: Arc<AtomicU64>,
     undecodable: Arc<AtomicU64>,
     readers_stop: Arc<AtomicBool>,
-    _dir: tempfile::TempDir,
+    /// Holds the FIFOs; removed when the rig is dropped.
+    dir: tempfile::TempDir,
 }
 
 impl Rig {
-    /// Builds the server's parts over `store`, connects `subscribers`
+    /// Builds the notification path over `store`, connects `subscribers`
     /// sessions through FIFOs, subscribes each to every key, and starts the
     /// pipe writers and readers. Returns the rig and one port per worker.
     pub fn start(
@@ -79,60 +82,60 @@ impl Rig {
             .prefix("kvs-bench-")
             .tempdir()
             .context("creating a directory for the notification FIFOs")?;
-        let config = Config {
-            register_fifo: dir.path().join("register"),
-            register_mode: 0o600,
-            max_sessions: subscribers,
+        let layout = Layout {
+            sessions: subscribers,
             workers,
             ring_capacity,
-            connect_timeout: Duration::from_secs(1),
             // Every slot subscribes to every key.
             max_subscriptions: keys.len(),
-            reset_store_on_sigusr1: false,
         };
-        let Parts {
-            shared,
+        let notify::Wiring {
+            hub,
             ports,
             mergers,
-            ..
-        } = server::build(config, store);
-        let delivered = Arc::new(AtomicU64::new(0));
-        let undecodable = Arc::new(AtomicU64::new(0));
-        let readers_stop = Arc::new(AtomicBool::new(false));
-        let mut generations = Vec::with_capacity(subscribers);
-        let mut readers = Vec::with_capacity(subscribers);
-        for slot in 0..subscribers {
-            let (read_end, write_end) = fifo_pair(&dir.path().join(format!("notify-{slot}")))?;
-            generations.push(shared.slots[slot].begin(write_end));
-            let reader = Reader {
-                pipe: read_end,
-                epoch,
-                delivered: Arc::clone(&delivered),
-                undecodable: Arc::clone(&undecodable),
-                stop: Arc::clone(&readers_stop),
-            };
-            readers.push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
-        }
-        subscribe_all(&shared, keys, &generations);
-        let mut writers = Vec::with_capacity(subscribers);
-        for (slot, merger) in mergers.into_iter().enumerate() {
-            let shared = Arc::clone(&shared);
-            writers.push(spawn(format!("bench-writer-{slot}"), move || {
-                let limit = writer::held_limit(ring_capacity, workers);
-                writer::run(&shared.slots[slot], merger, limit, shared.shutdown_flag())
-            })?);
-        }
-        let rig = Rig {
-            shared,
-            generations,
-            writers,
-            readers,
-            delivered,
-            undecodable,
-            readers_stop,
-            _dir: dir,
+        } = notify::build(store, layout);
+        let mut rig = Rig {
+            hub,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            generations: Vec::with_capacity(subscribers),
+            writers: Vec::with_capacity(subscribers),
+            readers: Vec::with_capacity(subscribers),
+            delivered: Arc::new(AtomicU64::new(0)),
+            undecodable: Arc::new(AtomicU64::new(0)),
+            readers_stop: Arc::new(AtomicBool::new(false)),
+            dir,
         };
+        for slot in 0..subscribers {
+            rig.connect(slot, epoch)?;
+        }
+        subscribe_all(&rig.hub, keys, &rig.generations);
+        for (slot, merger) in mergers.into_iter().enumerate() {
+            let (hub, shutdown) = (Arc::clone(&rig.hub), Arc::clone(&rig.shutdown));
+            let limit = layout.held_limit();
+            rig.writers
+                .push(spawn(format!("bench-writer-{slot}"), move || {
+                    writer::run::<PipeWire>(&hub.slots()[slot], merger, limit, &shutdown)
+                })?);
+        }
         Ok((rig, ports))
+    }
+
+    /// Starts a session in `slot` whose notification pipe is a fresh FIFO,
+    /// and a reader thread on the FIFO's far end.
+    fn connect(&mut self, slot: usize, epoch: Instant) -> anyhow::Result<()> {
+        let (read_end, write_end) = fifo_pair(&self.dir.path().join(format!("notify-{slot}")))?;
+        self.generations
+            .push(self.hub.slots()[slot].begin(write_end));
+        let reader = Reader {
+            pipe: read_end,
+            epoch,
+            delivered: Arc::clone(&self.delivered),
+            undecodable: Arc::clone(&self.undecodable),
+            stop: Arc::clone(&self.readers_stop),
+        };
+        self.readers
+            .push(spawn(format!("bench-reader-{slot}"), move || reader.run())?);
+        Ok(())
     }
 
     /// Called once the load has stopped: waits (within reason) for the
@@ -142,11 +145,13 @@ impl Rig {
         let sessions_ended = self
             .generations
             .iter()
-            .zip(self.shared.slots.iter())
+            .zip(self.hub.slots())
             .filter(|(generation, slot)| slot.is_ended(**generation))
             .count() as u64;
         self.wait_for_delivery(expected);
-        self.shared.shut_down();
+        // Relaxed: a stop request carries no data; the writers are joined.
+        self.shutdown.store(true, Ordering::Relaxed);
+        self.hub.wake_every_writer();
         for writer in self.writers {
             writer
                 .join()
@@ -154,7 +159,7 @@ impl Rig {
         }
         // Closing the write ends lets each reader see end-of-file once it
         // has read everything; the flag covers a reader stuck otherwise.
-        for slot in self.shared.slots.iter() {
+        for slot in self.hub.slots() {
             drop(slot.take_writer_session());
         }
         // Relaxed: a stop request carries no data (results leave by join).
@@ -211,11 +216,10 @@ fn fifo_pair(path: &std::path::Path) -> anyhow::Result<(File, File)> {
 }
 
 /// Subscribes every slot's session to every key.
-fn subscribe_all(shared: &Shared, keys: &[Token], generations: &[u64]) {
+fn subscribe_all(hub: &Hub, keys: &[Token], generations: &[u64]) {
     for &key in keys {
         for (slot, &generation) in generations.iter().enumerate() {
-            shared
-                .subscriptions
+            hub.subscriptions()
                 .subscribe(key, Subscriber { slot, generation });
         }
     }

@@ -3,7 +3,9 @@
 //! A [`JobExecutor`] owns the job's output and its backup counter. Each
 //! command goes to the store as one store call, so it takes effect at one
 //! instant (see [`crate::store`]), and commands of one file run in order, so
-//! each sees the effects of those before it.
+//! each sees the effects of those before it. Writes and deletes go through
+//! a [`Commit`]: the store itself, or (in server mode) a worker's path that
+//! also notifies subscribers; reads, `SHOW` and `BACKUP` go to the store.
 
 use super::command::Command;
 use super::gate::CommandGate;
@@ -12,11 +14,12 @@ use crate::format::{
     backup_file_name, write_pair_list, write_show_lines, DELETE_MISSING, HELP_TEXT, READ_MISSING,
     WAITING,
 };
-use crate::server::notify::WorkerPort;
-use crate::store::{Deletion, KeySet, Store, WriteSet};
+use crate::store::{Commit, KeySet, Store, WriteSet};
 use crate::token::{Key, Value};
 use std::io::{self, Write};
 use std::path::PathBuf;
+// std: see `StoppableSleeper`.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -62,6 +65,9 @@ impl std::fmt::Debug for dyn Sleeper + '_ {
 /// Sleeps in short slices, returning early once `stop` is set, so a
 /// shutdown does not wait for a long `WAIT`.
 #[derive(Debug, Clone, Copy)]
+// std: the stop flag orders nothing (read Relaxed) and no loom model
+// runs it; it is the server's shutdown flag, which binaries and tests own.
+#[allow(clippy::disallowed_types)]
 pub struct StoppableSleeper<'a> {
     /// The flag that cuts a sleep short.
     pub stop: &'a AtomicBool,
@@ -82,11 +88,12 @@ impl Sleeper for StoppableSleeper<'_> {
     }
 }
 
-/// Runs commands for one job file.
+/// Runs commands for one job file, committing its writes and deletes
+/// through `C` (by default straight to the store).
 #[derive(Debug)]
-pub struct JobExecutor<'a, W: Write> {
+pub struct JobExecutor<'a, W: Write, C: Commit = &'a dyn Store> {
     store: &'a dyn Store,
-    port: Option<&'a mut WorkerPort>,
+    commit: C,
     gate: Option<&'a CommandGate>,
     backups: &'a Backups,
     sleeper: &'a dyn Sleeper,
@@ -97,7 +104,8 @@ pub struct JobExecutor<'a, W: Write> {
 }
 
 impl<'a, W: Write> JobExecutor<'a, W> {
-    /// An executor writing the job's output to `out`.
+    /// An executor writing the job's output to `out` and committing
+    /// straight to `store`.
     pub fn new(
         store: &'a dyn Store,
         backups: &'a Backups,
@@ -107,7 +115,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     ) -> Self {
         Self {
             store,
-            port: None,
+            commit: store,
             gate: None,
             backups,
             sleeper,
@@ -117,12 +125,23 @@ impl<'a, W: Write> JobExecutor<'a, W> {
             values: Vec::new(),
         }
     }
+}
 
-    /// Routes this job's writes and deletes through a worker's notification
-    /// port (server mode).
-    pub fn with_port(mut self, port: Option<&'a mut WorkerPort>) -> Self {
-        self.port = port;
-        self
+impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
+    /// Routes this job's writes and deletes through `commit` instead (in
+    /// server mode, a worker's notification path).
+    pub fn with_commit<D: Commit>(self, commit: D) -> JobExecutor<'a, W, D> {
+        JobExecutor {
+            store: self.store,
+            commit,
+            gate: self.gate,
+            backups: self.backups,
+            sleeper: self.sleeper,
+            out: self.out,
+            backup_names: self.backup_names,
+            sorted_keys: self.sorted_keys,
+            values: self.values,
+        }
     }
 
     /// Makes every command that touches the store hold `gate` (see
@@ -138,11 +157,8 @@ impl<'a, W: Write> JobExecutor<'a, W> {
         let _entered = self.gate.filter(|_| touches_store).map(CommandGate::enter);
         match command {
             Command::Write(pairs) => {
-                let batch = WriteSet::from_pairs(pairs.iter().copied());
-                match self.port.as_deref_mut() {
-                    Some(port) => port.write(&batch),
-                    None => self.store.write(&batch),
-                };
+                self.commit
+                    .write(&WriteSet::from_pairs(pairs.iter().copied()));
                 Ok(())
             }
             Command::Read(keys) => self.read(keys),
@@ -185,7 +201,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
         let set = KeySet::from_keys(self.sorted_keys.iter().copied());
-        let deletion = self.commit_delete(&set);
+        let deletion = self.commit.delete(&set);
         let missing: Vec<&Key> = self
             .sorted_keys
             .iter()
@@ -203,13 +219,6 @@ impl<'a, W: Write> JobExecutor<'a, W> {
             &mut self.out,
             missing.into_iter().map(|key| (key, DELETE_MISSING)),
         )
-    }
-
-    fn commit_delete(&mut self, set: &KeySet) -> Deletion {
-        match self.port.as_deref_mut() {
-            Some(port) => port.delete(set),
-            None => self.store.delete(set),
-        }
     }
 
     fn wait(&mut self, ms: u64) -> io::Result<()> {

@@ -3,7 +3,9 @@
 //! Every regular file whose name ends in `.job` directly inside the jobs
 //! directory is one job. `max_threads` workers take jobs from a shared list,
 //! one whole file at a time, so files run in parallel and each file's
-//! commands run in order. `X.job` writes its output to `X.out`.
+//! commands run in order. `X.job` writes its output to `X.out`. Each worker
+//! owns one [`Commit`] path for its lifetime, handed to it when it starts:
+//! the store itself in batch mode, its notification port in server mode.
 
 pub mod command;
 pub mod exec;
@@ -18,13 +20,13 @@ pub use parse::{parse_line, JobReader, Line, ParseError};
 
 use crate::backup::Backups;
 use crate::format::{INVALID_COMMAND, OUTPUT_EXTENSION};
-use crate::server::notify::WorkerPort;
-use crate::store::Store;
+use crate::store::{Commit, Store};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+// std: see `JobContext::stop` and `run_jobs_through`.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// Why the jobs could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,9 @@ pub fn find_jobs(dir: &Path) -> Result<Vec<PathBuf>, JobError> {
 
 /// What the job workers share.
 #[derive(Debug)]
+// std: the stop flag orders nothing (read Relaxed) and no loom model
+// runs it; it is the server's shutdown flag, which binaries and tests own.
+#[allow(clippy::disallowed_types)]
 pub struct JobContext<'a> {
     /// The store every job runs against.
     pub store: &'a dyn Store,
@@ -68,9 +73,6 @@ pub struct JobContext<'a> {
     /// Set to stop every job at its next command boundary (a `WAIT` in
     /// progress is cut short).
     pub stop: &'a AtomicBool,
-    /// In server mode, the workers' notification ports: each worker takes
-    /// one for its lifetime.
-    pub ports: Option<&'a Mutex<Vec<WorkerPort>>>,
     /// With `--reset-on-sigusr1`, the gate a store reset waits at; each
     /// command that touches the store holds it.
     pub gate: Option<&'a CommandGate>,
@@ -85,17 +87,29 @@ pub struct RunSummary {
     pub failed: usize,
 }
 
-/// Runs `jobs` on up to `max_threads` worker threads and waits for them.
+/// Runs `jobs` on up to `max_threads` worker threads, each committing
+/// straight to the store, and waits for them.
 pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) -> RunSummary {
+    run_jobs_through(jobs, vec![context.store; max_threads.max(1)], context)
+}
+
+/// Runs `jobs` on one worker thread per commit path of `commits` (at most
+/// one per job), each worker committing through its own, and waits for them.
+// std: the job counters only hand out indices and count failures; the
+// scope's join orders them. No loom model runs jobs.
+#[allow(clippy::disallowed_types)]
+pub fn run_jobs_through<C: Commit + Send>(
+    jobs: &[PathBuf],
+    commits: Vec<C>,
+    context: &JobContext<'_>,
+) -> RunSummary {
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
-    let workers = max_threads.clamp(1, jobs.len().max(1));
+    let workers = commits.len().min(jobs.len().max(1));
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let mut port = context
-                    .ports
-                    .and_then(|ports| ports.lock().unwrap_or_else(|p| p.into_inner()).pop());
+        for mut commit in commits.into_iter().take(workers) {
+            let (next, failed) = (&next, &failed);
+            scope.spawn(move || {
                 // A job that has not started when a stop comes never starts,
                 // so its `.out` is left as it was (see `run_job`).
                 while !is_stopped(context) {
@@ -103,7 +117,7 @@ pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) 
                     // the job paths were written before the threads started.
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(index) else { break };
-                    if let Err(error) = run_job(job, context, port.as_mut()) {
+                    if let Err(error) = run_job(job, context, &mut commit) {
                         crate::report(format_args!("kvs: job {}: {error}", job.display()));
                         // Relaxed: read only after the scope joins every worker.
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -126,13 +140,9 @@ fn is_stopped(context: &JobContext<'_>) -> bool {
     context.stop.load(Ordering::Relaxed)
 }
 
-/// Runs one job file to its end, or until `context.stop` is set. In server
-/// mode, `port` carries its commits' notifications.
-pub fn run_job(
-    job: &Path,
-    context: &JobContext<'_>,
-    port: Option<&mut WorkerPort>,
-) -> io::Result<()> {
+/// Runs one job file to its end, or until `context.stop` is set, committing
+/// its writes and deletes through `commit`.
+pub fn run_job(job: &Path, context: &JobContext<'_>, commit: impl Commit) -> io::Result<()> {
     let input = BufReader::with_capacity(1 << 16, File::open(job)?);
     // Creating the output truncates it: a job stopped before it ran must
     // leave the `.out` of an earlier run untouched.
@@ -154,7 +164,7 @@ pub fn run_job(
         output,
         BackupNames::new(dir, stem),
     )
-    .with_port(port)
+    .with_commit(commit)
     .with_gate(context.gate);
     let mut reader = JobReader::new(input);
     while !is_stopped(context) {

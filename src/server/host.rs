@@ -43,21 +43,21 @@ pub fn run(
     queue: SyncSender<QueuedConnect>,
     shared: &Shared,
 ) -> io::Result<()> {
-    let mut pending: Vec<u8> = Vec::with_capacity(4 * CONNECT_REQUEST_LEN);
-    let outcome = serve(register, &queue, shared, &mut pending);
-    refuse_unqueued(register, &mut pending, shared);
+    let mut unparsed: Vec<u8> = Vec::with_capacity(4 * CONNECT_REQUEST_LEN);
+    let outcome = serve(register, &queue, shared, &mut unparsed);
+    refuse_unqueued(register, &mut unparsed, shared);
     outcome
 }
 
 /// At shutdown: refuses the requests read but not queued, and those still
 /// waiting in the register FIFO, so their clients are not left waiting.
-fn refuse_unqueued(register: &mut File, pending: &mut Vec<u8>, shared: &Shared) {
+fn refuse_unqueued(register: &mut File, unparsed: &mut Vec<u8>, shared: &Shared) {
     let mut chunk = [0u8; 4096];
     while let Ok(n @ 1..) = register.read(&mut chunk) {
-        pending.extend_from_slice(&chunk[..n]);
+        unparsed.extend_from_slice(&chunk[..n]);
     }
     let deadline = session::refusal_deadline(shared);
-    while let Some(request) = next_request(pending) {
+    while let Some(request) = next_request(unparsed) {
         session::refuse(&request, shared, deadline, &|| false);
     }
 }
@@ -66,7 +66,7 @@ fn serve(
     register: &mut File,
     queue: &SyncSender<QueuedConnect>,
     shared: &Shared,
-    pending: &mut Vec<u8>,
+    unparsed: &mut Vec<u8>,
 ) -> io::Result<()> {
     let reader = register;
     let mut chunk = [0u8; 4096];
@@ -75,7 +75,7 @@ fn serve(
             continue;
         }
         match reader.read(&mut chunk) {
-            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            Ok(n) => unparsed.extend_from_slice(&chunk[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -86,7 +86,7 @@ fn serve(
             }
             Err(e) => return Err(e),
         }
-        while let Some(request) = next_request(pending) {
+        while let Some(request) = next_request(unparsed) {
             let queued = QueuedConnect {
                 request,
                 resets_seen: shared.resets(),
@@ -105,26 +105,26 @@ fn serve(
     Ok(())
 }
 
-/// Takes the next valid connect request off the front of `pending`,
+/// Takes the next valid connect request off the front of `unparsed`,
 /// discarding garbage before it. `None`: not enough bytes yet.
-fn next_request(pending: &mut Vec<u8>) -> Option<ConnectRequest> {
+fn next_request(unparsed: &mut Vec<u8>) -> Option<ConnectRequest> {
     loop {
-        let start = pending.iter().position(|&b| b == OP_CONNECT);
-        let skipped = start.unwrap_or(pending.len());
+        let start = unparsed.iter().position(|&b| b == OP_CONNECT);
+        let skipped = start.unwrap_or(unparsed.len());
         if skipped > 0 {
             tracing::warn!(bytes = skipped, "garbage on the register FIFO");
-            pending.drain(..skipped);
+            unparsed.drain(..skipped);
         }
         let bytes: &[u8; CONNECT_REQUEST_LEN] =
-            pending.get(..CONNECT_REQUEST_LEN)?.try_into().ok()?;
+            unparsed.get(..CONNECT_REQUEST_LEN)?.try_into().ok()?;
         match ConnectRequest::decode(bytes) {
             Ok(request) => {
-                pending.drain(..CONNECT_REQUEST_LEN);
+                unparsed.drain(..CONNECT_REQUEST_LEN);
                 return Some(request);
             }
             Err(error) => {
                 tracing::warn!(%error, "bad connect request");
-                pending.drain(..1);
+                unparsed.drain(..1);
             }
         }
     }
@@ -167,27 +167,27 @@ mod tests {
 
     #[test]
     fn finds_requests_among_garbage() {
-        let mut pending = b"\x00\x07garbage".to_vec();
-        pending.extend(request_bytes(1));
-        pending.extend([OP_CONNECT; 5]);
-        pending.extend(b"more\x01garbage\x01");
-        pending.extend(request_bytes(2));
-        let first = next_request(&mut pending).unwrap();
+        let mut unparsed = b"\x00\x07garbage".to_vec();
+        unparsed.extend(request_bytes(1));
+        unparsed.extend([OP_CONNECT; 5]);
+        unparsed.extend(b"more\x01garbage\x01");
+        unparsed.extend(request_bytes(2));
+        let first = next_request(&mut unparsed).unwrap();
         assert_eq!(first.request, Path::new("/tmp/req1"));
-        let second = next_request(&mut pending).unwrap();
+        let second = next_request(&mut unparsed).unwrap();
         assert_eq!(second.notification, Path::new("/tmp/notif2"));
-        assert!(next_request(&mut pending).is_none());
-        assert!(pending.is_empty());
+        assert!(next_request(&mut unparsed).is_none());
+        assert!(unparsed.is_empty());
     }
 
     #[test]
     fn waits_for_a_whole_request() {
         let whole = request_bytes(3);
-        let mut pending = whole[..50].to_vec();
-        assert!(next_request(&mut pending).is_none());
-        pending.extend_from_slice(&whole[50..]);
+        let mut unparsed = whole[..50].to_vec();
+        assert!(next_request(&mut unparsed).is_none());
+        unparsed.extend_from_slice(&whole[50..]);
         assert_eq!(
-            next_request(&mut pending).unwrap().response,
+            next_request(&mut unparsed).unwrap().response,
             Path::new("/tmp/resp3")
         );
     }

@@ -40,8 +40,8 @@
 
 use super::fifo::{self, End, FifoError, PinnedFifo, ReadOutcome};
 use super::host::QueuedConnect;
-use super::slots::EndReason;
 use super::Shared;
+use crate::notify::slots::EndReason;
 use crate::protocol::{encode_response, ConnectRequest, ProtocolError, Request, OP_CONNECT};
 use std::fs::File;
 use std::io;
@@ -80,7 +80,7 @@ pub fn run(slot: usize, shared: &Shared) {
 /// Refuses every connect still queued (at shutdown, once the sessions have
 /// stopped taking them).
 pub fn refuse_queued(shared: &Shared) {
-    let queue = shared.connects.lock().unwrap_or_else(|p| p.into_inner());
+    let queue = shared.lock_connects();
     let deadline = refusal_deadline(shared);
     while let Ok(queued) = queue.try_recv() {
         refuse(&queued.request, shared, deadline, &|| false);
@@ -159,7 +159,7 @@ fn serve(slot: usize, shared: &Shared, queued: &QueuedConnect) {
     let Ok(notification_watch) = pipes.notifications.try_clone() else {
         return;
     };
-    let generation = shared.slots[slot].begin(pipes.notifications);
+    let generation = shared.hub.slots()[slot].begin(pipes.notifications);
     let mut session = Session {
         slot,
         generation,
@@ -351,7 +351,7 @@ impl Opening {
 
 /// The stop condition of a session's pipe waits.
 fn should_stop(shared: &Shared, slot: usize, generation: u64) -> impl Fn() -> bool + '_ {
-    move || shared.slots[slot].is_ended(generation) || shared.is_shutting_down()
+    move || shared.hub.slots()[slot].is_ended(generation) || shared.is_shutting_down()
 }
 
 struct Session<'a> {
@@ -404,7 +404,7 @@ impl Session<'_> {
     fn handle(&mut self, op: u8, body: &[u8]) -> io::Result<Option<EndReason>> {
         let result = match Request::decode(op, body) {
             Ok(Request::Disconnect) => {
-                self.shared.subscriptions.end_slot(self.slot);
+                self.shared.hub.subscriptions().end_slot(self.slot);
                 self.respond(op, OK)?;
                 return Ok(Some(EndReason::Disconnected));
             }
@@ -472,8 +472,8 @@ impl Session<'_> {
 
     /// Drops the session's subscriptions, ends it, and closes its pipes.
     fn end(self) {
-        self.shared.subscriptions.end_slot(self.slot);
-        let slot = &self.shared.slots[self.slot];
+        self.shared.hub.subscriptions().end_slot(self.slot);
+        let slot = &self.shared.hub.slots()[self.slot];
         slot.end(self.generation);
         drop(slot.take_writer_session());
         // `requests`, `responses` and the watch close as `self` drops here.

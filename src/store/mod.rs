@@ -12,10 +12,15 @@
 //! multi-key method is never seen half done by another method.
 
 pub mod batch;
+pub mod commit;
 pub mod lockfree;
+// std: the baseline engine is std's locks and clock by design; the loom
+// models run the lock-free engine, never this one.
+#[allow(clippy::disallowed_types)]
 pub mod mutex;
 
 pub use batch::{KeySet, WriteSet};
+pub use commit::Commit;
 
 use crate::token::{Key, Value};
 use std::sync::Arc;
@@ -55,12 +60,23 @@ pub trait Store: Send + Sync {
     /// read later, from another thread, while the store keeps changing.
     fn snapshot(&self) -> Box<dyn Snapshot>;
 
-    /// The commit clock's current reading, with the two promises the
-    /// notification merge relies on (see [`crate::server::order`]):
-    /// a commit that starts after `now()` returned `x` gets a timestamp
-    /// greater than `x` (K1), and if a commit took a timestamp `<= now()`,
-    /// everything its thread did before taking it happens before `now()`
-    /// returns (K2: an Acquire read of a clock advanced with Release).
+    /// The commit clock's current reading: a lower bound of the next
+    /// commit's timestamp.
+    ///
+    /// Every engine keeps two promises here, which the notifications' merge
+    /// of the workers' rings into commit order is proved from:
+    ///
+    /// * **(K1)** A commit that starts after `now()` returned `x`, on the
+    ///   thread that called it, gets a timestamp greater than `x`.
+    /// * **(K2)** If `now()` returns `x` and some commit took a timestamp
+    ///   `ts <= x`, then everything that commit's thread did before taking
+    ///   `ts` happens before `now()` returns.
+    ///
+    /// A clock that takes each timestamp with a Release (or stronger)
+    /// read-modify-write that only increases it, and reads it here with an
+    /// Acquire load, has both: K1 by coherence of the one location, K2
+    /// because the load reads that RMW or a later one of its release
+    /// sequence and so synchronizes with it.
     fn now(&self) -> Timestamp;
 
     /// The engine's name, as `--store` spells it.
@@ -78,9 +94,9 @@ pub trait Store: Send + Sync {
     /// concurrent with it could survive it (it is not in the snapshot)
     /// after some reader saw it beside keys the clear deletes, which no
     /// single instant explains; callers that write concurrently must hold
-    /// those writes back meanwhile (the server's [`crate::job::CommandGate`]
-    /// does). An engine that can empty itself atomically on its own
-    /// overrides this.
+    /// those writes back meanwhile (the job runner's command gate, which a
+    /// store reset holds exclusively, does). An engine that can empty
+    /// itself atomically on its own overrides this.
     fn clear(&self) -> Option<Timestamp> {
         let keys = self
             .snapshot()

@@ -31,6 +31,8 @@
 //!
 //! # What the clock must guarantee
 //!
+//! The two promises of [`Store::now`], which every engine keeps:
+//!
 //! * **(K1)** A timestamp taken after a call to `now()` returned `x`, by the
 //!   same thread, is greater than `x`.
 //! * **(K2)** If `now()` returns `x` and some commit took a timestamp
@@ -107,7 +109,7 @@
 //! ends its commit normally.
 
 use crate::ring::Consumer;
-use crate::store::Timestamp;
+use crate::store::{Store, Timestamp};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cmp::Reverse;
@@ -143,6 +145,18 @@ impl<C: CommitClock + ?Sized> CommitClock for &C {
 impl<C: CommitClock + ?Sized> CommitClock for Arc<C> {
     fn now(&self) -> Timestamp {
         (**self).now()
+    }
+}
+
+/// A store's commit clock, owned, as the workers' gates and the slots'
+/// mergers read it. The one adapter from [`Store::now`], which promises K1
+/// and K2.
+#[derive(Debug, Clone)]
+pub struct StoreClock(pub std::sync::Arc<dyn Store>);
+
+impl CommitClock for StoreClock {
+    fn now(&self) -> Timestamp {
+        self.0.now()
     }
 }
 
@@ -273,26 +287,26 @@ impl fmt::Debug for CommitGuard<'_> {
 
 /// A drained message waiting for its turn. The heap is a max-heap, so the
 /// key is reversed: the smallest `(ts, arrival)` comes out first.
-struct Pending<T> {
+struct Queued<T> {
     key: Reverse<(Timestamp, u64)>,
     message: T,
 }
 
-impl<T> PartialEq for Pending<T> {
+impl<T> PartialEq for Queued<T> {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
     }
 }
 
-impl<T> Eq for Pending<T> {}
+impl<T> Eq for Queued<T> {}
 
-impl<T> PartialOrd for Pending<T> {
+impl<T> PartialOrd for Queued<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<T> Ord for Pending<T> {
+impl<T> Ord for Queued<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.key.cmp(&other.key)
     }
@@ -303,7 +317,7 @@ pub struct Merger<T, C> {
     marks: Arc<Watermarks>,
     clock: C,
     rings: Vec<Consumer<(Timestamp, T)>>,
-    heap: BinaryHeap<Pending<T>>,
+    heap: BinaryHeap<Queued<T>>,
     /// Messages drained so far: breaks timestamp ties in arrival order,
     /// which is push order for the messages of one commit.
     arrivals: u64,
@@ -333,7 +347,7 @@ impl<T, C: CommitClock> Merger<T, C> {
     }
 
     /// Messages drained but not yet emitted.
-    pub fn pending(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.heap.len()
     }
 
@@ -378,7 +392,7 @@ impl<T, C: CommitClock> Merger<T, C> {
             let heap = &mut self.heap;
             let arrivals = &mut self.arrivals;
             ring.drain_with(|(ts, message)| {
-                heap.push(Pending {
+                heap.push(Queued {
                     key: Reverse((ts, *arrivals)),
                     message,
                 });
@@ -393,8 +407,8 @@ impl<T, C: CommitClock> Merger<T, C> {
             if top.key.0 .0 > limit {
                 break;
             }
-            if let Some(pending) = self.heap.pop() {
-                out.push(pending.message);
+            if let Some(queued) = self.heap.pop() {
+                out.push(queued.message);
             }
         }
         out.len() - before
@@ -405,7 +419,7 @@ impl<T, C> fmt::Debug for Merger<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Merger")
             .field("rings", &self.rings.len())
-            .field("pending", &self.heap.len())
+            .field("held", &self.heap.len())
             .finish()
     }
 }

@@ -33,9 +33,9 @@ fn absorb_respects_its_limit_and_the_heap_shrinks_after_a_burst() {
         rings[0].push((ts, (ts, tag))).unwrap();
     }
     merger.absorb(0);
-    assert_eq!(merger.pending(), 0, "a full heap drains nothing");
+    assert_eq!(merger.held(), 0, "a full heap drains nothing");
     merger.absorb(1);
-    assert_eq!(merger.pending(), 40);
+    assert_eq!(merger.held(), 40);
     guard.end();
     let mut out = Vec::new();
     assert_eq!(merger.collect_ready(&mut out), 40);
@@ -73,7 +73,7 @@ fn a_message_waits_for_an_earlier_commit_in_flight() {
     fast.end();
 
     assert_eq!(merger.collect_ready(&mut out), 0, "ts 2 must wait for ts 1");
-    assert_eq!(merger.pending(), 1);
+    assert_eq!(merger.held(), 1);
 
     rings[0].push((slow_ts, (slow_ts, 0))).unwrap();
     slow.end();

@@ -11,7 +11,8 @@
 //! The state is `AWAKE`, `PARKED` (the writer announced it may sleep) or
 //! `NOTIFIED` (a ringer claimed the wake-up).
 //!
-//! Writer, when a round found nothing to do:
+//! Writer, when a round found nothing to do ([`Doorbell::park_unless`]
+//! takes these steps):
 //!
 //! 1. `prepare_park`: store `PARKED`, then `fence(SeqCst)`;
 //! 2. re-check for work (load each ring's `tail`);
@@ -177,6 +178,19 @@ impl Doorbell {
         };
         self.cancel_park();
         rung
+    }
+
+    /// Waiter, the whole sleep: announces it, re-checks with `work_ready`
+    /// (which must load what the ringers publish before they ring), and
+    /// parks for at most `timeout` unless work was found. Returns whether
+    /// it slept and was rung.
+    pub fn park_unless(&self, work_ready: impl FnOnce() -> bool, timeout: Duration) -> bool {
+        self.prepare_park();
+        if work_ready() {
+            self.cancel_park();
+            return false;
+        }
+        self.park_timeout(timeout)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! In server mode every job worker owns a [`WorkerPort`]: its watermark gate
 //! and the producer end of its ring to every session slot. A write or delete
-//! runs inside the gate (see [`super::order`]): the worker publishes a lower
+//! runs inside the gate (see [`super::merge`]): the worker publishes a lower
 //! bound of its commit timestamp, commits, pushes `(ts, note)` to the ring of
 //! every subscriber of every key it changed, and goes idle. Pushing never
 //! blocks and never makes a system call; the only system call is the wake-up
@@ -25,10 +25,11 @@
 //! subscription could miss the delete that followed its check, be ended by
 //! a delete it never heard of, or hear a write that came after its delete.
 //!
-//! So each commit holds the [`KeyLocks`] stripes of its keys around its
-//! whole fan-out (shared for a write, exclusively for a delete), and a
-//! subscribe or unsubscribe holds its key's stripe exclusively around its
-//! check and its change of the table. **Linearization point of a subscribe:
+//! So each commit holds the [`KeyLocks`](super::key_locks::KeyLocks)
+//! stripes of its keys around its whole fan-out (shared for a write,
+//! exclusively for a delete), and a subscribe or unsubscribe
+//! ([`Hub::subscribe`], [`Hub::unsubscribe`]) holds its key's stripe
+//! exclusively around its check and its change of the table. **Linearization point of a subscribe:
 //! the store read that finds the key present, made while the session holds
 //! the key's stripe exclusively.** Every commit to the key then lies wholly
 //! before it (the read sees it; its subscriber lookup ran before the
@@ -40,12 +41,11 @@
 //! the key can push between the two, and `DELETED` is the last notification.
 //! (Modelled in `loom_tests/subscribe_vs_delete.rs`.)
 
-use super::key_locks::{KeyLocks, Mode, Stripes};
-use super::order::{CommitClock, WorkerGate};
-use super::slots::Slot;
-use super::subscriptions::{Subscribed, Subscriber, Subscriptions};
+use super::key_locks::{Mode, Stripes};
+use super::merge::{StoreClock, WorkerGate};
+use super::Hub;
 use crate::ring::Producer;
-use crate::store::{Deletion, KeySet, Store, Timestamp, WriteSet};
+use crate::store::{Commit, Deletion, KeySet, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use std::sync::Arc;
 
@@ -60,68 +60,18 @@ pub struct Note {
     pub value: Option<Value>,
 }
 
-/// A notification ring entry: the commit timestamp and the note.
-pub type Entry = (Timestamp, Note);
-
-/// The commit clock of a store, owned, as a client's merger reads it.
-#[derive(Debug, Clone)]
-pub struct StoreClock(pub Arc<dyn Store>);
-
-impl CommitClock for StoreClock {
-    fn now(&self) -> Timestamp {
-        self.0.now()
-    }
-}
-
-impl CommitClock for dyn Store {
-    fn now(&self) -> Timestamp {
-        Store::now(self)
-    }
-}
-
-/// What the workers share: the store, the subscriptions and the slots.
-#[derive(Debug)]
-pub struct Fanout {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// Who is subscribed to what.
-    pub subscriptions: Arc<Subscriptions>,
-    /// The session slots.
-    pub slots: Arc<[Slot]>,
-    /// Make subscribes and commits of one key exclude each other (module
-    /// doc).
-    pub locks: KeyLocks,
-}
-
-impl Fanout {
-    /// Subscribes `subscriber` to `key` if the key exists (module doc: the
-    /// read is the subscription's linearization point). `None`: the key
-    /// does not exist, and no subscription is made.
-    pub fn subscribe(&self, key: Key, subscriber: Subscriber) -> Option<Subscribed> {
-        let _excluding_commits = self.locks.hold_key(&key);
-        let mut values = Vec::with_capacity(1);
-        // The linearization point of the subscribe.
-        self.store.read(&KeySet::from_keys([key]), &mut values);
-        let exists = values.first().is_some_and(Option::is_some);
-        exists.then(|| self.subscriptions.subscribe(key, subscriber))
-    }
-
-    /// Removes `slot`'s subscription to `key`; false if there was none. Its
-    /// notifications are then exactly the commits to `key` between the
-    /// subscribe and this call.
-    pub fn unsubscribe(&self, key: &Key, slot: usize) -> bool {
-        let _excluding_commits = self.locks.hold_key(key);
-        self.subscriptions.unsubscribe(key, slot)
-    }
-}
+/// What a notification ring carries: the commit timestamp and the note.
+pub type StampedNote = (Timestamp, Note);
 
 /// One worker's gate and rings.
 #[derive(Debug)]
 pub struct WorkerPort {
-    fanout: Arc<Fanout>,
+    hub: Arc<Hub>,
+    /// The store's clock, which the gate reads before each commit.
+    clock: StoreClock,
     gate: WorkerGate,
     /// The producer end of this worker's ring to each slot, by slot index.
-    rings: Vec<Producer<Entry>>,
+    rings: Vec<Producer<StampedNote>>,
     /// Slots pushed to during the current commit, to wake afterwards.
     touched: Vec<usize>,
     /// The key-lock stripes of the current commit.
@@ -129,10 +79,16 @@ pub struct WorkerPort {
 }
 
 impl WorkerPort {
-    /// A port for one worker.
-    pub fn new(fanout: Arc<Fanout>, gate: WorkerGate, rings: Vec<Producer<Entry>>) -> Self {
+    /// A port for one worker (see [`super::build`]).
+    pub(super) fn new(
+        hub: Arc<Hub>,
+        clock: StoreClock,
+        gate: WorkerGate,
+        rings: Vec<Producer<StampedNote>>,
+    ) -> Self {
         Self {
-            fanout,
+            hub,
+            clock,
             gate,
             rings,
             touched: Vec::new(),
@@ -140,11 +96,58 @@ impl WorkerPort {
         }
     }
 
+    /// Runs one commit and its pushes holding the key locks of `keys` in
+    /// `mode` and inside the worker's watermark gate (see [`super::merge`]);
+    /// ends the subscriptions the commit asks to end before releasing the
+    /// locks; then wakes the pipe writers it pushed to.
+    fn gated<'k, R>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k Key>,
+        mode: Mode,
+        commit: impl FnOnce(&mut Pusher<'_>) -> R,
+    ) -> R {
+        let Self {
+            hub,
+            clock,
+            gate,
+            rings,
+            touched,
+            stripes,
+        } = self;
+        hub.locks.stripes_of(keys, stripes);
+        let held = hub.locks.hold(stripes, mode);
+        let guard = gate.begin(clock);
+        let mut pusher = Pusher {
+            hub,
+            rings,
+            touched,
+            end_when_done: Vec::new(),
+        };
+        let result = commit(&mut pusher);
+        guard.end();
+        for key in &pusher.end_when_done {
+            hub.subscriptions.end_key(key);
+        }
+        drop(held);
+        self.wake_touched();
+        result
+    }
+
+    fn wake_touched(&mut self) {
+        for slot in self.touched.drain(..) {
+            self.hub.slots[slot].wake_writer();
+        }
+    }
+}
+
+/// A worker's commits in server mode: each commit also reaches the
+/// subscribers of the keys it changed, in commit order (module doc).
+impl Commit for WorkerPort {
     /// Commits `batch` and notifies the subscribers of its keys.
-    pub fn write(&mut self, batch: &WriteSet) -> Timestamp {
+    fn write(&mut self, batch: &WriteSet) -> Timestamp {
         let keys = batch.pairs().iter().map(|(key, _)| key);
-        self.gated(keys, Mode::Shared, |pusher| {
-            let ts = pusher.fanout.store.write(batch);
+        self.gated(keys, Mode::Concurrent, |pusher| {
+            let ts = pusher.hub.store.write(batch);
             for (key, value) in batch.pairs() {
                 pusher.push(ts, key, Some(*value));
             }
@@ -155,9 +158,9 @@ impl WorkerPort {
     /// Deletes `keys`, notifies the subscribers of those that were present,
     /// and ends their subscriptions, all before a later commit of those keys
     /// can look their subscribers up (module doc).
-    pub fn delete(&mut self, keys: &KeySet) -> Deletion {
+    fn delete(&mut self, keys: &KeySet) -> Deletion {
         self.gated(keys.keys(), Mode::Exclusive, |pusher| {
-            let deletion = pusher.fanout.store.delete(keys);
+            let deletion = pusher.hub.store.delete(keys);
             if let Some(ts) = deletion.ts {
                 for key in removed_keys(keys, &deletion) {
                     pusher.push(ts, key, None);
@@ -166,48 +169,6 @@ impl WorkerPort {
             pusher.end_when_done = removed_keys(keys, &deletion).copied().collect();
             deletion
         })
-    }
-
-    /// Runs one commit and its pushes holding the key locks of `keys` in
-    /// `mode` and inside the worker's watermark gate (see [`super::order`]);
-    /// ends the subscriptions the commit asks to end before releasing the
-    /// locks; then wakes the pipe writers it pushed to.
-    fn gated<'k, R>(
-        &mut self,
-        keys: impl IntoIterator<Item = &'k Key>,
-        mode: Mode,
-        commit: impl FnOnce(&mut Pusher<'_>) -> R,
-    ) -> R {
-        let Self {
-            fanout,
-            gate,
-            rings,
-            touched,
-            stripes,
-        } = self;
-        fanout.locks.stripes_of(keys, stripes);
-        let held = fanout.locks.hold(stripes, mode);
-        let guard = gate.begin(&*fanout.store);
-        let mut pusher = Pusher {
-            fanout,
-            rings,
-            touched,
-            end_when_done: Vec::new(),
-        };
-        let result = commit(&mut pusher);
-        guard.end();
-        for key in &pusher.end_when_done {
-            fanout.subscriptions.end_key(key);
-        }
-        drop(held);
-        self.wake_touched();
-        result
-    }
-
-    fn wake_touched(&mut self) {
-        for slot in self.touched.drain(..) {
-            self.fanout.slots[slot].wake_writer();
-        }
     }
 }
 
@@ -221,8 +182,8 @@ fn removed_keys<'a>(keys: &'a KeySet, deletion: &'a Deletion) -> impl Iterator<I
 
 /// A commit's access to the subscribers' rings.
 struct Pusher<'a> {
-    fanout: &'a Fanout,
-    rings: &'a mut [Producer<Entry>],
+    hub: &'a Hub,
+    rings: &'a mut [Producer<StampedNote>],
     touched: &'a mut Vec<usize>,
     /// Keys whose subscriptions end with this commit (a delete).
     end_when_done: Vec<Key>,
@@ -233,12 +194,12 @@ impl Pusher<'_> {
     /// whose ring is full has its session ended (module doc).
     fn push(&mut self, ts: Timestamp, key: &Key, value: Option<Value>) {
         let Self {
-            fanout,
+            hub,
             rings,
             touched,
             ..
         } = self;
-        fanout.subscriptions.for_each_subscriber(key, |subscriber| {
+        hub.subscriptions.for_each_subscriber(key, |subscriber| {
             let note = Note {
                 generation: subscriber.generation,
                 key: *key,
@@ -250,7 +211,7 @@ impl Pusher<'_> {
             if ring.push((ts, note)).is_err() {
                 // The client is not reading: end its session rather than
                 // leave a gap (module doc).
-                fanout.slots[subscriber.slot].end(subscriber.generation);
+                hub.slots[subscriber.slot].end(subscriber.generation);
             }
             if !touched.contains(&subscriber.slot) {
                 touched.push(subscriber.slot);

@@ -9,7 +9,7 @@
 //! exclude each other; the merge puts their notifications in commit order),
 //! deletes, subscribes and unsubscribes hold them exclusively. Stripes are
 //! always taken in ascending index order, so two commits cannot deadlock.
-//! See [`super::notify`] for what this buys: a subscription's notifications
+//! See [`super::port`] for what this buys: a subscription's notifications
 //! are exactly the commits to its key after it, and a `DELETED` is the last.
 
 use crate::sync::{self, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -28,8 +28,9 @@ pub type Stripes = SmallVec<[usize; 4]>;
 /// How a holder takes its stripes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// A write: excludes subscribes, unsubscribes and deletes.
-    Shared,
+    /// A write: runs beside other writes; excludes subscribes,
+    /// unsubscribes and deletes.
+    Concurrent,
     /// A delete, a subscribe or an unsubscribe: excludes everything.
     Exclusive,
 }
@@ -43,8 +44,8 @@ pub struct KeyLocks {
 
 /// Stripes held (one of the two lists is empty); released when dropped.
 #[derive(Debug)]
-pub struct Held<'a> {
-    _shared: SmallVec<[RwLockReadGuard<'a, ()>; 4]>,
+pub struct StripeGuards<'a> {
+    _concurrent: SmallVec<[RwLockReadGuard<'a, ()>; 4]>,
     _exclusive: SmallVec<[RwLockWriteGuard<'a, ()>; 4]>,
 }
 
@@ -77,17 +78,17 @@ impl KeyLocks {
 
     /// Takes `stripes` (ascending, as [`stripes_of`](Self::stripes_of)
     /// gives them) in `mode`, waiting for holders that exclude it.
-    pub fn hold(&self, stripes: &[usize], mode: Mode) -> Held<'_> {
+    pub fn hold(&self, stripes: &[usize], mode: Mode) -> StripeGuards<'_> {
         // A poisoned stripe guards no data (`()`): its holder panicked after
         // or before its commit, and the stripe still excludes as before.
-        let mut held = Held {
-            _shared: SmallVec::new(),
+        let mut held = StripeGuards {
+            _concurrent: SmallVec::new(),
             _exclusive: SmallVec::new(),
         };
         for &i in stripes {
             let stripe = &self.stripes[i];
             match mode {
-                Mode::Shared => held._shared.push(sync::read(stripe)),
+                Mode::Concurrent => held._concurrent.push(sync::read(stripe)),
                 Mode::Exclusive => held._exclusive.push(sync::write(stripe)),
             }
         }
@@ -95,7 +96,7 @@ impl KeyLocks {
     }
 
     /// Takes the stripe of one key exclusively.
-    pub fn hold_key(&self, key: &Key) -> Held<'_> {
+    pub fn hold_key(&self, key: &Key) -> StripeGuards<'_> {
         let mut stripes = Stripes::new();
         self.stripes_of([key], &mut stripes);
         self.hold(&stripes, Mode::Exclusive)

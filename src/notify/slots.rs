@@ -13,7 +13,7 @@
 //! A session is *ended* by raising `ended` to its generation; everyone
 //! serving the session (its manager, its pipe writer) polls that and stops.
 
-use super::wake::Doorbell;
+use super::doorbell::Doorbell;
 use crate::sync::{self, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::fs::File;
 

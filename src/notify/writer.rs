@@ -5,21 +5,39 @@
 //! The rings are the only buffer a worker writes to, and a full ring ends
 //! the client's session, so the writer keeps them empty: it drains them
 //! into its merge heap every round, and also while it waits for a client's
-//! full pipe to accept more, up to [`held_limit`] notes. A client that
+//! full pipe to accept more, up to
+//! [`Layout::held_limit`](super::Layout::held_limit) notes. A client that
 //! keeps reading therefore only loses its session when a burst outruns the
 //! rings *and* that heap. After a burst, the heap and the byte buffer give
 //! their memory back down to a small floor.
+//!
+//! The bytes on the pipe are the server's wire format, which this module
+//! does not know: a [`Wire`] encodes each note and waits for a full pipe.
 
-use super::fifo;
-use super::notify::{Note, StoreClock};
-use super::order::Merger;
+use super::port::Note;
 use super::slots::Slot;
-use crate::protocol::{encode_notification, NOTIFICATION_LEN};
+use super::NoteMerger;
 use std::fs::File;
 use std::io::{self, Write};
+// std: the server's shutdown flag, a stop request read Relaxed that orders
+// nothing; the loom models drive the writer's parts, never its loop.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
+
+/// How notes go out on a client's notification pipe.
+pub trait Wire {
+    /// The bytes one encoded note takes.
+    const NOTE_LEN: usize;
+
+    /// Appends the wire form of `note` to `bytes`.
+    fn encode(note: &Note, bytes: &mut Vec<u8>);
+
+    /// Waits up to `timeout` for the full, non-blocking `pipe` to accept
+    /// more bytes (returning early is harmless: the writer tries again).
+    fn wait_writable(pipe: &File, timeout: Duration) -> io::Result<()>;
+}
 
 /// How long the writer sleeps with nothing to do, unless woken.
 const IDLE_NAP: Duration = Duration::from_millis(50);
@@ -36,14 +54,11 @@ const PIPE_WAIT: Duration = Duration::from_millis(1);
 /// Notes the merge heap keeps room for after a burst.
 const KEEP_NOTES: usize = 1024;
 
-/// The most notes the writer holds in its merge heap, beyond what the rings
-/// hold, for a client whose pipe is full: four rings' worth per worker.
-pub fn held_limit(ring_capacity: usize, workers: usize) -> usize {
-    ring_capacity.saturating_mul(workers).saturating_mul(4)
-}
-
-/// Runs until `shutdown` is set.
-pub fn run(slot: &Slot, mut merger: Merger<Note, StoreClock>, limit: usize, shutdown: &AtomicBool) {
+/// Runs until `shutdown` is set, holding at most `limit` notes in the merge
+/// heap while the client's pipe is full (see
+/// [`Layout::held_limit`](super::Layout::held_limit)).
+#[allow(clippy::disallowed_types)] // std: see the import.
+pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown: &AtomicBool) {
     let mut ready = Vec::new();
     let mut bytes = Vec::new();
     let mut held_rounds = 0;
@@ -57,16 +72,19 @@ pub fn run(slot: &Slot, mut merger: Merger<Note, StoreClock>, limit: usize, shut
                 merger: &mut merger,
                 limit,
             };
-            deliver(slot, &ready, &mut bytes, &mut pipe, shutdown);
+            deliver::<W>(slot, &ready, &mut bytes, &mut pipe, shutdown);
             continue;
         }
-        if merger.pending() > 0 {
+        if merger.held() > 0 {
             wait_for_commit(&mut held_rounds);
             continue;
         }
         held_rounds = 0;
-        shrink(&mut merger, &mut ready, &mut bytes);
-        sleep(slot, &mut merger);
+        shrink::<W>(&mut merger, &mut ready, &mut bytes);
+        // The timeout bounds how long a shutdown or a session end (which
+        // also ring) could go unnoticed if a ring ever raced the park.
+        slot.doorbell()
+            .park_unless(|| merger.rings_nonempty(), IDLE_NAP);
     }
 }
 
@@ -82,23 +100,10 @@ fn wait_for_commit(held_rounds: &mut u32) {
 }
 
 /// Gives back what a burst grew, once the writer is idle.
-fn shrink(merger: &mut Merger<Note, StoreClock>, ready: &mut Vec<Note>, bytes: &mut Vec<u8>) {
+fn shrink<W: Wire>(merger: &mut NoteMerger, ready: &mut Vec<Note>, bytes: &mut Vec<u8>) {
     merger.shrink(KEEP_NOTES);
     ready.shrink_to(KEEP_NOTES);
-    bytes.shrink_to(KEEP_NOTES * NOTIFICATION_LEN);
-}
-
-/// Sleeps until a worker rings the slot's doorbell.
-fn sleep(slot: &Slot, merger: &mut Merger<Note, StoreClock>) {
-    let doorbell = slot.doorbell();
-    doorbell.prepare_park();
-    if merger.rings_nonempty() {
-        doorbell.cancel_park();
-        return;
-    }
-    // The timeout bounds how long a shutdown or a session end (which also
-    // ring) could go unnoticed if a ring ever raced the park.
-    doorbell.park_timeout(IDLE_NAP);
+    bytes.shrink_to(KEEP_NOTES * W::NOTE_LEN);
 }
 
 /// The notes of `notes` that may go to the session `generation`: those
@@ -123,13 +128,14 @@ pub fn deliverable<'a>(
 
 /// What the writer does while a client's pipe is full: keep the rings empty.
 struct Draining<'a> {
-    merger: &'a mut Merger<Note, StoreClock>,
+    merger: &'a mut NoteMerger,
     limit: usize,
 }
 
 /// Writes the notes of the slot's current session to its pipe; drops the
 /// rest (they were meant for an earlier session, or there is no client).
-fn deliver(
+#[allow(clippy::disallowed_types)] // std: see the import.
+fn deliver<W: Wire>(
     slot: &Slot,
     notes: &[Note],
     bytes: &mut Vec<u8>,
@@ -143,7 +149,7 @@ fn deliver(
     let generation = current.generation;
     bytes.clear();
     for note in deliverable(slot, generation, notes) {
-        bytes.extend_from_slice(&encode_notification(&note.key, note.value.as_ref()));
+        W::encode(note, bytes);
     }
     if bytes.is_empty() {
         return;
@@ -152,7 +158,7 @@ fn deliver(
         // Relaxed: a stop request carries no data.
         slot.is_ended(generation) || shutdown.load(Ordering::Relaxed)
     };
-    if let Err(error) = write_draining(&mut current.pipe, bytes, stop, draining) {
+    if let Err(error) = write_draining::<W>(&mut current.pipe, bytes, stop, draining) {
         tracing::info!(%error, generation, "notification pipe closed");
         slot.end(generation);
     }
@@ -161,7 +167,7 @@ fn deliver(
 /// Writes all of `bytes` to the non-blocking `pipe`, draining the rings
 /// while the pipe is full. Fails with `Interrupted` when `stop()` says so,
 /// and with `BrokenPipe` when the client is gone.
-fn write_draining(
+fn write_draining<W: Wire>(
     pipe: &mut File,
     mut bytes: &[u8],
     stop: impl Fn() -> bool,
@@ -176,7 +182,7 @@ fn write_draining(
                     return Err(io::ErrorKind::Interrupted.into());
                 }
                 draining.merger.absorb(draining.limit);
-                fifo::wait_ready(pipe, true, PIPE_WAIT)?;
+                W::wait_writable(pipe, PIPE_WAIT)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

@@ -1,0 +1,25 @@
+//! The notification pipe's wire format, as the pipe writers put notes on it.
+
+use super::fifo;
+use crate::protocol::{encode_notification, NOTIFICATION_LEN};
+use crate::notify::writer::Wire;
+use crate::notify::Note;
+use std::fs::File;
+use std::io;
+use std::time::Duration;
+
+/// Notes as [`protocol`](super::protocol) encodes them, on a FIFO.
+#[derive(Debug, Clone, Copy)]
+pub struct PipeWire;
+
+impl Wire for PipeWire {
+    const NOTE_LEN: usize = NOTIFICATION_LEN;
+
+    fn encode(note: &Note, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&encode_notification(&note.key, note.value.as_ref()));
+    }
+
+    fn wait_writable(pipe: &File, timeout: Duration) -> io::Result<()> {
+        fifo::wait_ready(pipe, true, timeout).map(drop)
+    }
+}
