@@ -16,6 +16,9 @@ use crate::store::Store;
 use anyhow::Context;
 use nix::sys::signal::SigSet;
 use std::path::{Path, PathBuf};
+// std: the batch stop flag is `JobContext::stop`'s (std, see there); no
+// loom model runs the binary's orchestration.
+#[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +54,7 @@ fn restore(backup: &Path, store: &dyn Store) -> anyhow::Result<()> {
 
 /// Batch mode: run the jobs, wait for the backups, exit. SIGINT, SIGTERM and SIGHUP
 /// stop the jobs at a command boundary.
+#[allow(clippy::disallowed_types)] // the std stop flag above
 fn run_batch(
     args: &Args,
     store: Arc<dyn Store>,

@@ -1,14 +1,14 @@
 //! The notification pipe's wire format, as the pipe writers put notes on it.
 
 use super::fifo;
-use crate::protocol::{encode_notification, NOTIFICATION_LEN};
 use crate::notify::writer::Wire;
 use crate::notify::Note;
+use crate::protocol::{encode_notification, NOTIFICATION_LEN};
 use std::fs::File;
 use std::io;
 use std::time::Duration;
 
-/// Notes as [`protocol`](super::protocol) encodes them, on a FIFO.
+/// Notes as [`protocol`](crate::protocol) encodes them, on a FIFO.
 #[derive(Debug, Clone, Copy)]
 pub struct PipeWire;
 
