@@ -16,6 +16,7 @@ mod store_atomic_read;
 mod store_iteration_vs_retire;
 mod store_overlapping_writers;
 mod store_pending_commit;
+mod store_record_retire_after_settle;
 mod store_retire_vs_write;
 mod store_snapshot_vs_prune;
 mod store_stale_floor;

@@ -136,12 +136,25 @@ impl LockFreeStore {
     /// An empty store whose registry holds `slots` snapshots at once (small
     /// values keep loom models small).
     pub fn with_snapshot_slots(slots: usize) -> Self {
+        Self::with_reclaimer(slots, Reclaimer::new())
+    }
+
+    /// As [`Self::with_snapshot_slots`]; under `--features loom` the
+    /// reclamation stand-in then frees retired memory as early as
+    /// crossbeam-epoch could, so a model reports a use-after-free
+    /// (`reclaim.rs`). Without the feature it is the same store.
+    #[doc(hidden)]
+    pub fn with_eager_reclamation(slots: usize) -> Self {
+        Self::with_reclaimer(slots, Reclaimer::with_eager_frees(true))
+    }
+
+    fn with_reclaimer(slots: usize, reclaim: Reclaimer) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: Index::new(),
                 clock: Clock::new(),
                 registry: Registry::with_capacity(slots),
-                reclaim: Reclaimer::new(),
+                reclaim,
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
