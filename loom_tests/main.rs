@@ -21,6 +21,7 @@ mod store_retire_vs_write;
 mod store_snapshot_vs_prune;
 mod store_stale_floor;
 mod store_sweep_vs_write;
+mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
 mod store_two_snapshots;
 mod subscribe_vs_delete;

@@ -286,7 +286,10 @@ impl Version {
     /// its own word, body and `next` are taken exclusively. Returns the
     /// `next` pointer it held, leaving null.
     pub(crate) fn poison(&mut self) -> *mut Version {
-        self.own.poison();
+        self.own.state.with_mut(|word| {
+            assert_ne!(*word, FREED, "double free of a version");
+            *word = FREED;
+        });
         self.body.with_mut(|_| ());
         self.next
             .with_mut(|next| std::mem::replace(next, std::ptr::null_mut()))
