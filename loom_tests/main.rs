@@ -13,6 +13,7 @@ mod reset_vs_write;
 mod ring;
 mod session_end;
 mod store_atomic_read;
+mod store_delete_absent_key;
 mod store_iteration_vs_retire;
 mod store_overlapping_writers;
 mod store_pending_commit;
