@@ -36,7 +36,7 @@ fn a_snapshot_iterating_past_a_retired_and_replaced_entry_sees_its_instant() {
 /// happens-before edges that would blunt that model's ordering check.)
 #[test]
 fn a_snapshot_never_reads_a_retired_entry_after_its_free() {
-    check(Some(2), || {
+    check(Some(1), || {
         iterate_past_a_retirement(LockFreeStore::with_eager_reclamation(2))
     });
 }
