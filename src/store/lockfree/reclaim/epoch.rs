@@ -99,6 +99,8 @@ pub(crate) struct Pin {
     /// `None` for a store that frees only when it drops (no book-keeping).
     epoch: Option<StdArc<Epoch>>,
     slot: usize,
+    /// Not `Send`, like crossbeam's guard: a pin belongs to its thread.
+    _thread_bound: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for Pin {
@@ -131,6 +133,7 @@ impl Epoch {
             return Pin {
                 epoch: None,
                 slot: 0,
+                _thread_bound: std::marker::PhantomData,
             };
         }
         let me = loom::thread::current().id();
@@ -163,6 +166,7 @@ impl Epoch {
         Pin {
             epoch: Some(StdArc::clone(self)),
             slot,
+            _thread_bound: std::marker::PhantomData,
         }
     }
 
