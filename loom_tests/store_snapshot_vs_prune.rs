@@ -15,8 +15,9 @@ use kvs::sync::{thread, Arc};
 /// `Registry::horizon` (a pruner either sees the new slot or computed its
 /// horizon from a clock value the snapshot's timestamp is not older than).
 ///
-/// Not covered: freeing. Under loom retired chains are freed when the store
-/// drops; that a pinned reader outlives the free is crossbeam-epoch's part.
+/// Not covered: freeing. This store keeps retired chains until it drops;
+/// the grace period is checked by the models whose store frees as early as
+/// crossbeam-epoch could (`with_eager_reclamation`).
 #[test]
 fn pruning_never_unlinks_a_version_a_snapshot_can_see() {
     check(Some(4), || {

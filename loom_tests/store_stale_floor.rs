@@ -13,11 +13,11 @@ use kvs::sync::{thread, Arc};
 /// then `1` or `a`, never absent: `(1, None)` is in no linearization.
 ///
 /// Relies on: a fresh entry proving absence only back to its own insertion.
-/// A's entry may be made (and its floor read) before B's retirement raises
-/// the `retired` watermark, and inserted after; the writer must then raise
-/// the floor it publishes (`write.rs`, `fresh_entry`), or a reader at a
-/// timestamp older than the retirement finds A's chain exhausted and
-/// answers "absent".
+/// A's entry may be made before B's retirement raises the `retired`
+/// watermark, and inserted after; its floor must therefore be fixed only
+/// once the entry is found in the index (`index.rs`, `Entry::floor`), or a
+/// reader at a timestamp older than the retirement finds A's chain
+/// exhausted and answers "absent".
 #[test]
 fn a_fresh_entry_never_proves_absence_before_its_insertion() {
     check(Some(2), || {

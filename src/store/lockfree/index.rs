@@ -246,10 +246,38 @@ mod imp {
     /// CAS. Lookups therefore do not synchronize with each other, so the
     /// models cannot lean on the index for orderings the engine must
     /// provide; an insert or removal synchronizes with the lookups that
-    /// observe it, as flurry's do. As in flurry, `get_or_insert` makes
-    /// the new entry between its failed lookup and its insert, so the
-    /// models see that window (model `store_stale_floor` lives in it).
-    /// Nodes are freed when the index drops (the models' runs are short).
+    /// observe it, as flurry's do. Nodes are freed when the index drops
+    /// (the models' runs are short; flurry's nodes are `seize`'s).
+    ///
+    /// Correspondence with flurry 0.5's `try_insert` (`HashMap::put` with
+    /// `no_replacement`) and `compute_if_present`, step by step:
+    /// * *Make before insert.* The real `get_or_insert` looks the key up,
+    ///   and on a miss builds the entry (`Arc::new(make())`) before calling
+    ///   `try_insert`, which boxes it before touching any bin. Here too the
+    ///   entry is made after the failed lookup and before the insert, so
+    ///   the window between them, in which other threads may insert,
+    ///   retire and remove the key's entries, is explored (model
+    ///   `store_stale_floor` lives in it).
+    /// * *Publication.* flurry publishes the node with one CAS into an
+    ///   empty bin, or, into a non-empty bin, with one store to the last
+    ///   node's `next` under the bin's lock; the node and value are fully
+    ///   built before either. Here: one CAS. A lookup sees the entry only
+    ///   through that CAS, so never before its insertion completes.
+    /// * *Key already present.* flurry returns the current value (checked
+    ///   on the bin's first node without the lock, else under it) and drops
+    ///   the new one; here the failed CAS returns the node that beat us
+    ///   and the new one is dropped unpublished. Either way the caller may
+    ///   get an entry that is being retired, and helps remove it.
+    /// * *Conditional removal.* flurry's `compute_if_present` holds the
+    ///   bin's lock while the closure compares identities and then unlinks
+    ///   the node, or, to keep it, swaps in a clone of the `Arc` (same
+    ///   entry, so no reader can tell). Here: one CAS from the very node
+    ///   compared to null, which also fails if the bin changed meanwhile.
+    /// * *Not modeled:* the bin lock itself (in flurry an insert into, or
+    ///   removal from, a non-empty bin waits for the one in progress; here
+    ///   each is a single CAS, equally atomic, and nothing waits), chained
+    ///   and tree bins, resizing, and flurry's SeqCst orderings (loom
+    ///   models SeqCst accesses as AcqRel anyway).
     pub(crate) struct Index {
         bins: [AtomicPtr<Node>; BINS],
         /// Every node ever published, freed on drop.

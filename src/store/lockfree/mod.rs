@@ -136,12 +136,25 @@ impl LockFreeStore {
     /// An empty store whose registry holds `slots` snapshots at once (small
     /// values keep loom models small).
     pub fn with_snapshot_slots(slots: usize) -> Self {
+        Self::with_reclaimer(slots, Reclaimer::new())
+    }
+
+    /// As [`Self::with_snapshot_slots`]; under `--features loom` the
+    /// reclamation stand-in then frees retired memory as early as
+    /// crossbeam-epoch could, so a model reports a use-after-free
+    /// (`reclaim.rs`). Without the feature it is the same store.
+    #[doc(hidden)]
+    pub fn with_eager_reclamation(slots: usize) -> Self {
+        Self::with_reclaimer(slots, Reclaimer::with_eager_frees(true))
+    }
+
+    fn with_reclaimer(slots: usize, reclaim: Reclaimer) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: Index::new(),
                 clock: Clock::new(),
                 registry: Registry::with_capacity(slots),
-                reclaim: Reclaimer::new(),
+                reclaim,
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
@@ -229,9 +242,16 @@ impl Store for LockFreeStore {
             };
         }
         let items = keys.keys().iter().map(|key| (*key, None));
-        // Some key was present a moment ago: commit tombstones on every key
-        // (one absent now gets an invisible one, retired like the others),
-        // so that the presence reported is decided at the commit itself.
+        // Some key was present a moment ago: commit tombstones on every key,
+        // absent ones included, so that the presence reported is decided at
+        // the commit itself. A tombstone on a key absent at the read is the
+        // delete's reservation of that key: its pending version keeps any
+        // other command from committing there until this commit, which then
+        // finds it still absent (an invisible tombstone, retired like the
+        // others). Without it a write could create the key between the read
+        // and the commit, and the delete, committing later, would neither
+        // remove it nor see it absent at its own instant (loom model
+        // `store_delete_absent_key` fails so).
         let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
         let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_tombstones(&installed, &guard, &pin);

@@ -7,11 +7,14 @@
 //! pinned before the retirement has unpinned).
 //!
 //! Under `--features loom` crossbeam-epoch would need `--cfg crossbeam_loom`,
-//! so the stand-in keeps retired chains on a list and frees them when the
-//! store drops. The models therefore check *when versions are unlinked*
-//! (that no registered snapshot loses a version it can see), not the grace
-//! period of crossbeam-epoch itself, which is that crate's own, separately
-//! tested, guarantee.
+//! so a stand-in (`epoch.rs`) takes its place. In a store built with
+//! `LockFreeStore::with_eager_reclamation` it frees (poisons, in loom's
+//! eyes) retired memory as soon as every thread pinned at the retirement
+//! has unpinned, the earliest point crossbeam-epoch could, so a
+//! use-after-free is a loom failure; other stores keep retired memory until
+//! they drop, and their models check *when versions are unlinked* only.
+//! crossbeam-epoch's own implementation of the grace period is that crate's
+//! separately tested guarantee.
 //!
 //! The shared commit records of several-key commands go the same way: their
 //! owner retires one once it has settled every version pointing to it.
@@ -22,27 +25,29 @@
 
 use super::version::{self, Version};
 use crate::sync::stat::Counter;
-use crate::sync::Arc;
 use crate::token::Value;
+use std::sync::Arc;
 
 use super::version::Record;
 
 /// Hands out versions and takes back unlinked chains.
 pub(crate) struct Reclaimer {
+    /// A statistic (`std`'s `Arc` even under loom: it orders nothing).
     live: Arc<Counter>,
     #[cfg(feature = "loom")]
-    retired: crate::sync::Mutex<Vec<Detached>>,
-    #[cfg(feature = "loom")]
-    retired_records: crate::sync::Mutex<Vec<DetachedRecord>>,
+    epoch: Arc<epoch::Epoch>,
 }
+
+#[cfg(feature = "loom")]
+mod epoch;
 
 /// A pin that keeps every version reachable when it was taken alive.
 #[cfg(not(feature = "loom"))]
 pub(crate) type Pin = crossbeam_epoch::Guard;
 
-/// Under loom nothing is freed while the store lives, so a pin is nothing.
+/// Under loom, a pin on the stand-in (`epoch.rs`).
 #[cfg(feature = "loom")]
-pub(crate) struct Pin;
+pub(crate) use epoch::Pin;
 
 /// A detached chain, sendable to whichever thread frees it.
 struct Detached(*mut Version);
@@ -60,12 +65,20 @@ unsafe impl Send for DetachedRecord {}
 
 impl Reclaimer {
     pub(crate) fn new() -> Self {
+        Self::with_eager_frees(false)
+    }
+
+    /// A reclaimer whose loom stand-in frees retired memory as early as
+    /// crossbeam-epoch could (`eager`), or only when the store drops.
+    /// Without `--features loom` reclamation is always crossbeam-epoch's.
+    pub(crate) fn with_eager_frees(eager: bool) -> Self {
+        let live = Arc::new(Counter::default());
+        #[cfg(not(feature = "loom"))]
+        let _ = eager;
         Self {
-            live: Arc::new(Counter::default()),
             #[cfg(feature = "loom")]
-            retired: crate::sync::Mutex::new(Vec::new()),
-            #[cfg(feature = "loom")]
-            retired_records: crate::sync::Mutex::new(Vec::new()),
+            epoch: epoch::Epoch::new(eager, Arc::clone(&live)),
+            live,
         }
     }
 
@@ -78,7 +91,7 @@ impl Reclaimer {
         }
         #[cfg(feature = "loom")]
         {
-            Pin
+            self.epoch.pin()
         }
     }
 
@@ -97,7 +110,7 @@ impl Reclaimer {
         #[cfg(not(feature = "loom"))]
         pin.repin();
         #[cfg(feature = "loom")]
-        let _ = pin;
+        self.epoch.unpinned(pin, || ());
     }
 
     /// Runs `wait` unpinned (re-pinning after it), so that a thread waiting
@@ -113,8 +126,7 @@ impl Reclaimer {
         }
         #[cfg(feature = "loom")]
         {
-            let _ = pin;
-            wait()
+            self.epoch.unpinned(pin, wait)
         }
     }
 
@@ -152,7 +164,7 @@ impl Reclaimer {
         #[cfg(feature = "loom")]
         {
             let _ = pin;
-            crate::sync::lock(&self.retired_records).push(record);
+            self.epoch.retire(epoch::Garbage::Record(record.0));
         }
     }
 
@@ -204,7 +216,7 @@ impl Reclaimer {
         #[cfg(feature = "loom")]
         {
             let _ = pin;
-            crate::sync::lock(&self.retired).push(chain);
+            self.epoch.retire(epoch::Garbage::Chain(chain.0));
         }
     }
 
@@ -212,24 +224,4 @@ impl Reclaimer {
     pub(crate) fn live(&self) -> usize {
         self.live.sum().max(0) as usize
     }
-}
-
-#[cfg(feature = "loom")]
-impl Drop for Reclaimer {
-    fn drop(&mut self) {
-        for chain in take_all(&self.retired) {
-            // SAFETY: the store is being dropped, so no reader remains.
-            unsafe { self.free_now(chain.0) };
-        }
-        for record in take_all(&self.retired_records) {
-            // SAFETY: as above; each record was retired exactly once.
-            drop(unsafe { Box::from_raw(record.0) });
-        }
-    }
-}
-
-/// Empties a retired list (its holder is dropping).
-#[cfg(feature = "loom")]
-fn take_all<T>(list: &crate::sync::Mutex<Vec<T>>) -> Vec<T> {
-    std::mem::take(&mut *crate::sync::lock(list))
 }

@@ -51,8 +51,16 @@ pub(crate) enum State {
     Committed { ts: Timestamp },
 }
 
+/// The state word of a record the loom reclamation stand-in has freed
+/// (`reclaim/epoch.rs`): never a real state (it would be a commit at
+/// `2^63 - 1`).
+#[cfg(feature = "loom")]
+pub(crate) const FREED: u64 = u64::MAX;
+
 impl State {
     fn decode(word: u64) -> Self {
+        #[cfg(feature = "loom")]
+        assert_ne!(word, FREED, "use after free: a freed record was read");
         if word & COMMITTED != 0 {
             State::Committed {
                 ts: word & !COMMITTED,
@@ -159,6 +167,19 @@ impl Record {
     }
 }
 
+#[cfg(feature = "loom")]
+impl Record {
+    /// Frees the record as far as loom can tell (`reclaim/epoch.rs`): takes
+    /// the state word exclusively, so loom reports every access that does
+    /// not happen before this, and leaves [`FREED`] for any that does.
+    pub(crate) fn poison(&mut self) {
+        self.state.with_mut(|word| {
+            assert_ne!(*word, FREED, "double free of a record");
+            *word = FREED;
+        });
+    }
+}
+
 /// One value of one key, or a tombstone.
 pub(crate) struct Version {
     /// Written before publication, then read-only. In a cell so that loom
@@ -256,6 +277,22 @@ impl Version {
         if self.has_shared() {
             self.own.settle(ts);
         }
+    }
+}
+
+#[cfg(feature = "loom")]
+impl Version {
+    /// Frees the version as far as loom can tell (see [`Record::poison`]):
+    /// its own word, body and `next` are taken exclusively. Returns the
+    /// `next` pointer it held, leaving null.
+    pub(crate) fn poison(&mut self) -> *mut Version {
+        self.own.state.with_mut(|word| {
+            assert_ne!(*word, FREED, "double free of a version");
+            *word = FREED;
+        });
+        self.body.with_mut(|_| ());
+        self.next
+            .with_mut(|next| std::mem::replace(next, std::ptr::null_mut()))
     }
 }
 
