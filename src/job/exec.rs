@@ -183,22 +183,19 @@ impl<'a, W: Write> JobExecutor<'a, W> {
         self.sort_keys(keys);
         let set = KeySet::from_keys(self.sorted_keys.iter().copied());
         let deletion = self.commit_delete(&set);
-        let missing: Vec<&Key> = self
-            .sorted_keys
-            .iter()
-            .enumerate()
-            .filter(|&(i, key)| {
-                let repeat = i > 0 && self.sorted_keys[i - 1] == *key;
+        let sorted = &self.sorted_keys;
+        let missing = || {
+            sorted.iter().enumerate().filter(|&(i, key)| {
+                let repeat = i > 0 && sorted[i - 1] == *key;
                 repeat || !unique_index(&set, key).is_some_and(|j| deletion.removed[j])
             })
-            .map(|(_, key)| key)
-            .collect();
-        if missing.is_empty() {
+        };
+        if missing().next().is_none() {
             return Ok(());
         }
         write_pair_list(
             &mut self.out,
-            missing.into_iter().map(|key| (key, DELETE_MISSING)),
+            missing().map(|(_, key)| (key, DELETE_MISSING)),
         )
     }
 

@@ -15,7 +15,7 @@ pub mod batch;
 pub mod lockfree;
 pub mod mutex;
 
-pub use batch::{KeySet, WriteSet};
+pub use batch::{KeySet, Presence, WriteSet};
 
 use crate::token::{Key, Value};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub type Timestamp = u64;
 pub struct Deletion {
     /// For each key of the [`KeySet`], in its order: whether it was present
     /// (and so is now deleted).
-    pub removed: Vec<bool>,
+    pub removed: Presence,
     /// The commit's timestamp, or `None` when no key was present and nothing
     /// was committed.
     pub ts: Option<Timestamp>,

@@ -67,7 +67,7 @@ mod snapshots;
 mod version;
 mod write;
 
-use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
@@ -224,7 +224,7 @@ impl Store for LockFreeStore {
             // Every key is absent at the read's instant, where this delete
             // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
-                removed: vec![false; keys.keys().len()],
+                removed: smallvec::smallvec![false; keys.keys().len()],
                 ts: None,
             };
         }
@@ -233,7 +233,7 @@ impl Store for LockFreeStore {
         // (one absent now gets an invisible one, retired like the others),
         // so that the presence reported is decided at the commit itself.
         let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
-        let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
+        let removed: Presence = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_tombstones(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
         Deletion { removed, ts }
