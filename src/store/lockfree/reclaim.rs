@@ -162,7 +162,7 @@ impl Reclaimer {
     /// As [`version::free_chain`].
     pub(crate) unsafe fn free_now(&self, first: *mut Version) {
         // SAFETY: forwarded contract.
-        let freed = unsafe { version::free_chain(first) };
+        let freed = unsafe { version::free_chain(first, version::Blocks::Release) };
         self.live.add(-(freed as isize));
     }
 
@@ -186,7 +186,7 @@ impl Reclaimer {
                 let chain = chain;
                 // SAFETY: this runs after the grace period: no reader holds a
                 // pointer into the detached chain, which we own alone.
-                let freed = unsafe { version::free_chain(chain.0) };
+                let freed = unsafe { version::free_chain(chain.0, version::Blocks::Reuse) };
                 live.add(-(freed as isize));
             };
             // SAFETY: crossbeam-epoch runs `free` only after every thread
