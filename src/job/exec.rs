@@ -167,7 +167,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     /// `READ`: every key named, ascending, repeats kept, read at one instant.
     fn read(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        let set = KeySet::from_sorted(&self.sorted_keys);
         self.store.read(&set, &mut self.values);
         let values = &self.values;
         let listed = self.sorted_keys.iter().map(|key| {
@@ -181,7 +181,7 @@ impl<'a, W: Write> JobExecutor<'a, W> {
     /// twice is missing the second time, since the first deleted it.
     fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        let set = KeySet::from_sorted(&self.sorted_keys);
         let deletion = self.commit_delete(&set);
         let sorted = &self.sorted_keys;
         let missing = || {

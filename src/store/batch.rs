@@ -73,6 +73,18 @@ impl KeySet {
         Self { keys }
     }
 
+    /// Builds the set from keys already in ascending order, dropping
+    /// repeats (it skips the sort of [`KeySet::from_keys`]).
+    pub fn from_sorted(keys: &[Key]) -> Self {
+        debug_assert!(
+            keys.windows(2).all(|pair| pair[0] <= pair[1]),
+            "from_sorted: unsorted keys"
+        );
+        let mut keys: SmallVec<[Key; INLINE_KEYS]> = SmallVec::from_slice(keys);
+        keys.dedup();
+        Self { keys }
+    }
+
     /// The keys, ascending.
     pub fn keys(&self) -> &[Key] {
         &self.keys
@@ -109,5 +121,15 @@ mod tests {
         assert_eq!(set.keys(), &[t("a"), t("b"), t("c")]);
         assert!(!set.is_empty());
         assert!(KeySet::from_keys([]).is_empty());
+    }
+
+    #[test]
+    fn key_set_from_sorted_keys_drops_repeats_like_from_keys() {
+        let sorted = [t("a"), t("b"), t("b"), t("c")];
+        assert_eq!(KeySet::from_sorted(&sorted), KeySet::from_keys(sorted));
+        assert_eq!(
+            KeySet::from_sorted(&sorted).keys(),
+            &[t("a"), t("b"), t("c")]
+        );
     }
 }

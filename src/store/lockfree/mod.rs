@@ -218,7 +218,7 @@ impl Store for LockFreeStore {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
-        let mut seen = Vec::new();
+        let mut seen = smallvec::SmallVec::<[Option<Value>; 3]>::new();
         inner.read_all(keys, &mut seen, &guard, &pin);
         if seen.iter().all(Option::is_none) {
             // Every key is absent at the read's instant, where this delete

@@ -126,7 +126,7 @@ impl Reclaimer {
 
     /// A new pending record for a command of several keys.
     pub(crate) fn alloc_record(&self) -> *mut Record {
-        Box::into_raw(Box::new(Record::new()))
+        version::alloc_record()
     }
 
     /// Retires a shared record: it is freed once no pinned reader can still
@@ -143,7 +143,7 @@ impl Reclaimer {
                 let record = record;
                 // SAFETY: after the grace period no reader holds the
                 // pointer, and the record is ours alone.
-                drop(unsafe { Box::from_raw(record.0) });
+                unsafe { version::free_record(record.0) };
             };
             // SAFETY: crossbeam-epoch runs `free` only after every thread
             // pinned now has unpinned; `free` owns only `Send` data.

@@ -272,16 +272,24 @@ pub(crate) fn marker() -> *mut Version {
 /// It reuses a block this thread freed earlier when it has one (see
 /// [`pool`]).
 pub(crate) fn alloc(value: Option<Value>, shared: *const Record) -> *mut Version {
-    let version = Version::new(value, shared);
-    match pool::take() {
-        Some(block) => {
-            // SAFETY: a pooled block is a `Version` allocation whose
-            // version was dropped and which nobody else can reach.
-            unsafe { block.write(version) };
-            block
-        }
-        None => Box::into_raw(Box::new(version)),
-    }
+    pool::make(&pool::VERSIONS, Version::new(value, shared))
+}
+
+/// Allocates a pending shared record (a several-key command's), reusing a
+/// pooled block like [`alloc`].
+pub(crate) fn alloc_record() -> *mut Record {
+    pool::make(&pool::RECORDS, Record::new())
+}
+
+/// Frees a record made by [`alloc_record`], keeping its block for reuse.
+///
+/// # Safety
+/// No thread can still reach `record`, and no other call frees it.
+// Under loom retired records are freed only when the store drops.
+#[cfg_attr(feature = "loom", allow(dead_code))]
+pub(crate) unsafe fn free_record(record: *mut Record) {
+    // SAFETY: forwarded contract; `alloc_record` made the block.
+    unsafe { pool::give(&pool::RECORDS, record) }
 }
 
 /// Where a freed version's block goes.
@@ -311,7 +319,7 @@ pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
         let next = unsafe { (*p).next.load(Ordering::Relaxed) };
         match blocks {
             // SAFETY: as above; nothing reaches `p` after this.
-            Blocks::Reuse => unsafe { pool::give(p) },
+            Blocks::Reuse => unsafe { pool::give(&pool::VERSIONS, p) },
             // SAFETY: as above; a block `alloc` made as a `Box`.
             Blocks::Release => drop(unsafe { Box::from_raw(p) }),
         }
@@ -321,63 +329,78 @@ pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
     freed
 }
 
-/// Per-thread free lists of version blocks. A version freed through the
-/// epoch is unreachable for every thread, exactly as if it went back to the
-/// allocator, so its block may be handed out again; keeping a few per
-/// thread spares the allocator a `malloc` and a `free` per written key
-/// (frees arrive in batches of a whole epoch bag, which overflow the
-/// allocator's own per-thread caches).
+/// Per-thread free lists of version and record blocks. A version or
+/// record freed through the epoch is unreachable for every thread, exactly
+/// as if it went back to the allocator, so its block may be handed out
+/// again; keeping a few per thread spares the allocator a `malloc` and a
+/// `free` per written key (frees arrive in batches of a whole epoch bag,
+/// which overflow the allocator's own per-thread caches).
 ///
-/// Invariant: every pointer in a list is a `Box<Version>` allocation whose
-/// version was dropped in place; it is referenced nowhere else.
+/// Invariant: every pointer in a list is a `Box<T>` allocation whose value
+/// was dropped in place; it is referenced nowhere else.
 #[cfg(not(feature = "loom"))]
 mod pool {
-    use super::Version;
+    use super::{Record, Version};
     use std::cell::RefCell;
+    use std::mem::MaybeUninit;
+    use std::thread::LocalKey;
 
-    /// Blocks one thread keeps at most (about 64 KiB).
+    /// Blocks of one kind one thread keeps at most (64 KiB of versions).
     const CAPACITY: usize = 1024;
 
-    struct FreeList(Vec<*mut Version>);
+    pub(super) struct FreeList<T>(Vec<*mut T>);
 
-    impl Drop for FreeList {
+    impl<T> Drop for FreeList<T> {
         fn drop(&mut self) {
             for block in self.0.drain(..) {
-                // SAFETY: per the invariant, a dropped version's block from
+                // SAFETY: per the invariant, a dropped value's block from
                 // `Box::new`; freeing it as an uninitialized box frees the
                 // memory without dropping again.
-                drop(unsafe { Box::from_raw(block.cast::<std::mem::MaybeUninit<Version>>()) });
+                drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
             }
         }
     }
 
+    /// One kind's free list on this thread.
+    pub(super) type List<T> = LocalKey<RefCell<FreeList<T>>>;
+
     thread_local! {
-        static FREE: RefCell<FreeList> = RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+        pub(super) static VERSIONS: RefCell<FreeList<Version>> =
+            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+        pub(super) static RECORDS: RefCell<FreeList<Record>> =
+            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
     }
 
-    /// How many blocks this thread keeps (tests).
+    /// How many blocks `list` keeps on this thread (tests).
     #[cfg(test)]
-    pub(super) fn len() -> usize {
-        FREE.with(|free| free.borrow().0.len())
+    pub(super) fn len<T>(list: &'static List<T>) -> usize {
+        list.with(|free| free.borrow().0.len())
     }
 
-    /// A block to build a version in, if this thread has one.
-    pub(super) fn take() -> Option<*mut Version> {
-        FREE.try_with(|free| free.borrow_mut().0.pop())
-            .ok()
-            .flatten()
+    /// `value`, moved into a pooled block if this thread has one, else
+    /// into a new box.
+    pub(super) fn make<T>(list: &'static List<T>, value: T) -> *mut T {
+        match list.try_with(|free| free.borrow_mut().0.pop()) {
+            Ok(Some(block)) => {
+                // SAFETY: a pooled block is a `T` allocation whose value
+                // was dropped and which nobody else can reach.
+                unsafe { block.write(value) };
+                block
+            }
+            _ => Box::into_raw(Box::new(value)),
+        }
     }
 
-    /// Drops the version at `block` and keeps its block, or frees it when
+    /// Drops the value at `block` and keeps its block, or frees it when
     /// the list is full (or the thread is exiting).
     ///
     /// # Safety
-    /// `block` came from [`super::alloc`], holds a live version, and
+    /// `block` came from [`make`] on `list`, holds a live value, and
     /// nothing references it any more.
-    pub(super) unsafe fn give(block: *mut Version) {
+    pub(super) unsafe fn give<T>(list: &'static List<T>, block: *mut T) {
         // SAFETY: per the contract; the block stays allocated.
         unsafe { std::ptr::drop_in_place(block) };
-        let kept = FREE
+        let kept = list
             .try_with(|free| {
                 let mut free = free.borrow_mut();
                 let room = free.0.len() < CAPACITY;
@@ -388,27 +411,30 @@ mod pool {
             })
             .unwrap_or(false);
         if !kept {
-            // SAFETY: a dropped version's block from `Box::new` (as in
+            // SAFETY: a dropped value's block from `Box::new` (as in
             // `FreeList::drop`).
-            drop(unsafe { Box::from_raw(block.cast::<std::mem::MaybeUninit<Version>>()) });
+            drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
         }
     }
 }
 
-/// Under loom, versions go straight back to the allocator: the models
-/// check the synchronization, which the pool does not take part in.
+/// Under loom, blocks go straight back to the allocator: the models check
+/// the synchronization, which the pool does not take part in.
 #[cfg(feature = "loom")]
 mod pool {
-    use super::Version;
+    /// Stands in for a free list.
+    pub(super) struct List;
+    pub(super) static VERSIONS: List = List;
+    pub(super) static RECORDS: List = List;
 
-    pub(super) fn take() -> Option<*mut Version> {
-        None
+    pub(super) fn make<T>(_list: &List, value: T) -> *mut T {
+        Box::into_raw(Box::new(value))
     }
 
     /// # Safety
-    /// `block` came from [`super::alloc`], holds a live version, and
-    /// nothing references it any more.
-    pub(super) unsafe fn give(block: *mut Version) {
+    /// `block` came from [`make`], holds a live value, and nothing
+    /// references it any more.
+    pub(super) unsafe fn give<T>(_list: &List, block: *mut T) {
         // SAFETY: per the contract.
         drop(unsafe { Box::from_raw(block) });
     }
@@ -421,18 +447,18 @@ mod tests {
     #[test]
     fn a_freed_block_is_reused_by_its_thread_and_released_at_teardown() {
         let first = alloc(None, std::ptr::null());
-        let pooled = pool::len();
+        let pooled = pool::len(&pool::VERSIONS);
         // SAFETY: never published; ours alone.
         assert_eq!(unsafe { free_chain(first, Blocks::Reuse) }, 1);
-        assert_eq!(pool::len(), pooled + 1, "the block is kept");
+        assert_eq!(pool::len(&pool::VERSIONS), pooled + 1, "the block is kept");
         let again = alloc(Value::try_from("v").ok(), std::ptr::null());
-        assert_eq!(pool::len(), pooled, "and handed out again");
+        assert_eq!(pool::len(&pool::VERSIONS), pooled, "and handed out again");
         // SAFETY: `alloc` built a fresh version in it.
         assert_eq!(unsafe { &*again }.value(), Value::try_from("v").ok());
         // SAFETY: as above.
         assert_eq!(unsafe { free_chain(again, Blocks::Release) }, 1);
         assert_eq!(
-            pool::len(),
+            pool::len(&pool::VERSIONS),
             pooled,
             "a teardown returns blocks to the allocator"
         );
