@@ -5,21 +5,24 @@
 //!   cargo run --release --example jobgen -- LINES KEYS [SEED] > x.job
 
 use kvs::bench::workload::{draw_keys, key_table, value, Rng};
+use kvs::token::Token;
 use std::io::{self, BufWriter, Write};
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize, default: Option<u64>| -> u64 {
-        match args.get(i).map(|arg| arg.parse::<u64>()) {
-            Some(Ok(n)) if n > 0 => n,
-            None if default.is_some() => default.unwrap_or_default(),
-            _ => {
-                eprintln!("usage: jobgen LINES KEYS [SEED]   (positive integers)");
-                std::process::exit(2);
-            }
-        }
+    // `None`: absent; `Some(None)`: not a positive integer.
+    let arg = |i: usize| {
+        args.get(i)
+            .map(|arg| arg.parse::<u64>().ok().filter(|&n| n > 0))
     };
-    let (lines, keys, seed) = (number(0, None), number(1, None), number(2, Some(1)));
+    let (Some(Some(lines)), Some(Some(keys))) = (arg(0), arg(1)) else {
+        usage()
+    };
+    let seed = match arg(2) {
+        None => 1,
+        Some(Some(seed)) => seed,
+        Some(None) => usage(),
+    };
     let keys = key_table(usize::try_from(keys).expect("a key count that fits memory"));
     let mut rng = Rng::new(seed, 0);
     let mut drawn = Vec::new();
@@ -37,11 +40,12 @@ fn main() -> io::Result<()> {
     out.flush()
 }
 
-fn write_line(
-    out: &mut impl Write,
-    keys: &[kvs::token::Token],
-    value: &kvs::token::Token,
-) -> io::Result<()> {
+fn usage() -> ! {
+    eprintln!("usage: jobgen LINES KEYS [SEED]   (positive integers)");
+    std::process::exit(2);
+}
+
+fn write_line(out: &mut impl Write, keys: &[Token], value: &Token) -> io::Result<()> {
     out.write_all(b"WRITE [")?;
     for key in keys {
         write!(out, "({key},{value})")?;
@@ -49,7 +53,7 @@ fn write_line(
     out.write_all(b"]\n")
 }
 
-fn key_line(out: &mut impl Write, word: &str, keys: &[kvs::token::Token]) -> io::Result<()> {
+fn key_line(out: &mut impl Write, word: &str, keys: &[Token]) -> io::Result<()> {
     write!(out, "{word} [")?;
     for (i, key) in keys.iter().enumerate() {
         let comma = if i > 0 { "," } else { "" };
