@@ -40,6 +40,7 @@ fn malformed_line() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+#[allow(clippy::large_enum_variant)] // a test value, built a few hundred times
 #[derive(Debug, Clone)]
 enum JobLine {
     Valid(Command),

@@ -61,7 +61,7 @@ fn check_history(engine: Engine, ops: &[Op]) -> Result<(), TestCaseError> {
                     .iter()
                     .map(|k| model.remove(k).is_some())
                     .collect();
-                prop_assert_eq!(&deletion.removed, &expected, "{}", engine);
+                prop_assert_eq!(&deletion.removed[..], &expected[..], "{}", engine);
                 prop_assert_eq!(deletion.ts.is_some(), expected.contains(&true));
                 if let Some(ts) = deletion.ts {
                     prop_assert!(ts > last_ts);

@@ -27,9 +27,9 @@ pub fn value() -> impl Strategy<Value = Token> {
 /// Any command but `BACKUP` (which writes files), over `key` and `value`.
 pub fn command_without_backup() -> impl Strategy<Value = Command> {
     prop_oneof![
-        4 => prop::collection::vec((key(), value()), 1..5).prop_map(Command::Write),
-        3 => prop::collection::vec(key(), 1..5).prop_map(Command::Read),
-        2 => prop::collection::vec(key(), 1..4).prop_map(Command::Delete),
+        4 => prop::collection::vec((key(), value()), 1..5).prop_map(|p| Command::Write(p.into())),
+        3 => prop::collection::vec(key(), 1..5).prop_map(|k| Command::Read(k.into())),
+        2 => prop::collection::vec(key(), 1..4).prop_map(|k| Command::Delete(k.into())),
         1 => Just(Command::Show),
         1 => (0u64..3).prop_map(Command::Wait),
         1 => Just(Command::Help),
@@ -39,9 +39,10 @@ pub fn command_without_backup() -> impl Strategy<Value = Command> {
 /// Any command, over arbitrary tokens: for parser round trips.
 pub fn any_command() -> impl Strategy<Value = Command> {
     prop_oneof![
-        prop::collection::vec((any_token(), any_token()), 1..5).prop_map(Command::Write),
-        prop::collection::vec(any_token(), 1..5).prop_map(Command::Read),
-        prop::collection::vec(any_token(), 1..5).prop_map(Command::Delete),
+        prop::collection::vec((any_token(), any_token()), 1..5)
+            .prop_map(|p| Command::Write(p.into())),
+        prop::collection::vec(any_token(), 1..5).prop_map(|k| Command::Read(k.into())),
+        prop::collection::vec(any_token(), 1..5).prop_map(|k| Command::Delete(k.into())),
         Just(Command::Show),
         any::<u64>().prop_map(Command::Wait),
         Just(Command::Backup),

@@ -57,6 +57,9 @@ pub fn write_show_lines(out: &mut impl Write, pairs: &[(Key, Value)]) -> io::Res
 }
 
 /// A bracketed list of `(k,v)` pairs on one line: `[(a,1)(b,KVSERROR)]`.
+/// Kept out of line so that profiles show the output's cost by itself
+/// (`benches/callgrind.sh`).
+#[inline(never)]
 pub fn write_pair_list<'a>(
     out: &mut impl Write,
     pairs: impl IntoIterator<Item = (&'a Key, &'a [u8])>,

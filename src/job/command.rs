@@ -4,17 +4,25 @@
 //! reads back, so `parse(print(c)) == c` for every valid command.
 
 use crate::token::{Key, Value};
+use smallvec::SmallVec;
 use std::fmt;
+
+/// The pairs of a `WRITE`, in the order written: inline up to three (job
+/// lines write one to three), so parsing a typical line allocates nothing.
+pub type Pairs = SmallVec<[(Key, Value); 3]>;
+/// The keys of a `READ` or `DELETE`, in the order written: inline up to
+/// three, like [`Pairs`].
+pub type Keys = SmallVec<[Key; 3]>;
 
 /// One line of a `.job` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `WRITE [(k,v)(k2,v2)...]`: pairs in the order written.
-    Write(Vec<(Key, Value)>),
+    Write(Pairs),
     /// `READ [k,k2,...]`: keys in the order written, repeats kept.
-    Read(Vec<Key>),
+    Read(Keys),
     /// `DELETE [k,k2,...]`: keys in the order written, repeats kept.
-    Delete(Vec<Key>),
+    Delete(Keys),
     /// `SHOW`: every pair, ascending by key.
     Show,
     /// `WAIT <ms>`: pause the job.

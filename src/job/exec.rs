@@ -186,7 +186,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
     /// `READ`: every key named, ascending, repeats kept, read at one instant.
     fn read(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        let set = KeySet::from_sorted(&self.sorted_keys);
         self.store.read(&set, &mut self.values);
         let values = &self.values;
         let listed = self.sorted_keys.iter().map(|key| {
@@ -200,24 +200,21 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
     /// twice is missing the second time, since the first deleted it.
     fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_keys(self.sorted_keys.iter().copied());
+        let set = KeySet::from_sorted(&self.sorted_keys);
         let deletion = self.commit.delete(&set);
-        let missing: Vec<&Key> = self
-            .sorted_keys
-            .iter()
-            .enumerate()
-            .filter(|&(i, key)| {
-                let repeat = i > 0 && self.sorted_keys[i - 1] == *key;
+        let sorted = &self.sorted_keys;
+        let missing = || {
+            sorted.iter().enumerate().filter(|&(i, key)| {
+                let repeat = i > 0 && sorted[i - 1] == *key;
                 repeat || !unique_index(&set, key).is_some_and(|j| deletion.removed[j])
             })
-            .map(|(_, key)| key)
-            .collect();
-        if missing.is_empty() {
+        };
+        if missing().next().is_none() {
             return Ok(());
         }
         write_pair_list(
             &mut self.out,
-            missing.into_iter().map(|key| (key, DELETE_MISSING)),
+            missing().map(|(_, key)| (key, DELETE_MISSING)),
         )
     }
 

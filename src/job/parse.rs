@@ -22,7 +22,7 @@
 //! is allowed inside the brackets: keys and values cannot hold any, so
 //! `(a, b)` is a value with a leading space, which is invalid.
 
-use super::command::Command;
+use super::command::{Command, Keys, Pairs};
 use crate::token::{Token, TokenError};
 use std::io::{self, BufRead};
 
@@ -63,6 +63,9 @@ pub enum ParseError {
 }
 
 /// What one line of a job file holds.
+// The command stays inline on purpose: boxing it would put an allocation
+// back on every line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// A command to run.
@@ -128,8 +131,8 @@ fn parse_delay(rest: &[u8]) -> Result<u64, ParseError> {
 /// Strips the `[` … `]` around a list and parses its inside with `inner`.
 fn parse_list<T>(
     rest: &[u8],
-    inner: impl FnOnce(&[u8]) -> Result<Vec<T>, ParseError>,
-) -> Result<Vec<T>, ParseError> {
+    inner: impl FnOnce(&[u8]) -> Result<T, ParseError>,
+) -> Result<T, ParseError> {
     let rest = rest
         .trim_ascii_start()
         .strip_prefix(b"[")
@@ -143,12 +146,12 @@ fn parse_list<T>(
     inner(body)
 }
 
-fn parse_keys(body: &[u8]) -> Result<Vec<Token>, ParseError> {
+fn parse_keys(body: &[u8]) -> Result<Keys, ParseError> {
     body.split(|&b| b == b',').map(parse_token).collect()
 }
 
-fn parse_pairs(mut body: &[u8]) -> Result<Vec<(Token, Token)>, ParseError> {
-    let mut pairs = Vec::new();
+fn parse_pairs(mut body: &[u8]) -> Result<Pairs, ParseError> {
+    let mut pairs = Pairs::new();
     loop {
         let inside = body.strip_prefix(b"(").ok_or(ParseError::MalformedPair)?;
         let close = inside
@@ -203,6 +206,10 @@ impl<R: BufRead> JobReader<R> {
 
     /// The next line, parsed; `None` at the end of the input.
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
+        if let Some(line) = self.line_in_buffer()? {
+            self.line_number += 1;
+            return Ok(Some(line));
+        }
         self.line.clear();
         let complete = read_bounded_line(&mut self.input, &mut self.line, MAX_LINE_LEN)?;
         if self.line.is_empty() && complete == LineEnd::Eof {
@@ -213,6 +220,25 @@ impl<R: BufRead> JobReader<R> {
             return Ok(Some(Line::Invalid(ParseError::LineTooLong)));
         }
         Ok(Some(parse_line(&self.line)))
+    }
+
+    /// The next line parsed straight from the reader's buffer, when the
+    /// buffer holds all of it (nearly always: lines are short), so it is
+    /// not copied first. `None` leaves the input untouched for the general
+    /// path (a line across buffers, the end of the input, an interrupted
+    /// read); a read error is returned as it is.
+    fn line_in_buffer(&mut self) -> io::Result<Option<Line>> {
+        let available = match self.input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(end) = memchr::memchr(b'\n', available).filter(|&end| end <= MAX_LINE_LEN) else {
+            return Ok(None);
+        };
+        let line = parse_line(&available[..end]);
+        self.input.consume(end + 1);
+        Ok(Some(line))
     }
 }
 
@@ -245,7 +271,7 @@ fn read_bounded_line(
                 LineEnd::Eof
             });
         }
-        let (chunk, found_newline) = match available.iter().position(|&b| b == b'\n') {
+        let (chunk, found_newline) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], true),
             None => (available, false),
         };
@@ -269,6 +295,7 @@ fn read_bounded_line(
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+    use smallvec::smallvec;
 
     fn t(s: &str) -> Token {
         Token::try_from(s).unwrap()
@@ -292,10 +319,10 @@ mod tests {
     fn parses_every_command() {
         assert_eq!(
             cmd("WRITE [(a,anna)(b,bernardo)]"),
-            Command::Write(vec![(t("a"), t("anna")), (t("b"), t("bernardo"))])
+            Command::Write(smallvec![(t("a"), t("anna")), (t("b"), t("bernardo"))])
         );
-        assert_eq!(cmd("READ [x,z]"), Command::Read(vec![t("x"), t("z")]));
-        assert_eq!(cmd("DELETE [c]"), Command::Delete(vec![t("c")]));
+        assert_eq!(cmd("READ [x,z]"), Command::Read(smallvec![t("x"), t("z")]));
+        assert_eq!(cmd("DELETE [c]"), Command::Delete(smallvec![t("c")]));
         assert_eq!(cmd("SHOW"), Command::Show);
         assert_eq!(cmd("WAIT 20000"), Command::Wait(20000));
         assert_eq!(cmd("BACKUP"), Command::Backup);

@@ -7,29 +7,39 @@
 //! the second time) are resolved here or by the caller, never in an engine.
 
 use crate::token::{Key, Value};
+use smallvec::SmallVec;
+
+/// How many keys a set holds inline: job lines name one to three, so such
+/// a command builds its set without allocating.
+const INLINE_KEYS: usize = 3;
+
+/// One flag per key of a [`KeySet`], in its order (what a delete found):
+/// inline for a typical command's keys.
+pub type Presence = SmallVec<[bool; INLINE_KEYS]>;
 
 /// The pairs of one atomic write: sorted by key, each key once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WriteSet {
-    pairs: Vec<(Key, Value)>,
+    pairs: SmallVec<[(Key, Value); INLINE_KEYS]>,
 }
 
 impl WriteSet {
     /// Builds the set from pairs in command order; when a key repeats, its
     /// last value wins.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (Key, Value)>) -> Self {
-        let mut pairs: Vec<(Key, Value)> = pairs.into_iter().collect();
+        let mut pairs: SmallVec<[(Key, Value); INLINE_KEYS]> = pairs.into_iter().collect();
         // A stable sort keeps repeated keys in command order, so the last of
-        // each run is the value that wins.
+        // each run is the value that wins: each later pair of a run hands
+        // its value to the one kept before it.
         pairs.sort_by_key(|pair| pair.0);
-        let mut unique: Vec<(Key, Value)> = Vec::with_capacity(pairs.len());
-        for pair in pairs {
-            match unique.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => unique.push(pair),
+        pairs.dedup_by(|later, kept| {
+            let repeat = later.0 == kept.0;
+            if repeat {
+                kept.1 = later.1;
             }
-        }
-        Self { pairs: unique }
+            repeat
+        });
+        Self { pairs }
     }
 
     /// The pairs, in ascending key order.
@@ -51,14 +61,26 @@ impl WriteSet {
 /// The keys of one atomic read or delete: sorted, each key once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeySet {
-    keys: Vec<Key>,
+    keys: SmallVec<[Key; INLINE_KEYS]>,
 }
 
 impl KeySet {
     /// Builds the set from keys in any order, dropping repeats.
     pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Self {
-        let mut keys: Vec<Key> = keys.into_iter().collect();
+        let mut keys: SmallVec<[Key; INLINE_KEYS]> = keys.into_iter().collect();
         keys.sort_unstable();
+        keys.dedup();
+        Self { keys }
+    }
+
+    /// Builds the set from keys already in ascending order, dropping
+    /// repeats (it skips the sort of [`KeySet::from_keys`]).
+    pub fn from_sorted(keys: &[Key]) -> Self {
+        debug_assert!(
+            keys.windows(2).all(|pair| pair[0] <= pair[1]),
+            "from_sorted: unsorted keys"
+        );
+        let mut keys: SmallVec<[Key; INLINE_KEYS]> = SmallVec::from_slice(keys);
         keys.dedup();
         Self { keys }
     }
@@ -99,5 +121,15 @@ mod tests {
         assert_eq!(set.keys(), &[t("a"), t("b"), t("c")]);
         assert!(!set.is_empty());
         assert!(KeySet::from_keys([]).is_empty());
+    }
+
+    #[test]
+    fn key_set_from_sorted_keys_drops_repeats_like_from_keys() {
+        let sorted = [t("a"), t("b"), t("b"), t("c")];
+        assert_eq!(KeySet::from_sorted(&sorted), KeySet::from_keys(sorted));
+        assert_eq!(
+            KeySet::from_sorted(&sorted).keys(),
+            &[t("a"), t("b"), t("c")]
+        );
     }
 }

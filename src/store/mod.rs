@@ -19,7 +19,7 @@ pub mod lockfree;
 #[allow(clippy::disallowed_types)]
 pub mod mutex;
 
-pub use batch::{KeySet, WriteSet};
+pub use batch::{KeySet, Presence, WriteSet};
 pub use commit::Commit;
 
 use crate::token::{Key, Value};
@@ -37,7 +37,7 @@ pub type Timestamp = u64;
 pub struct Deletion {
     /// For each key of the [`KeySet`], in its order: whether it was present
     /// (and so is now deleted).
-    pub removed: Vec<bool>,
+    pub removed: Presence,
     /// The commit's timestamp, or `None` when no key was present and nothing
     /// was committed.
     pub ts: Option<Timestamp>,

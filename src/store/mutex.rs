@@ -21,7 +21,7 @@
 //!   its write locks, so two commands that share a key get timestamps in the
 //!   order they took effect.
 
-use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
 use smallvec::SmallVec;
@@ -237,7 +237,7 @@ impl<L: ShardLock> Store for Sharded<L> {
     fn delete(&self, keys: &KeySet) -> Deletion {
         let (per_key, order) = self.shards_for(keys.keys().iter());
         let mut locked = self.lock_for_write(order);
-        let removed: Vec<bool> = keys
+        let removed: Presence = keys
             .keys()
             .iter()
             .zip(&per_key)

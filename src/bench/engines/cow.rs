@@ -13,7 +13,7 @@
 //! lock at once, so it sees one instant.
 
 use crate::store::mutex::{CopiedSnapshot, KeyHasher, Shard};
-use crate::store::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use crate::store::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockWriteGuard};
@@ -98,7 +98,7 @@ impl Store for CowStore {
 
     fn delete(&self, keys: &KeySet) -> Deletion {
         let mut locked = self.lock_for_write(keys.keys().iter());
-        let removed: Vec<bool> = keys
+        let removed: Presence = keys
             .keys()
             .iter()
             .map(|key| locked.shard(self.shard_of(key)).remove(key).is_some())

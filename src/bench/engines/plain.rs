@@ -13,7 +13,7 @@
 //!   no order between commands on different keys.
 
 use crate::store::mutex::{CopiedSnapshot, KeyHasher};
-use crate::store::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use crate::store::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +57,7 @@ impl Store for PlainFlurry {
 
     fn delete(&self, keys: &KeySet) -> Deletion {
         let guard = self.map.guard();
-        let removed: Vec<bool> = keys
+        let removed: Presence = keys
             .keys()
             .iter()
             .map(|key| self.map.remove(key, &guard).is_some())

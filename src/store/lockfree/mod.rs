@@ -67,7 +67,7 @@ mod snapshots;
 mod version;
 mod write;
 
-use super::{Deletion, Engine, KeySet, Snapshot, Store, Timestamp, WriteSet};
+use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
@@ -231,13 +231,13 @@ impl Store for LockFreeStore {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
-        let mut seen = Vec::new();
+        let mut seen = smallvec::SmallVec::<[Option<Value>; 3]>::new();
         inner.read_all(keys, &mut seen, &guard, &pin);
         if seen.iter().all(Option::is_none) {
             // Every key is absent at the read's instant, where this delete
             // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
-                removed: vec![false; keys.keys().len()],
+                removed: smallvec::smallvec![false; keys.keys().len()],
                 ts: None,
             };
         }
@@ -253,7 +253,7 @@ impl Store for LockFreeStore {
         // remove it nor see it absent at its own instant (loom model
         // `store_delete_absent_key` fails so).
         let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
-        let removed: Vec<bool> = installed.iter().map(|one| one.prev_present).collect();
+        let removed: Presence = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_tombstones(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
         Deletion { removed, ts }

@@ -37,6 +37,26 @@ pub(crate) enum Seen {
     Stale,
 }
 
+/// Where [`Inner::read_all`] puts the values it reads: emptied at every
+/// (re)start, then one value per key.
+pub(crate) trait Values: Extend<Option<Value>> {
+    /// Forgets every value (a read restarting at a fresher timestamp).
+    fn restart(&mut self);
+}
+
+impl Values for Vec<Option<Value>> {
+    fn restart(&mut self) {
+        self.clear();
+    }
+}
+
+/// A command's few values, inline (a delete's check reads into one).
+impl<A: smallvec::Array<Item = Option<Value>>> Values for smallvec::SmallVec<A> {
+    fn restart(&mut self) {
+        self.clear();
+    }
+}
+
 impl Inner {
     /// Reads every key of `keys` at one fresh timestamp into `out`,
     /// restarting at a fresher one whenever a key's history at the last is
@@ -44,19 +64,19 @@ impl Inner {
     pub(crate) fn read_all(
         &self,
         keys: &KeySet,
-        out: &mut Vec<Option<Value>>,
+        out: &mut impl Values,
         guard: &super::index::Guard<'_>,
         pin: &Pin,
     ) {
         'fresh: loop {
-            out.clear();
+            out.restart();
             if keys.is_empty() {
                 return;
             }
             let s = self.clock.now();
             for key in keys.keys() {
                 match self.read_key(key, s, guard, pin) {
-                    Seen::Found(value) => out.push(value),
+                    Seen::Found(value) => out.extend([value]),
                     Seen::Stale => continue 'fresh,
                 }
             }

@@ -138,7 +138,7 @@ impl Reclaimer {
 
     /// A new pending record for a command of several keys.
     pub(crate) fn alloc_record(&self) -> *mut Record {
-        Box::into_raw(Box::new(Record::new()))
+        version::alloc_record()
     }
 
     /// Retires a shared record: it is freed once no pinned reader can still
@@ -155,7 +155,7 @@ impl Reclaimer {
                 let record = record;
                 // SAFETY: after the grace period no reader holds the
                 // pointer, and the record is ours alone.
-                drop(unsafe { Box::from_raw(record.0) });
+                unsafe { version::free_record(record.0) };
             };
             // SAFETY: crossbeam-epoch runs `free` only after every thread
             // pinned now has unpinned; `free` owns only `Send` data.
@@ -174,7 +174,7 @@ impl Reclaimer {
     /// As [`version::free_chain`].
     pub(crate) unsafe fn free_now(&self, first: *mut Version) {
         // SAFETY: forwarded contract.
-        let freed = unsafe { version::free_chain(first) };
+        let freed = unsafe { version::free_chain(first, version::Blocks::Release) };
         self.live.add(-(freed as isize));
     }
 
@@ -198,7 +198,7 @@ impl Reclaimer {
                 let chain = chain;
                 // SAFETY: this runs after the grace period: no reader holds a
                 // pointer into the detached chain, which we own alone.
-                let freed = unsafe { version::free_chain(chain.0) };
+                let freed = unsafe { version::free_chain(chain.0, version::Blocks::Reuse) };
                 live.add(-(freed as isize));
             };
             // The no-free ablation (`--features ablation-no-free`, bench

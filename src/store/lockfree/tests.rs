@@ -56,14 +56,14 @@ fn delete_reports_presence_and_timestamp() {
     let store = LockFreeStore::new();
     write(&store, &[("a", "1")]);
     let d = delete(&store, &["a", "z"]);
-    assert_eq!(d.removed, vec![true, false]);
+    assert_eq!(d.removed[..], [true, false]);
     assert!(d.ts.is_some());
     assert_eq!(read(&store, &["a"]), vec![None]);
     let d = delete(&store, &["a", "z"]);
     assert_eq!(
         d,
         Deletion {
-            removed: vec![false, false],
+            removed: smallvec::smallvec![false, false],
             ts: None
         }
     );
@@ -407,7 +407,7 @@ fn deleting_only_absent_keys_changes_nothing() {
     write(&store, &[("a", "1")]);
     let clock = store.inner.clock.now();
     let d = delete(&store, &["y", "z"]);
-    assert_eq!(d.removed, vec![false, false]);
+    assert_eq!(d.removed[..], [false, false]);
     assert_eq!(d.ts, None);
     // No entry was made, no commit ticked the clock, and no retirement
     // raised the watermark (which would make reads of missing keys at older

@@ -306,8 +306,38 @@ pub(crate) fn marker() -> *mut Version {
 }
 
 /// Allocates a version and returns its raw pointer (counted by the caller).
+/// It reuses a block this thread freed earlier when it has one (see
+/// [`pool`]).
 pub(crate) fn alloc(value: Option<Value>, shared: *const Record) -> *mut Version {
-    Box::into_raw(Box::new(Version::new(value, shared)))
+    pool::make(&pool::VERSIONS, Version::new(value, shared))
+}
+
+/// Allocates a pending shared record (a several-key command's), reusing a
+/// pooled block like [`alloc`].
+pub(crate) fn alloc_record() -> *mut Record {
+    pool::make(&pool::RECORDS, Record::new())
+}
+
+/// Frees a record made by [`alloc_record`], keeping its block for reuse.
+///
+/// # Safety
+/// No thread can still reach `record`, and no other call frees it.
+// Under loom retired records are freed only when the store drops.
+#[cfg_attr(feature = "loom", allow(dead_code))]
+pub(crate) unsafe fn free_record(record: *mut Record) {
+    // SAFETY: forwarded contract; `alloc_record` made the block.
+    unsafe { pool::give(&pool::RECORDS, record) }
+}
+
+/// Where a freed version's block goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blocks {
+    /// To this thread's [`pool`], for the next versions it writes.
+    // Under loom retired chains are freed only when the store drops.
+    #[cfg_attr(feature = "loom", allow(dead_code))]
+    Reuse,
+    /// Back to the allocator (a store's teardown: nobody writes again).
+    Release,
 }
 
 /// Frees a detached chain from `first` to its end (null or the marker),
@@ -316,24 +346,160 @@ pub(crate) fn alloc(value: Option<Value>, shared: *const Record) -> *mut Version
 /// # Safety
 /// The caller owns the chain: it is unlinked from every entry, no thread
 /// can still hold a pointer into it, and no other call frees any part of it.
-pub(crate) unsafe fn free_chain(first: *mut Version) -> usize {
+pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
     let mut freed = 0;
     let mut p = first;
     while !p.is_null() && p != marker() {
+        // Relaxed: the chain is exclusively ours; nobody else writes it.
         // SAFETY: per the contract, `p` is an owned, live allocation made by
         // `alloc`, reached through the detached chain.
-        let boxed = unsafe { Box::from_raw(p) };
-        // Relaxed: the chain is exclusively ours; nobody else writes it.
-        p = boxed.next.load(Ordering::Relaxed);
-        drop(boxed);
+        let next = unsafe { (*p).next.load(Ordering::Relaxed) };
+        match blocks {
+            // SAFETY: as above; nothing reaches `p` after this.
+            Blocks::Reuse => unsafe { pool::give(&pool::VERSIONS, p) },
+            // SAFETY: as above; a block `alloc` made as a `Box`.
+            Blocks::Release => drop(unsafe { Box::from_raw(p) }),
+        }
+        p = next;
         freed += 1;
     }
     freed
 }
 
+/// Per-thread free lists of version and record blocks. A version or
+/// record freed through the epoch is unreachable for every thread, exactly
+/// as if it went back to the allocator, so its block may be handed out
+/// again; keeping a few per thread spares the allocator a `malloc` and a
+/// `free` per written key (frees arrive in batches of a whole epoch bag,
+/// which overflow the allocator's own per-thread caches).
+///
+/// Invariant: every pointer in a list is a `Box<T>` allocation whose value
+/// was dropped in place; it is referenced nowhere else.
+#[cfg(not(feature = "loom"))]
+mod pool {
+    use super::{Record, Version};
+    use std::cell::RefCell;
+    use std::mem::MaybeUninit;
+    use std::thread::LocalKey;
+
+    /// Blocks of one kind one thread keeps at most (64 KiB of versions).
+    const CAPACITY: usize = 1024;
+
+    pub(super) struct FreeList<T>(Vec<*mut T>);
+
+    impl<T> Drop for FreeList<T> {
+        fn drop(&mut self) {
+            for block in self.0.drain(..) {
+                // SAFETY: per the invariant, a dropped value's block from
+                // `Box::new`; freeing it as an uninitialized box frees the
+                // memory without dropping again.
+                drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
+            }
+        }
+    }
+
+    /// One kind's free list on this thread.
+    pub(super) type List<T> = LocalKey<RefCell<FreeList<T>>>;
+
+    thread_local! {
+        pub(super) static VERSIONS: RefCell<FreeList<Version>> =
+            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+        pub(super) static RECORDS: RefCell<FreeList<Record>> =
+            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+    }
+
+    /// How many blocks `list` keeps on this thread (tests).
+    #[cfg(test)]
+    pub(super) fn len<T>(list: &'static List<T>) -> usize {
+        list.with(|free| free.borrow().0.len())
+    }
+
+    /// `value`, moved into a pooled block if this thread has one, else
+    /// into a new box.
+    pub(super) fn make<T>(list: &'static List<T>, value: T) -> *mut T {
+        match list.try_with(|free| free.borrow_mut().0.pop()) {
+            Ok(Some(block)) => {
+                // SAFETY: a pooled block is a `T` allocation whose value
+                // was dropped and which nobody else can reach.
+                unsafe { block.write(value) };
+                block
+            }
+            _ => Box::into_raw(Box::new(value)),
+        }
+    }
+
+    /// Drops the value at `block` and keeps its block, or frees it when
+    /// the list is full (or the thread is exiting).
+    ///
+    /// # Safety
+    /// `block` came from [`make`] on `list`, holds a live value, and
+    /// nothing references it any more.
+    pub(super) unsafe fn give<T>(list: &'static List<T>, block: *mut T) {
+        // SAFETY: per the contract; the block stays allocated.
+        unsafe { std::ptr::drop_in_place(block) };
+        let kept = list
+            .try_with(|free| {
+                let mut free = free.borrow_mut();
+                let room = free.0.len() < CAPACITY;
+                if room {
+                    free.0.push(block);
+                }
+                room
+            })
+            .unwrap_or(false);
+        if !kept {
+            // SAFETY: a dropped value's block from `Box::new` (as in
+            // `FreeList::drop`).
+            drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
+        }
+    }
+}
+
+/// Under loom, blocks go straight back to the allocator: the models check
+/// the synchronization, which the pool does not take part in.
+#[cfg(feature = "loom")]
+mod pool {
+    /// Stands in for a free list.
+    pub(super) struct List;
+    pub(super) static VERSIONS: List = List;
+    pub(super) static RECORDS: List = List;
+
+    pub(super) fn make<T>(_list: &List, value: T) -> *mut T {
+        Box::into_raw(Box::new(value))
+    }
+
+    /// # Safety
+    /// `block` came from [`make`], holds a live value, and nothing
+    /// references it any more.
+    pub(super) unsafe fn give<T>(_list: &List, block: *mut T) {
+        // SAFETY: per the contract.
+        drop(unsafe { Box::from_raw(block) });
+    }
+}
+
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_freed_block_is_reused_by_its_thread_and_released_at_teardown() {
+        let first = alloc(None, std::ptr::null());
+        let pooled = pool::len(&pool::VERSIONS);
+        // SAFETY: never published; ours alone.
+        assert_eq!(unsafe { free_chain(first, Blocks::Reuse) }, 1);
+        assert_eq!(pool::len(&pool::VERSIONS), pooled + 1, "the block is kept");
+        let again = alloc(Value::try_from("v").ok(), std::ptr::null());
+        assert_eq!(pool::len(&pool::VERSIONS), pooled, "and handed out again");
+        // SAFETY: `alloc` built a fresh version in it.
+        assert_eq!(unsafe { &*again }.value(), Value::try_from("v").ok());
+        // SAFETY: as above.
+        assert_eq!(unsafe { free_chain(again, Blocks::Release) }, 1);
+        assert_eq!(
+            pool::len(&pool::VERSIONS),
+            pooled,
+            "a teardown returns blocks to the allocator"
+        );
+    }
 
     #[test]
     fn a_push_before_commit_raises_the_timestamp() {
