@@ -39,13 +39,13 @@ fn a_delete_of_present_and_absent_keys_is_linearizable_with_a_racing_insert() {
         let b_now = read(&*store, &["b"])[0];
         if written < deleted {
             assert_eq!(
-                deletion.removed,
+                deletion.removed[..],
                 [true, true],
                 "b written before, not removed"
             );
             assert_eq!(b_now, None, "b written before the delete survived it");
         } else {
-            assert_eq!(deletion.removed, [true, false]);
+            assert_eq!(deletion.removed[..], [true, false]);
             assert_eq!(b_now, Some(t("1")), "b written after the delete was lost");
         }
     });

@@ -37,7 +37,7 @@ fn a_tidy_step_and_a_retirement_free_each_version_once() {
         };
         start.cross();
         let deleted = store.delete(&KeySet::from_keys([t("a")]));
-        assert_eq!(deleted.removed, [true]);
+        assert_eq!(deleted.removed[..], [true]);
         ender.join().unwrap();
         // Ordered after both threads: its unpin frees what is left.
         assert_eq!(read(&*store, &["a"]), [None]);

@@ -307,7 +307,7 @@ impl Drop for Epoch {
                 }
                 Garbage::Chain(first) => {
                     // SAFETY: retired once; no thread remains.
-                    let freed = unsafe { version::free_chain(first) };
+                    let freed = unsafe { version::free_chain(first, version::Blocks::Release) };
                     self.live.add(-(freed as isize));
                 }
             }
