@@ -121,10 +121,7 @@ impl BackupLimiter {
         // `ready` check runs after this, orders it against the releaser's.
         self.sleepers.fetch_add(1, Ordering::Relaxed);
         while !ready(self) {
-            guard = self
-                .changed
-                .wait(guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard = sync::wait(&self.changed, guard);
         }
         // Relaxed: leaving needs no ordering; a releaser that still counts
         // this thread only sends one unneeded wake-up.

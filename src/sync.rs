@@ -105,6 +105,29 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Waits on `condvar`, giving back `guard`'s lock, ignoring poisoning (for
+/// the reason [`lock`] gives: a holder that panicked left nothing half
+/// updated). A wake-up may be spurious: callers wait in a loop on their
+/// condition.
+pub fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    condvar
+        .wait(guard)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Like [`wait`], but gives up after `timeout` (whether it timed out, the
+/// caller tells from its own condition). Under loom the timeout is not
+/// modelled: this waits for a notification.
+pub fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> MutexGuard<'a, T> {
+    condvar
+        .wait_timeout(guard, timeout)
+        .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard)
+}
+
 /// Takes `lock` shared, ignoring poisoning.
 ///
 /// Every `RwLock` here (the key stripes, the job gate) guards `()`: it only

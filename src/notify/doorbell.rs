@@ -65,7 +65,6 @@
 //! most one commit of the slow worker.
 
 use crate::sync::{self, fence, AtomicUsize, Condvar, Mutex, Ordering};
-use std::sync::PoisonError;
 use std::time::Duration;
 
 /// The writer is running, or has not announced a sleep.
@@ -149,10 +148,7 @@ impl Doorbell {
         // Relaxed: ringers store NOTIFIED under the same mutex, which
         // orders their store with this load.
         while self.state.load(Ordering::Relaxed) == PARKED {
-            guard = self
-                .bell
-                .wait(guard)
-                .unwrap_or_else(PoisonError::into_inner);
+            guard = sync::wait(&self.bell, guard);
         }
         drop(guard);
         self.cancel_park();
@@ -165,10 +161,7 @@ impl Doorbell {
         let guard = sync::lock(&self.lock);
         // Relaxed: as in `park`.
         let rung = if self.state.load(Ordering::Relaxed) == PARKED {
-            let (guard, _) = self
-                .bell
-                .wait_timeout(guard, timeout)
-                .unwrap_or_else(PoisonError::into_inner);
+            let guard = sync::wait_timeout(&self.bell, guard, timeout);
             // Relaxed: as in `park`.
             let rung = self.state.load(Ordering::Relaxed) != PARKED;
             drop(guard);
