@@ -83,7 +83,7 @@ type Message = (u64, [u8; 82]);
 
 const STREAM: u64 = 200_000;
 
-/// A producer streams `STREAM` messages through a 1024-slot ring; the
+/// A producer streams `STREAM` messages through a 1024-cell ring; the
 /// consumer takes them one `pop` at a time or with `drain_into` batches, as
 /// the pipe writer does.
 fn streaming(c: &mut Criterion) {

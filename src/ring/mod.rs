@@ -8,30 +8,30 @@
 //!
 //! # Algorithm
 //!
-//! The ring is an array of `N = 2^k` slots and two counters, `tail` (the
+//! The ring is an array of `N = 2^k` cells and two counters, `tail` (the
 //! number of values ever pushed) and `head` (the number ever popped). Both
-//! only grow and wrap around `usize`; value number `i` lives in slot
+//! only grow and wrap around `usize`; value number `i` lives in cell
 //! `i & (N - 1)`. Only the producer writes `tail`; only the consumer writes
 //! `head`. The number of values in the ring is `tail - head` (wrapping).
 //!
 //! * `push`: if `tail - head == N` the ring is full and the value is handed
-//!   back. Otherwise the producer writes the value into slot `tail`, then
+//!   back. Otherwise the producer writes the value into cell `tail`, then
 //!   publishes it with a *Release* store of `tail + 1`.
 //! * `pop`: if `head == tail` the ring is empty. Otherwise the consumer moves
-//!   the value out of slot `head`, then frees the slot with a *Release* store
+//!   the value out of cell `head`, then frees the cell with a *Release* store
 //!   of `head + 1`.
 //!
-//! Each side reads the other's counter with *Acquire*, so it sees the slot
+//! Each side reads the other's counter with *Acquire*, so it sees the cell
 //! contents the other side wrote (consumer) or is done reading (producer)
 //! before that counter moved.
 //!
 //! # Invariants
 //!
 //! 1. `0 <= tail - head <= N` at every instant (wrapping arithmetic).
-//! 2. Slots `head..tail` hold initialized values owned by the ring; all other
-//!    slots are uninitialized. The producer alone touches slots outside
-//!    `head..tail` (it writes slot `tail`), the consumer alone touches slot
-//!    `head` while `head != tail`: no slot is ever accessed by both at once.
+//! 2. Cells `head..tail` hold initialized values owned by the ring; all other
+//!    cells are uninitialized. The producer alone touches cells outside
+//!    `head..tail` (it writes cell `tail`), the consumer alone touches cell
+//!    `head` while `head != tail`: no cell is ever accessed by both at once.
 //! 3. Each side keeps a private *cached* copy of the other side's counter.
 //!    The cache is never ahead of the real counter, so it can only make the
 //!    ring look fuller (producer) or emptier (consumer) than it is, never the
@@ -45,7 +45,7 @@
 //! # Progress
 //!
 //! `push` and `pop` run a fixed number of steps: at most one load of the
-//! other counter, one slot access and one store, with no loop and no retry.
+//! other counter, one cell access and one store, with no loop and no retry.
 //! Neither can be delayed by the other thread being descheduled, so both are
 //! wait-free. A batch drain reads `tail` once and then moves at most `N`
 //! values, so it is wait-free too.
@@ -54,7 +54,7 @@
 //!
 //! Each handle clears its side's `live` flag when dropped, so the other side
 //! can see it is gone ([`Producer::is_abandoned`], [`Consumer::is_abandoned`]).
-//! The slots are freed, and values still in the ring dropped, when the last
+//! The cells are freed, and values still in the ring dropped, when the last
 //! handle goes.
 
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
@@ -107,19 +107,19 @@ struct Shared<T> {
     producer_live: AtomicBool,
     /// Cleared when the consumer is dropped.
     consumer_live: AtomicBool,
-    /// `capacity` slots; value `i` lives in `slots[i & mask]`.
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// `capacity` cells; value `i` lives in `cells[i & mask]`.
+    cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
     /// `capacity - 1`, with `capacity` a power of two.
     mask: usize,
 }
 
 // SAFETY: the ring moves `T`s from the producer's thread to the consumer's,
-// so `T: Send` is required and enough. Concurrent access to a slot never
-// happens (invariant 2 of the module docs): each slot is handed from one
+// so `T: Send` is required and enough. Concurrent access to a cell never
+// happens (invariant 2 of the module docs): each cell is handed from one
 // thread to the other by a Release store and Acquire load of `tail` or `head`.
 unsafe impl<T: Send> Send for Shared<T> {}
 // SAFETY: as for `Send`: the two handles share `Shared` only through atomics
-// and through slots whose ownership those atomics hand over.
+// and through cells whose ownership those atomics hand over.
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
@@ -127,8 +127,8 @@ impl<T> Shared<T> {
         self.mask + 1
     }
 
-    fn slot(&self, index: usize) -> &UnsafeCell<MaybeUninit<T>> {
-        &self.slots[index & self.mask]
+    fn cell(&self, index: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        &self.cells[index & self.mask]
     }
 }
 
@@ -141,10 +141,10 @@ impl<T> Drop for Shared<T> {
         let tail = self.tail.load(Ordering::Relaxed);
         let mut index = head;
         while index != tail {
-            let slot = self.slot(index);
-            // SAFETY: slots `head..tail` hold initialized values (invariant
+            let cell = self.cell(index);
+            // SAFETY: cells `head..tail` hold initialized values (invariant
             // 2) that nobody else can reach any more; each is dropped once.
-            slot.with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            cell.with_mut(|cell| unsafe { (*cell).assume_init_drop() });
             index = index.wrapping_add(1);
         }
     }
@@ -157,11 +157,11 @@ impl<T> Drop for Shared<T> {
 ///
 /// If `capacity` is zero or its power-of-two round-up overflows `usize`.
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    assert!(capacity > 0, "a ring needs at least one slot");
+    assert!(capacity > 0, "a ring needs at least one cell");
     let capacity = capacity
         .checked_next_power_of_two()
         .expect("ring capacity too large");
-    let slots = (0..capacity)
+    let cells = (0..capacity)
         .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
         .collect();
     let shared = Arc::new(Shared {
@@ -169,7 +169,7 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         tail: CachePadded::new(AtomicUsize::new(0)),
         producer_live: AtomicBool::new(true),
         consumer_live: AtomicBool::new(true),
-        slots,
+        cells,
         mask: capacity - 1,
     });
     let producer = Producer {
@@ -199,34 +199,34 @@ impl<T> Producer<T> {
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
         if self.tail.wrapping_sub(self.head_cache) == self.shared.capacity() {
             // Acquire pairs with the consumer's Release store of `head`: the
-            // consumer has finished moving out every slot it freed.
+            // consumer has finished moving out every cell it freed.
             self.head_cache = self.shared.head.load(Ordering::Acquire);
             if self.tail.wrapping_sub(self.head_cache) == self.shared.capacity() {
                 return Err(PushError::Full(value));
             }
         }
-        let slot = self.shared.slot(self.tail);
-        // SAFETY: `tail - head < capacity`, so slot `tail` is outside
+        let cell = self.shared.cell(self.tail);
+        // SAFETY: `tail - head < capacity`, so cell `tail` is outside
         // `head..tail`: it is uninitialized and the consumer will not touch
         // it until we publish it below (invariant 2).
-        slot.with_mut(|slot| unsafe { (*slot).write(value) });
+        cell.with_mut(|cell| unsafe { (*cell).write(value) });
         self.tail = self.tail.wrapping_add(1);
         // Release pairs with the consumer's Acquire load of `tail`: the value
-        // written above is visible before the consumer can read the slot.
+        // written above is visible before the consumer can read the cell.
         self.shared.tail.store(self.tail, Ordering::Release);
         Ok(())
     }
 
     /// How many more values `push` would accept right now. The consumer may
     /// free more at any time, so this is a lower bound.
-    pub fn free_slots(&mut self) -> usize {
+    pub fn free_cells(&mut self) -> usize {
         // Acquire pairs with the consumer's Release store of `head`, as in
         // `push`.
         self.head_cache = self.shared.head.load(Ordering::Acquire);
         self.shared.capacity() - self.tail.wrapping_sub(self.head_cache)
     }
 
-    /// The number of slots.
+    /// The number of cells.
     pub fn capacity(&self) -> usize {
         self.shared.capacity()
     }
@@ -279,13 +279,13 @@ impl<T> Consumer<T> {
         let value = self.take(self.head);
         self.head = self.head.wrapping_add(1);
         // Release pairs with the producer's Acquire load of `head`: the move
-        // out of the slot is complete before the producer may overwrite it.
+        // out of the cell is complete before the producer may overwrite it.
         self.shared.head.store(self.head, Ordering::Release);
         Some(value)
     }
 
     /// Moves every value available now into `out`, oldest first, and returns
-    /// how many. Reads `tail` once and frees all the slots with one store,
+    /// how many. Reads `tail` once and frees all the cells with one store,
     /// so a burst costs two shared-memory operations rather than two per
     /// value. Wait-free: at most `capacity` values are moved.
     pub fn drain_into(&mut self, out: &mut Vec<T>) -> usize {
@@ -303,7 +303,7 @@ impl<T> Consumer<T> {
         while publish.consumer.head != publish.consumer.tail_cache {
             let value = publish.consumer.take(publish.consumer.head);
             // Count the value as consumed before `f` runs, so a panic in `f`
-            // never leaves a moved-out slot inside `head..tail`.
+            // never leaves a moved-out cell inside `head..tail`.
             publish.consumer.head = publish.consumer.head.wrapping_add(1);
             f(value);
         }
@@ -324,7 +324,7 @@ impl<T> Consumer<T> {
         self.len() == 0
     }
 
-    /// The number of slots.
+    /// The number of cells.
     pub fn capacity(&self) -> usize {
         self.shared.capacity()
     }
@@ -340,21 +340,21 @@ impl<T> Consumer<T> {
 
     fn load_tail(&self) -> usize {
         // Acquire pairs with the producer's Release store of `tail`: the
-        // values in slots before `tail` are visible before we read them.
+        // values in cells before `tail` are visible before we read them.
         self.shared.tail.load(Ordering::Acquire)
     }
 
-    /// Moves value `index` out of its slot. The caller must then count it
+    /// Moves value `index` out of its cell. The caller must then count it
     /// as consumed by advancing `self.head` past it.
     fn take(&self, index: usize) -> T {
         debug_assert!(index != self.tail_cache);
-        let slot = self.shared.slot(index);
+        let cell = self.shared.cell(index);
         // `head <= index < tail_cache <= tail`: the producer published this
-        // slot with its Release store of `tail` (read by our Acquire load)
+        // cell with its Release store of `tail` (read by our Acquire load)
         // and will not touch it until we publish a `head` past it.
-        // SAFETY: the slot holds an initialized value; the caller advances
+        // SAFETY: the cell holds an initialized value; the caller advances
         // `head` past `index` at once, so it is moved out only once.
-        slot.with(|slot| unsafe { (*slot).assume_init_read() })
+        cell.with(|cell| unsafe { (*cell).assume_init_read() })
     }
 }
 
@@ -367,7 +367,7 @@ impl<T> Drop for PublishHead<'_, T> {
     fn drop(&mut self) {
         // Release pairs with the producer's Acquire load of `head`: every
         // value drained has been moved out before the producer may reuse its
-        // slot.
+        // cell.
         self.consumer
             .shared
             .head

@@ -14,7 +14,7 @@ fn capacity_rounds_up_to_a_power_of_two() {
 }
 
 #[test]
-#[should_panic(expected = "at least one slot")]
+#[should_panic(expected = "at least one cell")]
 fn zero_capacity_is_refused() {
     let _ = channel::<u8>(0);
 }
@@ -38,7 +38,7 @@ fn full_ring_hands_the_value_back() {
     let (mut tx, mut rx) = channel(2);
     tx.push("a").unwrap();
     tx.push("b").unwrap();
-    assert_eq!(tx.free_slots(), 0);
+    assert_eq!(tx.free_cells(), 0);
     assert_eq!(tx.push("c"), Err(PushError::Full("c")));
     assert_eq!(rx.pop(), Some("a"));
     tx.push("c").unwrap();
@@ -60,7 +60,7 @@ fn drain_takes_everything_available_in_order() {
     assert_eq!(rx.len(), 6);
     assert_eq!(rx.drain_into(&mut out), 6);
     assert!(rx.is_empty());
-    // The drained slots are free again, across the wrap-around.
+    // The drained cells are free again, across the wrap-around.
     for i in 6..14 {
         tx.push(i).unwrap();
     }
@@ -124,7 +124,7 @@ fn a_panicking_drain_consumes_exactly_what_it_passed_on() {
     assert!(result.is_err());
     assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 2);
     assert_eq!(rx.len(), 2);
-    assert_eq!(tx.free_slots(), 2);
+    assert_eq!(tx.free_cells(), 2);
     drop(rx);
     drop(tx);
     assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 4);
@@ -219,7 +219,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(rx.len(), model.len());
-            prop_assert_eq!(tx.free_slots(), capacity - model.len());
+            prop_assert_eq!(tx.free_cells(), capacity - model.len());
         }
     }
 }
