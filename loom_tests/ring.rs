@@ -11,8 +11,8 @@ use loom::thread;
 /// in order (nothing lost, duplicated or reordered across two wrap-arounds),
 /// a refused push hands back the very value that was pushed, and a push is
 /// refused only when the ring really holds 2 values (the consumer has popped
-/// at most `pushed - 2`). Loom also checks that no slot is read while being
-/// written (the slot cells are loom `UnsafeCell`s).
+/// at most `pushed - 2`). Loom also checks that no cell is read while being
+/// written (the cells are loom `UnsafeCell`s).
 #[test]
 fn wrap_around_keeps_every_value_once_in_order() {
     check(Some(3), || {
@@ -42,7 +42,7 @@ fn wrap_around_keeps_every_value_once_in_order() {
                 Err(PushError::Full(back)) => {
                     assert_eq!(back, value, "a refused push returns its value");
                     // Full means 2 values pushed and not popped: a push that
-                    // began after `value - 1` pops had a free slot.
+                    // began after `value - 1` pops had a free cell.
                     assert!(value >= 2 && freed <= value - 2, "full with a free slot");
                     loom::thread::yield_now();
                 }
