@@ -12,13 +12,13 @@
 //! their memory back down to a small floor.
 //!
 //! The bytes on the pipe are the server's wire format, which this module
-//! does not know: a [`Wire`] encodes each note and waits for a full pipe.
+//! does not know: a [`Wire`] encodes each note and writes the bytes.
 
 use super::port::Note;
 use super::slots::Slot;
 use super::NoteMerger;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 // std: the server's shutdown flag, a stop request read Relaxed that orders
 // nothing; the loom models drive the writer's parts, never its loop.
 #[allow(clippy::disallowed_types)]
@@ -34,9 +34,17 @@ pub trait Wire {
     /// Appends the wire form of `note` to `bytes`.
     fn encode(note: &Note, bytes: &mut Vec<u8>);
 
-    /// Waits up to `timeout` for the full, non-blocking `pipe` to accept
-    /// more bytes (returning early is harmless: the writer tries again).
-    fn wait_writable(pipe: &File, timeout: Duration) -> io::Result<()>;
+    /// Writes all of `bytes` to the non-blocking `pipe`. Each time the pipe
+    /// is full, calls `while_full` and then waits up to `wait` for room.
+    /// Fails with `Interrupted` when `stop()` says so, and with
+    /// `BrokenPipe` when the client is gone.
+    fn write_all(
+        pipe: &mut File,
+        bytes: &[u8],
+        stop: impl Fn() -> bool,
+        wait: Duration,
+        while_full: impl FnMut(),
+    ) -> io::Result<()>;
 }
 
 /// How long the writer sleeps with nothing to do, unless woken.
@@ -158,35 +166,10 @@ fn deliver<W: Wire>(
         // Relaxed: a stop request carries no data.
         slot.is_ended(generation) || shutdown.load(Ordering::Relaxed)
     };
-    if let Err(error) = write_draining::<W>(&mut current.pipe, bytes, stop, draining) {
+    // While the pipe is full, keep the rings empty.
+    let drain = || draining.merger.absorb(draining.limit);
+    if let Err(error) = W::write_all(&mut current.pipe, bytes, stop, PIPE_WAIT, drain) {
         tracing::info!(%error, generation, "notification pipe closed");
         slot.end(generation);
     }
-}
-
-/// Writes all of `bytes` to the non-blocking `pipe`, draining the rings
-/// while the pipe is full. Fails with `Interrupted` when `stop()` says so,
-/// and with `BrokenPipe` when the client is gone.
-fn write_draining<W: Wire>(
-    pipe: &mut File,
-    mut bytes: &[u8],
-    stop: impl Fn() -> bool,
-    draining: &mut Draining<'_>,
-) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match pipe.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if stop() {
-                    return Err(io::ErrorKind::Interrupted.into());
-                }
-                draining.merger.absorb(draining.limit);
-                W::wait_writable(pipe, PIPE_WAIT)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

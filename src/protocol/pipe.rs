@@ -56,7 +56,20 @@ pub fn reader_gone(file: &File) -> bool {
 /// Writes all of `bytes` to a non-blocking pipe, waiting while it is full.
 /// Fails with `Interrupted` when `stop()` says so (callers put their
 /// deadline there), and with `BrokenPipe` when the reader is gone.
-pub fn write_all(file: &mut File, mut bytes: &[u8], stop: impl Fn() -> bool) -> io::Result<()> {
+pub fn write_all(file: &mut File, bytes: &[u8], stop: impl Fn() -> bool) -> io::Result<()> {
+    write_all_while_full(file, bytes, stop, POLL_INTERVAL, || {})
+}
+
+/// [`write_all`], with a hook for a full pipe: each time the pipe is found
+/// full (and `stop()` does not say to stop), calls `while_full`, then waits
+/// up to `wait` for room. The notification writer drains its rings there.
+pub fn write_all_while_full(
+    file: &mut File,
+    mut bytes: &[u8],
+    stop: impl Fn() -> bool,
+    wait: Duration,
+    mut while_full: impl FnMut(),
+) -> io::Result<()> {
     while !bytes.is_empty() {
         match file.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -65,7 +78,8 @@ pub fn write_all(file: &mut File, mut bytes: &[u8], stop: impl Fn() -> bool) -> 
                 if stop() {
                     return Err(io::ErrorKind::Interrupted.into());
                 }
-                wait_ready(file, true, POLL_INTERVAL)?;
+                while_full();
+                wait_ready(file, true, wait)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

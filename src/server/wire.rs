@@ -1,9 +1,8 @@
 //! The notification pipe's wire format, as the pipe writers put notes on it.
 
-use super::fifo;
 use crate::notify::writer::Wire;
 use crate::notify::Note;
-use crate::protocol::{encode_notification, NOTIFICATION_LEN};
+use crate::protocol::{encode_notification, pipe, NOTIFICATION_LEN};
 use std::fs::File;
 use std::io;
 use std::time::Duration;
@@ -19,7 +18,13 @@ impl Wire for PipeWire {
         bytes.extend_from_slice(&encode_notification(&note.key, note.value.as_ref()));
     }
 
-    fn wait_writable(pipe: &File, timeout: Duration) -> io::Result<()> {
-        fifo::wait_ready(pipe, true, timeout).map(drop)
+    fn write_all(
+        pipe: &mut File,
+        bytes: &[u8],
+        stop: impl Fn() -> bool,
+        wait: Duration,
+        while_full: impl FnMut(),
+    ) -> io::Result<()> {
+        pipe::write_all_while_full(pipe, bytes, stop, wait, while_full)
     }
 }
