@@ -39,6 +39,7 @@ pub mod schedule;
 pub mod stats;
 pub mod workload;
 
+use crate::notify::writer::Wire;
 use anyhow::Context;
 use args::{Args, ValidArgs};
 use backups::BackupStats;
@@ -53,12 +54,13 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Runs what `args` asks for and returns its report.
-pub fn run(args: &ValidArgs) -> anyhow::Result<Report> {
+/// Runs what `args` asks for and returns its report. With `--notify`,
+/// the notification rig's pipe writers speak `W` (see [`notify`]).
+pub fn run<W: Wire>(args: &ValidArgs) -> anyhow::Result<Report> {
     if args.fork_pause {
         run_fork_pause(args).map(Report::Fork)
     } else {
-        run_load(args).map(|report| Report::Load(Box::new(report)))
+        run_load::<W>(args).map(|report| Report::Load(Box::new(report)))
     }
 }
 
@@ -96,11 +98,11 @@ struct Measured {
     notify: Option<notify::NotifyStats>,
 }
 
-fn run_load(args: &Args) -> anyhow::Result<LoadReport> {
+fn run_load<W: Wire>(args: &Args) -> anyhow::Result<LoadReport> {
     let opened = open(args);
     let keys: Arc<[crate::token::Token]> = workload::key_table(args.keys.get()).into();
     workload::preload(&*opened.store, &keys, usize::from(args.value_bytes));
-    let measured = measure(args, &opened, &keys)?;
+    let measured = measure::<W>(args, &opened, &keys)?;
     let live_versions = opened.lockfree.as_ref().map(|s| s.live_versions() as u64);
     let report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
     if let Some(path) = &args.hdr_log {
@@ -146,14 +148,14 @@ fn run_id(args: &Args) -> String {
 
 /// Starts the rig (if any), the workers and the backup thread; runs the
 /// load for the requested time; stops and joins everything.
-fn measure(
+fn measure<W: Wire>(
     args: &Args,
     opened: &Opened,
     keys: &Arc<[crate::token::Token]>,
 ) -> anyhow::Result<Measured> {
     let epoch = Instant::now();
     let (rig, ports) = if args.notify > 0 {
-        let (rig, ports) = notify::Rig::start(
+        let (rig, ports) = notify::Rig::start::<W>(
             Arc::clone(&opened.store),
             keys,
             args.notify,

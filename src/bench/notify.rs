@@ -4,18 +4,22 @@
 //! with one worker port per load thread and `N` session slots. Each slot
 //! gets a session whose notification pipe is a real FIFO (made in a
 //! temporary directory), is subscribed to every key, and is served by the
-//! server's own pipe writer ([`writer::run`] on the server's [`PipeWire`]). On the far end of each FIFO a reader thread
-//! plays the client: it decodes every 82-byte notification and records how
+//! server's pipe writer ([`writer::run`]) speaking the [`Wire`] the caller
+//! names. That wire must put notes on the pipe in the protocol's format:
+//! on the far end of each FIFO a reader thread plays the client, decodes
+//! every 82-byte notification ([`decode_notification`]) and records how
 //! long ago its value's send time was (commit to delivery; see
-//! [`workload::stamped_value`]).
+//! [`workload::stamped_value`]). `kvs-bench` names the server's own wire,
+//! so the rig measures the path clients get; the bench itself stays below
+//! the server (README, layout).
 
 use super::latency::Latencies;
 use super::workload;
 use crate::notify::subscriptions::Subscriber;
-use crate::notify::{self, writer, Hub, Layout, WorkerPort};
+use crate::notify::writer::{self, Wire};
+use crate::notify::{self, Hub, Layout, WorkerPort};
+use crate::protocol::pipe::wait_ready;
 use crate::protocol::{decode_notification, NOTIFICATION_LEN};
-use crate::server::fifo::{self, End};
-use crate::server::wire::PipeWire;
 use crate::store::Store;
 use crate::token::Token;
 use anyhow::Context;
@@ -69,8 +73,9 @@ pub struct Rig {
 impl Rig {
     /// Builds the notification path over `store`, connects `subscribers`
     /// sessions through FIFOs, subscribes each to every key, and starts the
-    /// pipe writers and readers. Returns the rig and one port per worker.
-    pub fn start(
+    /// pipe writers (speaking `W`) and readers. Returns the rig and one
+    /// port per worker.
+    pub fn start<W: Wire>(
         store: Arc<dyn Store>,
         keys: &[Token],
         subscribers: usize,
@@ -114,7 +119,7 @@ impl Rig {
             let limit = layout.held_limit();
             rig.writers
                 .push(spawn(format!("bench-writer-{slot}"), move || {
-                    writer::run::<PipeWire>(&hub.slots()[slot], merger, limit, &shutdown)
+                    writer::run::<W>(&hub.slots()[slot], merger, limit, &shutdown)
                 })?);
         }
         Ok((rig, ports))
@@ -199,20 +204,22 @@ impl Rig {
     }
 }
 
-/// Makes a FIFO at `path` and opens both ends, non-blocking: the read end
-/// first (so the write end finds a reader), the write end the way the server
-/// opens a client's notification pipe.
+/// Makes a FIFO at `path` and opens both ends non-blocking, as the server
+/// keeps a client's notification pipe: the read end first, so that the
+/// write end finds a reader.
 fn fifo_pair(path: &std::path::Path) -> anyhow::Result<(File, File)> {
     nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", path.display()))?;
-    let read_end = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .with_context(|| format!("opening {} for reading", path.display()))?;
-    let write_end = fifo::try_open(path, End::Write)?
-        .ok_or_else(|| anyhow::anyhow!("{} has no reader", path.display()))?;
-    Ok((read_end, write_end))
+    let open = |write: bool| {
+        OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)
+            .with_context(|| format!("opening {} (write: {write})", path.display()))
+    };
+    let read_end = open(false)?;
+    Ok((read_end, open(true)?))
 }
 
 /// Subscribes every slot's session to every key.
@@ -271,7 +278,7 @@ impl Reader {
                     if self.stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    fifo::wait_ready(&self.pipe, false, READ_POLL)?;
+                    wait_ready(&self.pipe, false, READ_POLL)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

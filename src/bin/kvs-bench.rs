@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use kvs::bench::{self, args::Args};
+use kvs::server::wire::PipeWire;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,7 +13,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match bench::run(&args) {
+    // The notification rig speaks the server's own wire.
+    match bench::run::<PipeWire>(&args) {
         Ok(report) if args.json => {
             println!("{}", report.to_json());
             ExitCode::SUCCESS
