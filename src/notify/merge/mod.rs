@@ -78,16 +78,31 @@
 //! In both cases `m'` reached the heap in this round or an earlier one, and
 //! the heap emits in `(ts, arrival)` order, so `m'` leaves before `m`. ∎
 //!
-//! The clock check `t <= C` is needed: without it, a worker seen idle in (b)
-//! could begin, commit `t'` and still be pushing while another worker's
-//! later commit `t > t'`, pushed quickly, is drained and emitted.
+//! A worker that goes from idle to active between the writer's reads is
+//! the `IDLE` case: either its new commit's timestamp exceeds `C` (so
+//! nothing at or below `C` waits on it), or the writer's clock read already
+//! synchronized with it and the watermark read cannot miss its `begin`.
+//!
+//! **Both bounds are needed.** Without the clock bound `t <= C`, a worker
+//! seen idle in (b) could begin, commit `t'` and still be pushing while
+//! another worker's later commit `t > t'`, pushed quickly, is drained and
+//! emitted (the loom model `loom_tests/order.rs` finds exactly this).
+//! Without the watermark bound `W`, a worker inside a commit with
+//! `ts <= C` that has not pushed yet would be overtaken.
+//!
+//! **Emission bound `ts <= min(C, W)` rather than `ts < W`.** The proof
+//! only needs `t <= L_k < ts_k`, so a message whose timestamp equals a
+//! watermark may leave; this saves a round whenever a worker begins right
+//! after a commit.
 //!
 //! **Nothing is lost.** Once every worker is idle and has pushed, a round's
 //! `C` is at least every commit's timestamp and `W = IDLE`, so that round
 //! emits every message.
 //!
 //! **No SeqCst is needed.** Every edge of the proof is a Release/Acquire pair
-//! or coherence of a single location. If a store's clock could not promise
+//! or coherence of a single location, which is also exactly what loom
+//! models faithfully; so Release stores and Acquire loads of the watermarks
+//! suffice, given K2 from the clock. If a store's clock could not promise
 //! K2 (a Relaxed timestamp RMW), the fallback is a `fence(SeqCst)` between
 //! `begin`'s store and taking the timestamp, and another between (a) and (b).
 //!
