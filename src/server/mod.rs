@@ -19,7 +19,8 @@
 //! * [`instance`]: one server per register path.
 //! * [`session`]: serves one client from connect to disconnect.
 //! * [`signals`]: SIGINT, SIGTERM, SIGHUP and SIGUSR1, handled by one thread.
-//! * [`wire`]: the notification pipe's wire format, for the pipe writers.
+//! * [`wire`]: the notification pipe's wire format, for the pipe writers
+//!   (the server's and, through `kvs-bench`, the bench's).
 
 // std: the FIFO claims table is a std mutex that no loom model reaches.
 #[allow(clippy::disallowed_types)]

@@ -1,4 +1,9 @@
 //! The notification pipe's wire format, as the pipe writers put notes on it.
+//!
+//! [`notify`](crate::notify)'s pipe writer is generic over a [`Wire`] and
+//! [`protocol`](crate::protocol) knows nothing of notes, so the two meet
+//! here, the one place above both. `kvs-bench` hands this same type to the
+//! bench's notification rig, which may not reach the server itself.
 
 use crate::notify::writer::Wire;
 use crate::notify::Note;
