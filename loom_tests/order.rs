@@ -12,6 +12,17 @@ use loom::thread;
 /// timestamp from the shared clock (a Release RMW, as the protocol requires
 /// of a store's clock), push the notification, end. The message is its own
 /// timestamp, so the output can be checked for order.
+///
+/// These are `WorkerPort`'s steps, written out, and not the port itself:
+/// driven through `notify::build`'s real ports (over the lock-free store,
+/// or over a store that is only this clock), this three-thread model trips
+/// loom 0.7.3's own assertion in `match_load_to_stores` /
+/// `match_rmw_to_stores` ("TODO: this sometimes fails"; tokio-rs/loom
+/// issues 252 and 389) before the exploration completes, at every
+/// preemption bound tried (1 to 3; mostly within the first executions, at
+/// most after some 42,000), with or without a start line. The port's own
+/// steps around the gate are modelled through the real code in
+/// `session_end.rs` and `subscribe_vs_delete.rs`.
 fn commit(gate: &mut WorkerGate, clock: &AtomicU64, ring: &mut Producer<(Timestamp, Timestamp)>) {
     let guard = gate.begin(clock);
     let ts = clock.fetch_add(1, Ordering::AcqRel) + 1;
