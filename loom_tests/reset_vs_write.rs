@@ -27,7 +27,7 @@ use std::fs::OpenOptions;
 #[test]
 fn a_write_after_a_reset_reaches_no_subscription_made_before_it() {
     check(Some(3), || {
-        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("k", "1")]);
         let Parts {
             shared,

@@ -24,7 +24,7 @@ fn null_pipe() -> File {
 /// over a store holding `k`; a session in the slot subscribed to `k`.
 /// Returns the hub, the session's generation, the port and the merger.
 fn subscribed(ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
-    let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+    let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
     write(&*store, &[("k", "0")]);
     let layout = Layout {
         sessions: 1,

@@ -13,7 +13,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn multi_key_read_sees_all_or_none_of_a_multi_key_write() {
     check(None, || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0"), ("b", "0")]);
         let start = StartLine::new();
         let writer = {

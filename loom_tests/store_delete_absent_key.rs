@@ -22,7 +22,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn a_delete_of_present_and_absent_keys_is_linearizable_with_a_racing_insert() {
     check(Some(3), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0")]);
         let start = StartLine::new();
         let writer = {

@@ -20,7 +20,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn a_snapshot_iterating_past_a_retired_and_replaced_entry_sees_its_instant() {
     check(Some(2), || {
-        iterate_past_a_retirement(LockFreeStore::with_snapshot_slots(2))
+        iterate_past_a_retirement(LockFreeStore::with_snapshot_seats(2))
     });
 }
 

@@ -17,7 +17,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn overlapping_multi_key_writes_are_seen_in_one_serial_order() {
     check(Some(2), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0"), ("b", "0"), ("c", "0")]);
         let start = StartLine::new();
         let spawn_writer = |pairs: [(&'static str, &'static str); 2]| {

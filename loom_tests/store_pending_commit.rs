@@ -18,7 +18,7 @@ use kvs::sync::{thread, Arc, AtomicBool, Ordering};
 #[test]
 fn reader_never_waits_for_a_pending_commit_and_later_snapshots_see_it() {
     check(None, || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         crate::write(&*store, &[("a", "0"), ("b", "0")]);
         let reader_done = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(AtomicBool::new(false));

@@ -20,7 +20,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn retiring_a_tombstone_never_loses_a_racing_write() {
     check(Some(2), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0"), ("b", "0")]);
         let start = StartLine::new();
         let deleter = {

@@ -21,7 +21,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn pruning_never_unlinks_a_version_a_snapshot_can_see() {
     check(Some(4), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0")]);
         let start = StartLine::new();
         let writer = {

@@ -21,7 +21,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn a_fresh_entry_never_proves_absence_before_its_insertion() {
     check(Some(2), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         let start = StartLine::new();
         let a = {
             let (store, start) = (Arc::clone(&store), Arc::clone(&start));

@@ -17,7 +17,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn the_sweep_never_loses_a_racing_write() {
     check(Some(3), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0")]);
         let snapshot = store.snapshot();
         store.delete(&KeySet::from_keys([t("a")]));

@@ -16,7 +16,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn a_tombstone_held_back_by_an_ending_snapshot_is_not_stranded() {
     check(None, || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0")]);
         let snapshot = store.snapshot();
         let start = StartLine::new();

@@ -16,7 +16,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn two_snapshots_ending_together_leave_no_tombstone_stranded() {
     check(Some(2), || {
-        let store = Arc::new(LockFreeStore::with_snapshot_slots(2));
+        let store = Arc::new(LockFreeStore::with_snapshot_seats(2));
         write(&*store, &[("a", "0")]);
         let first = store.snapshot();
         let second = store.snapshot();

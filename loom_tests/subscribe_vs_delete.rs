@@ -25,7 +25,7 @@ use kvs::sync::{thread, Arc};
 #[test]
 fn a_subscribe_racing_a_delete_hears_exactly_the_delete_or_nothing() {
     check(Some(3), || {
-        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("k", "1")]);
         let Parts {
             shared,
@@ -88,7 +88,7 @@ fn heard(notes: &[Note]) -> Vec<Option<String>> {
 #[test]
 fn a_subscription_made_between_a_delete_and_a_rewrite_is_not_ended_silently() {
     check(Some(2), || {
-        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_slots(1));
+        let store = std::sync::Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("k", "1")]);
         let Parts {
             shared,

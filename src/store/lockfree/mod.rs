@@ -20,7 +20,7 @@
 //!   version at the key's head (it waits for that command to commit,
 //!   unpinned). Creating the key's entry may also wait for a flurry bin
 //!   lock. Otherwise lock-free: the link CAS, one horizon (a scan of at
-//!   most 128 slots and a SeqCst fence), pruning (below), the commit CAS
+//!   most 128 seats and a SeqCst fence), pruning (below), the commit CAS
 //!   (retried only when a reader pushed it) and a bounded tidy step.
 //! * multi-key `write`: as one-key, waiting key by key in ascending order
 //!   (no cycle, so deadlock-free); then settles each version.
@@ -28,14 +28,14 @@
 //!   no-op there. Otherwise a multi-key write of tombstones, then retires
 //!   each dead entry: a CAS, and its removal from flurry
 //!   (`compute_if_present`, which takes the bin's lock).
-//! * snapshot start: lock-free (one slot CAS per free slot met) while
+//! * snapshot start: lock-free (one seat CAS per free seat met) while
 //!   fewer than 128 snapshots are registered; *blocking* (spins) while all
-//!   slots are taken.
+//!   seats are taken.
 //! * snapshot iteration: takes no lock, never waits for a writer and never
 //!   restarts (nothing it needs is pruned, `read.rs`); each entry costs the
 //!   versions above the one visible at its `S`. It re-pins every
 //!   256 entries (`ENTRIES_PER_PIN`).
-//! * snapshot end: frees the slot (wait-free). If it was the oldest, it
+//! * snapshot end: frees the seat (wait-free). If it was the oldest, it
 //!   sweeps the index when tombstones were held back (O(keys), re-pinning;
 //!   each removal takes a flurry bin lock), then runs one bounded tidy
 //!   step. So the thread ending the oldest snapshot may wait for flurry bin
@@ -130,30 +130,30 @@ impl Default for LockFreeStore {
 impl LockFreeStore {
     /// An empty store.
     pub fn new() -> Self {
-        Self::with_snapshot_slots(snapshots::SLOTS)
+        Self::with_snapshot_seats(snapshots::SEATS)
     }
 
-    /// An empty store whose registry holds `slots` snapshots at once (small
+    /// An empty store whose registry holds `seats` snapshots at once (small
     /// values keep loom models small).
-    pub fn with_snapshot_slots(slots: usize) -> Self {
-        Self::with_reclaimer(slots, Reclaimer::new())
+    pub fn with_snapshot_seats(seats: usize) -> Self {
+        Self::with_reclaimer(seats, Reclaimer::new())
     }
 
-    /// As [`Self::with_snapshot_slots`]; under `--features loom` the
+    /// As [`Self::with_snapshot_seats`]; under `--features loom` the
     /// reclamation stand-in then frees retired memory as early as
     /// crossbeam-epoch could, so a model reports a use-after-free
     /// (`reclaim.rs`). Without the feature it is the same store.
     #[doc(hidden)]
-    pub fn with_eager_reclamation(slots: usize) -> Self {
-        Self::with_reclaimer(slots, Reclaimer::with_eager_frees(true))
+    pub fn with_eager_reclamation(seats: usize) -> Self {
+        Self::with_reclaimer(seats, Reclaimer::with_eager_frees(true))
     }
 
-    fn with_reclaimer(slots: usize, reclaim: Reclaimer) -> Self {
+    fn with_reclaimer(seats: usize, reclaim: Reclaimer) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: Index::new(),
                 clock: Clock::new(),
-                registry: Registry::with_capacity(slots),
+                registry: Registry::with_capacity(seats),
                 reclaim,
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
@@ -267,10 +267,10 @@ impl Store for LockFreeStore {
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
-        let (slot, at) = self.inner.registry.register(&self.inner.clock);
+        let (seat, at) = self.inner.registry.register(&self.inner.clock);
         Box::new(LockFreeSnapshot {
             inner: Arc::clone(&self.inner),
-            slot,
+            seat,
             at,
         })
     }
@@ -289,10 +289,10 @@ impl Store for LockFreeStore {
 }
 
 /// A registered snapshot: it owns a reference to the store's internals and a
-/// registry slot, and reads every key at `at` when consumed.
+/// registry seat, and reads every key at `at` when consumed.
 struct LockFreeSnapshot {
     inner: Arc<Inner>,
-    slot: usize,
+    seat: usize,
     at: Timestamp,
 }
 
@@ -334,7 +334,7 @@ impl Snapshot for LockFreeSnapshot {
 
 impl Drop for LockFreeSnapshot {
     fn drop(&mut self) {
-        if self.inner.registry.deregister(self.slot) {
+        if self.inner.registry.deregister(self.seat) {
             // The oldest snapshot ended: tombstones it held back may go now.
             // This is the one place a snapshot's thread may wait: the sweep
             // walks the index (O(keys)) and removes dead entries with

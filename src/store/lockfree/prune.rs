@@ -40,8 +40,8 @@
 //!
 //! *No tombstone is stranded.* Whoever finds a tombstone held back counts it
 //! (`note_held_back`, Release) and then computes a horizon again (F2). The
-//! snapshot holding it back frees its slot, fences (F3) and reads the count.
-//! The fences are ordered: either the new horizon sees the slot free (and
+//! snapshot holding it back frees its seat, fences (F3) and reads the count.
+//! The fences are ordered: either the new horizon sees the seat free (and
 //! the holder retries), or the ending snapshot sees the count (and sweeps,
 //! if no older snapshot remains; that one then sees the count in turn).
 

@@ -6,27 +6,31 @@
 //! registered `S`. The race is the classic one: a snapshot that has read the
 //! clock but is not yet in the registry is invisible to a pruner.
 //!
+//! The registry is a fixed row of *seats*, one atomic word each: a live
+//! snapshot occupies one seat with its lower bound. ("Seat" is used here
+//! alone; a *slot* is a server session's, a *cell* a ring's.)
+//!
 //! The protocol, with one SeqCst fence on each side:
 //!
 //! ```text
 //!   register                          horizon
-//!   active += 1; slot = S1 (<= S)     h = clock.now()
+//!   active += 1; seat = S1 (<= S)     h = clock.now()
 //!   fence(SeqCst)   ── F1             fence(SeqCst)   ── F2
-//!   S = clock.now()                   read active, high, slots
+//!   S = clock.now()                   read active, high, seats
 //! ```
 //!
 //! The fences are totally ordered. If F1 comes first, the pruner's reads see
-//! the slot (or its later release), so `H <= S1 <= S`. If F2 comes first,
+//! the seat (or its later release), so `H <= S1 <= S`. If F2 comes first,
 //! the snapshot's clock load cannot read an older value than the pruner's
 //! (C++20 [atomics.order]/4.4), so `H <= h <= S`. Either way `H <= S`.
 //!
 //! Invariants:
-//! * A slot holds `FREE` or the lower bound `S1` of one live snapshot.
+//! * A seat holds `FREE` or the lower bound `S1` of one live snapshot.
 //! * `active` counts registered snapshots (plus ones mid-registration); when
 //!   it reads 0 after F2, no snapshot registered before F2 is live.
-//! * Every slot ever claimed lies below `high`, which only grows.
+//! * Every seat ever claimed lies below `high`, which only grows.
 //!
-//! Ending a snapshot frees its slot, then fences (F3, SeqCst) and reports
+//! Ending a snapshot frees its seat, then fences (F3, SeqCst) and reports
 //! whether it was the oldest; the engine then sweeps tombstones the registry
 //! held back (`prune.rs` argues that none is stranded).
 
@@ -36,26 +40,26 @@ use crossbeam_utils::CachePadded;
 
 use super::clock::Clock;
 
-/// A slot that holds no snapshot.
+/// A seat that holds no snapshot.
 const FREE: Timestamp = Timestamp::MAX;
 
 /// How many snapshots may be registered at once. The server holds at most
 /// `max_backups` backups plus one `SHOW` per worker; past this, `register`
-/// spins until a slot frees (documented, and far above any sane setting).
-pub(crate) const SLOTS: usize = 128;
+/// spins until a seat frees (documented, and far above any sane setting).
+pub(crate) const SEATS: usize = 128;
 
-/// Live snapshot timestamps, one cache-padded slot each.
+/// Live snapshot timestamps, one cache-padded seat each.
 pub(crate) struct Registry {
-    slots: Box<[CachePadded<AtomicU64>]>,
+    seats: Box<[CachePadded<AtomicU64>]>,
     active: CachePadded<AtomicUsize>,
     high: CachePadded<AtomicUsize>,
 }
 
 impl Registry {
-    /// An empty registry with `capacity` slots (at least one).
+    /// An empty registry with `capacity` seats (at least one).
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
-            slots: (0..capacity.max(1))
+            seats: (0..capacity.max(1))
                 .map(|_| CachePadded::new(AtomicU64::new(FREE)))
                 .collect(),
             active: CachePadded::new(AtomicUsize::new(0)),
@@ -63,57 +67,57 @@ impl Registry {
         }
     }
 
-    /// Registers a snapshot and returns `(slot, S)`: no pruner will remove a
-    /// version visible at `S` until [`deregister`](Self::deregister)`(slot)`.
+    /// Registers a snapshot and returns `(seat, S)`: no pruner will remove a
+    /// version visible at `S` until [`deregister`](Self::deregister)`(seat)`.
     pub(crate) fn register(&self, clock: &Clock) -> (usize, Timestamp) {
         // Relaxed: published to pruners by the SeqCst fence below.
         self.active.fetch_add(1, Ordering::Relaxed);
         let lower = clock.now();
-        let slot = self.claim(lower);
+        let seat = self.claim(lower);
         // Relaxed: published to pruners by the SeqCst fence below.
-        self.high.fetch_max(slot + 1, Ordering::Relaxed);
+        self.high.fetch_max(seat + 1, Ordering::Relaxed);
         // F1: pairs with F2 in `horizon` (module docs).
         fence(Ordering::SeqCst);
-        (slot, clock.now())
+        (seat, clock.now())
     }
 
-    /// Claims a free slot, holding `lower` in it.
+    /// Claims a free seat, holding `lower` in it.
     fn claim(&self, lower: Timestamp) -> usize {
         let wait = SpinWait::new();
         loop {
-            for (index, slot) in self.slots.iter().enumerate() {
+            for (index, seat) in self.seats.iter().enumerate() {
                 // Relaxed: the value is published by the fence in `register`;
-                // the CAS only arbitrates ownership of the slot.
-                if slot
+                // the CAS only arbitrates ownership of the seat.
+                if seat
                     .compare_exchange(FREE, lower, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
                 {
                     return index;
                 }
             }
-            // Every slot is taken: wait for a snapshot to end.
+            // Every seat is taken: wait for a snapshot to end.
             wait.wait();
         }
     }
 
-    /// Ends the snapshot registered in `slot`; returns whether no snapshot
+    /// Ends the snapshot registered in `seat`; returns whether no snapshot
     /// older than it is still registered, so the horizon may have moved and
     /// tombstones it held back may now be retired.
     ///
-    /// Ends with a SeqCst fence (F3) after freeing the slot: two snapshots
+    /// Ends with a SeqCst fence (F3) after freeing the seat: two snapshots
     /// ending at once cannot both see the other still registered (each
     /// fence orders one free before the other's reads), and a delete that
     /// counted a held-back tombstone before its own horizon's F2 is either
     /// seen by the caller's later read of that count or itself sees this
-    /// slot free.
-    pub(crate) fn deregister(&self, slot: usize) -> bool {
-        let Some(cell) = self.slots.get(slot) else {
+    /// seat free.
+    pub(crate) fn deregister(&self, seat: usize) -> bool {
+        let Some(cell) = self.seats.get(seat) else {
             return false;
         };
-        // Relaxed: we own the slot; only we wrote it, when claiming it.
+        // Relaxed: we own the seat; only we wrote it, when claiming it.
         let mine = cell.load(Ordering::Relaxed);
         // Release: the snapshot's reads of the versions it protected
-        // happen before a pruner that sees the slot free frees them.
+        // happen before a pruner that sees the seat free frees them.
         cell.store(FREE, Ordering::Release);
         // Release: as above, for pruners that read the count with Acquire.
         self.active.fetch_sub(1, Ordering::Release);
@@ -121,8 +125,8 @@ impl Registry {
         // delete's horizon (see above).
         fence(Ordering::SeqCst);
         // Relaxed: ordered by the fences; the high mark only grows.
-        let high = self.high.load(Ordering::Relaxed).min(self.slots.len());
-        self.slots[..high]
+        let high = self.high.load(Ordering::Relaxed).min(self.seats.len());
+        self.seats[..high]
             .iter()
             // Relaxed: ordered by F3. The answer only decides whether to
             // sweep: if a registrant racing us holds an older timestamp, it
@@ -142,12 +146,12 @@ impl Registry {
             return now;
         }
         // Relaxed: ordered by the fences.
-        let high = self.high.load(Ordering::Relaxed).min(self.slots.len());
-        self.slots[..high]
+        let high = self.high.load(Ordering::Relaxed).min(self.seats.len());
+        self.seats[..high]
             .iter()
-            // Acquire: pairs with the Release in `deregister`: a slot seen free
+            // Acquire: pairs with the Release in `deregister`: a seat seen free
             // means that snapshot's reads are over.
-            .map(|slot| slot.load(Ordering::Acquire))
+            .map(|seat| seat.load(Ordering::Acquire))
             .fold(now, Timestamp::min)
     }
 }
