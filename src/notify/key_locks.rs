@@ -15,8 +15,6 @@
 use crate::sync::{self, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::token::Key;
 use smallvec::SmallVec;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 
 /// How many stripes: enough that commits of unrelated keys rarely share one
 /// (a delete holds its stripes exclusively), few enough to stay small.
@@ -39,7 +37,10 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct KeyLocks {
     stripes: Box<[RwLock<()>]>,
-    hasher: RandomState,
+    /// The engines' fast key hasher: a commit hashes each of its keys
+    /// here on every write, and SipHash made that most of the stripes'
+    /// cost (paper §9).
+    hasher: ahash::RandomState,
 }
 
 /// Stripes held (one of the two lists is empty); released when dropped.
@@ -60,7 +61,7 @@ impl KeyLocks {
     pub fn with_stripes(count: usize) -> Self {
         Self {
             stripes: (0..count.max(1)).map(|_| RwLock::new(())).collect(),
-            hasher: RandomState::new(),
+            hasher: ahash::RandomState::new(),
         }
     }
 

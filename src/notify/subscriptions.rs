@@ -44,7 +44,9 @@ pub enum Subscribed {
 /// The subscription table.
 #[derive(Debug)]
 pub struct Subscriptions {
-    by_key: flurry::HashMap<Key, Arc<[Subscriber]>>,
+    /// Hashed with the engines' fast key hasher: every commit looks each of
+    /// its keys up here while anyone is subscribed.
+    by_key: flurry::HashMap<Key, Arc<[Subscriber]>, ahash::RandomState>,
     /// The keys each slot is subscribed to; guards every change of `by_key`.
     by_slot: Mutex<Vec<BTreeSet<Key>>>,
     /// How many (key, slot) subscriptions exist, so that workers skip the
@@ -59,7 +61,7 @@ impl Subscriptions {
     /// `max_per_slot` subscriptions.
     pub fn new(slots: usize, max_per_slot: usize) -> Self {
         Self {
-            by_key: flurry::HashMap::new(),
+            by_key: flurry::HashMap::with_hasher(ahash::RandomState::new()),
             by_slot: Mutex::new(vec![BTreeSet::new(); slots]),
             count: AtomicUsize::new(0),
             max_per_slot,
