@@ -91,7 +91,7 @@ for keys in $keys_list; do
             "$bin" "$dir" 1 1 --store "$engine" > /dev/null 2>&1
         total=$(awk '/^(summary|totals):/ { print $2; exit }' "$profile")
         parse=$(inclusive "$profile" '::JobReader<R>::next_line$')
-        execute=$(inclusive "$profile" '::JobExecutor<W>::execute$')
+        execute=$(inclusive "$profile" '::JobExecutor<[^>]*>::execute$')
         output=$(inclusive "$profile" '::(write_pair_list|write_show_lines)$')
         if [[ $execute == 0 || $parse == 0 ]]; then
             echo "callgrind.sh: a stage's function was inlined away; see $profile" >&2
