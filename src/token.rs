@@ -83,6 +83,26 @@ impl Token {
         })
     }
 
+    /// The token that starts `bytes`: its bytes up to the first byte that
+    /// may not be in a token (or to the end), checked and copied in one
+    /// pass. `None` when that prefix is empty or longer than
+    /// [`MAX_TOKEN_LEN`]; [`Token::new`] says why.
+    #[inline]
+    pub fn scan_prefix(bytes: &[u8]) -> Option<Self> {
+        let mut token = Self {
+            len: 0,
+            bytes: [0; MAX_TOKEN_LEN],
+        };
+        for &byte in bytes {
+            if !is_token_byte(byte) {
+                break;
+            }
+            *token.bytes.get_mut(usize::from(token.len))? = byte;
+            token.len += 1;
+        }
+        (token.len > 0).then_some(token)
+    }
+
     /// The token's bytes, without padding.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
@@ -187,6 +207,25 @@ mod tests {
             let allowed = !byte.is_ascii_whitespace() && !b"()[],\0\x0b".contains(&byte);
             assert_eq!(is_token_byte(byte), allowed, "{byte:#04x}");
         }
+    }
+
+    #[test]
+    fn scan_prefix_stops_at_the_first_delimiter_and_bounds_the_length() {
+        let scan = |bytes: &[u8]| Token::scan_prefix(bytes).map(|t| t.as_bytes().to_vec());
+        assert_eq!(scan(b"key,rest"), Some(b"key".to_vec()));
+        assert_eq!(scan(b"k)"), Some(b"k".to_vec()));
+        assert_eq!(scan(b"abc"), Some(b"abc".to_vec()));
+        assert_eq!(scan(b",abc"), None);
+        assert_eq!(scan(b""), None);
+        assert_eq!(scan(&[b'x'; 40]), Some(vec![b'x'; 40]));
+        assert_eq!(scan(&[b'x'; 41]), None);
+        let mut padded = [b'y'; 41];
+        padded[40] = b']';
+        assert_eq!(scan(&padded), Some(vec![b'y'; 40]));
+        assert_eq!(
+            Token::scan_prefix(b"ab c"),
+            Some(Token::new(b"ab").unwrap())
+        );
     }
 
     #[test]
