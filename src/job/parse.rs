@@ -111,9 +111,14 @@ pub fn parse_line(line: &[u8]) -> Line {
 /// pair list it holds when the line is the same kind of command. Unless the
 /// line is [`Parsed::Command`], `command` holds nothing meaningful after.
 pub fn parse_line_into(line: &[u8], command: &mut Command) -> Parsed {
-    if let Some(parsed) = parse_fast(line, command) {
-        return parsed;
+    match parse_fast(line, command) {
+        Some((parsed, end)) if end == line.len() => parsed,
+        _ => parse_careful_into(line, command),
     }
+}
+
+/// The careful path's answer for `line`, its command put in `command`.
+fn parse_careful_into(line: &[u8], command: &mut Command) -> Parsed {
     match parse_careful(line) {
         Ok(Some(parsed)) => {
             *command = parsed;
@@ -124,35 +129,45 @@ pub fn parse_line_into(line: &[u8], command: &mut Command) -> Parsed {
     }
 }
 
-/// The fast path (see the module's doc): `None` sends the line to the
-/// careful path.
-fn parse_fast(line: &[u8], command: &mut Command) -> Option<Parsed> {
-    let start = skip_whitespace(line, 0);
-    let rest = &line[start..];
+/// The fast path (see the module's doc) on the text from a line's start:
+/// what the line holds, and where it ends (its `\n`, or the end of `text`).
+/// Finding the end as it parses spares the reader a separate search for
+/// it. `None` sends the line to the careful path.
+fn parse_fast(text: &[u8], command: &mut Command) -> Option<(Parsed, usize)> {
+    let start = skip_blanks(text, 0);
+    let rest = &text[start..];
     let list_end = match rest.first() {
-        None | Some(b'#') => return Some(Parsed::Skip),
+        None => return Some((Parsed::Skip, start)),
+        Some(b'\n') => return Some((Parsed::Skip, start)),
+        Some(b'#') => {
+            let end = memchr::memchr(b'\n', rest).map_or(text.len(), |i| start + i);
+            return Some((Parsed::Skip, end));
+        }
         Some(b'W') if rest.starts_with(b"WRITE") => {
-            let open = open_bracket(line, start + b"WRITE".len())?;
-            pairs_into(command, |pairs| scan_pairs(line, open, pairs))?
+            let open = open_bracket(text, start + b"WRITE".len())?;
+            pairs_into(command, |pairs| scan_pairs(text, open, pairs))?
         }
         Some(b'R') if rest.starts_with(b"READ") => {
-            let open = open_bracket(line, start + b"READ".len())?;
-            keys_into(command, false, |keys| scan_keys(line, open, keys))?
+            let open = open_bracket(text, start + b"READ".len())?;
+            keys_into(command, false, |keys| scan_keys(text, open, keys))?
         }
         Some(b'D') if rest.starts_with(b"DELETE") => {
-            let open = open_bracket(line, start + b"DELETE".len())?;
-            keys_into(command, true, |keys| scan_keys(line, open, keys))?
+            let open = open_bracket(text, start + b"DELETE".len())?;
+            keys_into(command, true, |keys| scan_keys(text, open, keys))?
         }
         _ => return None,
     };
-    line[list_end..]
-        .iter()
-        .all(u8::is_ascii_whitespace)
-        .then_some(Parsed::Command)
+    let end = skip_blanks(text, list_end);
+    matches!(text.get(end), None | Some(b'\n')).then_some((Parsed::Command, end))
 }
 
-fn skip_whitespace(line: &[u8], mut at: usize) -> usize {
-    while line.get(at).is_some_and(u8::is_ascii_whitespace) {
+/// The position of the first byte from `at` on that is not whitespace
+/// within the line (a `\n` ends the line, so it is not skipped).
+fn skip_blanks(text: &[u8], mut at: usize) -> usize {
+    while text
+        .get(at)
+        .is_some_and(|&b| b.is_ascii_whitespace() && b != b'\n')
+    {
         at += 1;
     }
     at
@@ -161,7 +176,7 @@ fn skip_whitespace(line: &[u8], mut at: usize) -> usize {
 /// The position just past the `[` that follows a command word ending at
 /// `word_end` (after any whitespace).
 fn open_bracket(line: &[u8], word_end: usize) -> Option<usize> {
-    let at = skip_whitespace(line, word_end);
+    let at = skip_blanks(line, word_end);
     (line.get(at) == Some(&b'[')).then_some(at + 1)
 }
 
@@ -413,10 +428,20 @@ impl<R: BufRead> JobReader<R> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(end) = memchr::memchr(b'\n', available).filter(|&end| end <= MAX_LINE_LEN) else {
-            return Ok(None);
+        // The fast path finds the line's end as it parses; any other line
+        // is searched for its end first.
+        let (parsed, end) = match parse_fast(available, command) {
+            Some((parsed, end)) if end < available.len() => (parsed, end),
+            _ => {
+                let Some(end) = memchr::memchr(b'\n', available) else {
+                    return Ok(None);
+                };
+                (parse_careful_into(&available[..end], command), end)
+            }
         };
-        let parsed = parse_line_into(&available[..end], command);
+        if end > MAX_LINE_LEN {
+            return Ok(None);
+        }
         self.input.consume(end + 1);
         Ok(Some(parsed))
     }
@@ -657,7 +682,22 @@ mod tests {
             mut command in earlier_command(),
         ) {
             let careful = parse_careful(&line);
-            match parse_fast(&line, &mut command) {
+            // In a reader's buffer, the line is followed by its `\n` and
+            // more lines: the fast path must end it at that `\n`.
+            let mut buffered = line.clone();
+            buffered.extend_from_slice(b"\nREAD [next]\n");
+            let mut from_buffer = command.clone();
+            let in_buffer = parse_fast(&buffered, &mut from_buffer);
+            let alone = parse_fast(&line, &mut command);
+            prop_assert_eq!(
+                in_buffer.as_ref().map(|(parsed, end)| (parsed, *end)),
+                alone.as_ref().map(|(parsed, end)| (parsed, *end))
+            );
+            prop_assert!(alone.as_ref().is_none_or(|&(_, end)| end == line.len()));
+            if let Some((Parsed::Command, _)) = alone {
+                prop_assert_eq!(&from_buffer, &command);
+            }
+            match alone.map(|(parsed, _)| parsed) {
                 Some(Parsed::Command) => prop_assert_eq!(careful, Ok(Some(command))),
                 Some(Parsed::Skip) => prop_assert_eq!(careful, Ok(None)),
                 Some(Parsed::Invalid(error)) => prop_assert!(false, "fast path explained {:?}", error),
