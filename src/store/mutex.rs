@@ -236,6 +236,13 @@ impl<G> Locked<G> {
 
 impl<L: ShardLock> Store for Sharded<L> {
     fn write(&self, batch: &WriteSet) -> Timestamp {
+        if let [(key, value)] = batch.pairs() {
+            // One key needs one lock: skip the bookkeeping of a multi-key write.
+            let (hash, shard) = self.place(key);
+            let mut locked = self.shards[shard].write();
+            insert_hashed(&mut locked, hash, *key, *value);
+            return self.tick();
+        }
         let (per_key, order) = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
         let mut locked = self.lock_for_write(order);
         for ((key, value), &(hash, shard)) in batch.pairs().iter().zip(&per_key) {
@@ -245,6 +252,17 @@ impl<L: ShardLock> Store for Sharded<L> {
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
+        if let [key] = keys.keys() {
+            // One key needs one lock, as in `write`.
+            let (hash, shard) = self.place(key);
+            let mut locked = self.shards[shard].write();
+            let removed = remove_hashed(&mut locked, hash, key);
+            let ts = removed.then(|| self.tick());
+            return Deletion {
+                removed: Presence::from_slice(&[removed]),
+                ts,
+            };
+        }
         let (per_key, order) = self.shards_for(keys.keys().iter());
         let mut locked = self.lock_for_write(order);
         let removed: Presence = keys
