@@ -7,7 +7,7 @@
 # the process executed divided by the commands, and the per-command
 # inclusive cost of each stage:
 #
-#   parse    JobReader::next_line (reading the file and parsing a line)
+#   parse    JobReader::next_into (reading the file and parsing a line)
 #   execute  JobExecutor::execute without its output (the store call and
 #            the command's bookkeeping)
 #   output   the job's output formatting (write_pair_list, write_show_lines)
@@ -90,8 +90,8 @@ for keys in $keys_list; do
         valgrind --tool=callgrind --callgrind-out-file="$profile" \
             "$bin" "$dir" 1 1 --store "$engine" > /dev/null 2>&1
         total=$(awk '/^(summary|totals):/ { print $2; exit }' "$profile")
-        parse=$(inclusive "$profile" '::JobReader<R>::next_line$')
-        execute=$(inclusive "$profile" '::JobExecutor<W>::execute$')
+        parse=$(inclusive "$profile" '::JobReader<R>::next_(line|into)$')
+        execute=$(inclusive "$profile" '::JobExecutor<[^>]*>::execute$')
         output=$(inclusive "$profile" '::(write_pair_list|write_show_lines)$')
         if [[ $execute == 0 || $parse == 0 ]]; then
             echo "callgrind.sh: a stage's function was inlined away; see $profile" >&2

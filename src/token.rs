@@ -17,7 +17,7 @@ pub const MAX_TOKEN_LEN: usize = 40;
 
 /// A key or a value: 1 to 40 bytes, none of them whitespace, NUL, or one of
 /// the job language's delimiters `( ) [ ] ,`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Token {
     len: u8,
     bytes: [u8; MAX_TOKEN_LEN],
@@ -83,6 +83,26 @@ impl Token {
         })
     }
 
+    /// The token that starts `bytes`: its bytes up to the first byte that
+    /// may not be in a token (or to the end), checked and copied in one
+    /// pass. `None` when that prefix is empty or longer than
+    /// [`MAX_TOKEN_LEN`]; [`Token::new`] says why.
+    #[inline]
+    pub fn scan_prefix(bytes: &[u8]) -> Option<Self> {
+        let mut token = Self {
+            len: 0,
+            bytes: [0; MAX_TOKEN_LEN],
+        };
+        for &byte in bytes {
+            if !is_token_byte(byte) {
+                break;
+            }
+            *token.bytes.get_mut(usize::from(token.len))? = byte;
+            token.len += 1;
+        }
+        (token.len > 0).then_some(token)
+    }
+
     /// The token's bytes, without padding.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
@@ -104,10 +124,48 @@ impl TryFrom<&str> for Token {
     }
 }
 
+impl Token {
+    /// The `index`th 8-byte word of the zero-padded bytes, its first byte
+    /// the most significant, so that words compare as the bytes do.
+    #[inline]
+    fn word(&self, index: usize) -> u64 {
+        let start = index * 8;
+        let word: [u8; 8] = self.bytes[start..start + 8]
+            .try_into()
+            .expect("a token holds five whole words");
+        u64::from_be_bytes(word)
+    }
+
+    /// How many words hold the token's bytes.
+    #[inline]
+    fn word_count(&self) -> usize {
+        usize::from(self.len).div_ceil(8)
+    }
+}
+
+impl PartialEq for Token {
+    /// Same length and same words (the padding is zero in both): a word
+    /// compare per 8 bytes instead of a call to compare 40.
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && (0..self.word_count()).all(|i| self.word(i) == other.word(i))
+    }
+}
+
+impl Eq for Token {}
+
 impl Ord for Token {
     /// Ascending byte order, the order SHOW, READ and DELETE report in.
+    /// Compared a word at a time: no token holds a NUL and the padding is
+    /// NUL, so a token that is a prefix of another compares lower, as a
+    /// byte string does.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        let words = self.word_count().max(other.word_count());
+        (0..words)
+            .map(|i| self.word(i).cmp(&other.word(i)))
+            .find(|order| order.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 }
 
@@ -190,11 +248,54 @@ mod tests {
     }
 
     #[test]
+    fn scan_prefix_stops_at_the_first_delimiter_and_bounds_the_length() {
+        let scan = |bytes: &[u8]| Token::scan_prefix(bytes).map(|t| t.as_bytes().to_vec());
+        assert_eq!(scan(b"key,rest"), Some(b"key".to_vec()));
+        assert_eq!(scan(b"k)"), Some(b"k".to_vec()));
+        assert_eq!(scan(b"abc"), Some(b"abc".to_vec()));
+        assert_eq!(scan(b",abc"), None);
+        assert_eq!(scan(b""), None);
+        assert_eq!(scan(&[b'x'; 40]), Some(vec![b'x'; 40]));
+        assert_eq!(scan(&[b'x'; 41]), None);
+        let mut padded = [b'y'; 41];
+        padded[40] = b']';
+        assert_eq!(scan(&padded), Some(vec![b'y'; 40]));
+        assert_eq!(
+            Token::scan_prefix(b"ab c"),
+            Some(Token::new(b"ab").unwrap())
+        );
+    }
+
+    #[test]
     fn orders_by_bytes_not_length() {
         let b = Token::new(b"b").unwrap();
         let aa = Token::new(b"aa").unwrap();
         let a = Token::new(b"a").unwrap();
         assert!(a < aa && aa < b);
+    }
+
+    #[test]
+    fn compares_and_orders_as_its_byte_strings_do() {
+        // Across word boundaries, prefixes, high bytes and the longest.
+        let texts: [&[u8]; 10] = [
+            b"a",
+            b"aa",
+            b"aaaaaaaa",
+            b"aaaaaaaa\x01",
+            b"aaaaaaaab",
+            b"aaaaaaab",
+            b"b",
+            b"\xff",
+            b"\x01",
+            &[b'z'; 40],
+        ];
+        for x in texts {
+            for y in texts {
+                let (tx, ty) = (Token::new(x).unwrap(), Token::new(y).unwrap());
+                assert_eq!(tx.cmp(&ty), x.cmp(y), "{x:?} {y:?}");
+                assert_eq!(tx == ty, x == y, "{x:?} {y:?}");
+            }
+        }
     }
 
     use std::collections::hash_map::RandomState;

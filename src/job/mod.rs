@@ -16,7 +16,7 @@ pub mod restore;
 pub use command::Command;
 pub use exec::{BackupNames, JobExecutor, Sleeper, StoppableSleeper};
 pub use gate::CommandGate;
-pub use parse::{parse_line, JobReader, Line, ParseError};
+pub use parse::{parse_line, parse_line_into, JobReader, Line, ParseError, Parsed};
 
 use crate::backup::Backups;
 use crate::format::{INVALID_COMMAND, OUTPUT_EXTENSION};
@@ -167,12 +167,14 @@ pub fn run_job(job: &Path, context: &JobContext<'_>, commit: impl Commit) -> io:
     .with_commit(commit)
     .with_gate(context.gate);
     let mut reader = JobReader::new(input);
+    // One command buffer for the whole job: each line is parsed into it.
+    let mut command = Command::Show;
     while !is_stopped(context) {
-        match reader.next_line()? {
+        match reader.next_into(&mut command)? {
             None => break,
-            Some(Line::Skip) => {}
-            Some(Line::Command(command)) => executor.execute(&command)?,
-            Some(Line::Invalid(reason)) => {
+            Some(Parsed::Skip) => {}
+            Some(Parsed::Command) => executor.execute(&command)?,
+            Some(Parsed::Invalid(reason)) => {
                 crate::report(format_args!("{INVALID_COMMAND}"));
                 tracing::debug!(job = %job.display(), line = reader.line_number(), reason = %crate::ErrorChain(&reason), "invalid line");
             }

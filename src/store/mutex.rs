@@ -6,8 +6,8 @@
 //! meet, each shard's lock on its own cache line, read locks for `READ`,
 //! `parking_lot`'s reader-writer lock (measured against the standard
 //! library's: `kvs-bench --lock`), the same fast hasher as the lock-free
-//! engine (ahash; a key is hashed once to find its shard, and once more by
-//! the shard's map), no allocation per command (shard indices and guards are
+//! engine (ahash; a key is hashed once per command, and that hash both
+//! chooses its shard and finds it in the shard's table), no allocation per command (shard indices and guards are
 //! kept inline), a snapshot buffer allocated and faulted in before any lock
 //! is taken, and no lock held while a snapshot is sorted.
 //!
@@ -17,6 +17,9 @@
 //!   at once makes the command atomic; the fixed order rules out deadlock.
 //! * A snapshot read-locks every shard (ascending, like any other command) and
 //!   copies them all before releasing any, so it sees one instant.
+//! * A key's shard comes from bits 32 to 55 of its hash, which the shard's
+//!   table uses for neither its bucket (the low bits) nor its tag (the top
+//!   seven), so the keys of one shard still spread over all of its buckets.
 //! * The commit clock is advanced while the committing command still holds
 //!   its write locks, so two commands that share a key get timestamps in the
 //!   order they took effect.
@@ -24,8 +27,8 @@
 use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
+use hashbrown::hash_map::RawEntryMut;
 use smallvec::SmallVec;
-use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,12 +44,16 @@ pub const DEFAULT_SHARDS: usize = 32;
 /// uses, so neither engine is measured with a slower hash than the other.
 pub type KeyHasher = ahash::RandomState;
 
-/// One shard's map.
-pub type Shard = HashMap<Key, Value, KeyHasher>;
+/// One shard's map: hashbrown's, whose raw entries take a hash computed
+/// beforehand, so the hash that chose the shard is not computed again.
+pub type Shard = hashbrown::HashMap<Key, Value, KeyHasher>;
 
 /// Shard indices of one command: at most a few, kept inline (no allocation
 /// per command).
 type Indices = SmallVec<[usize; 4]>;
+
+/// Each key's hash and shard, in the command's order.
+type Placed = SmallVec<[(u64, usize); 4]>;
 
 /// A reader-writer lock over one shard. Two are provided, so that the
 /// standard library's and `parking_lot`'s can be measured against each other
@@ -132,7 +139,7 @@ impl<L: ShardLock> Sharded<L> {
     pub fn with_shards(count: usize) -> Self {
         let hasher = KeyHasher::new();
         let shards = (0..count.max(1))
-            .map(|_| CachePadded::new(L::new(HashMap::with_hasher(hasher.clone()))))
+            .map(|_| CachePadded::new(L::new(Shard::with_hasher(hasher.clone()))))
             .collect();
         Self {
             shards,
@@ -156,16 +163,19 @@ impl<L: ShardLock> Sharded<L> {
         f(&shards)
     }
 
-    fn shard_of(&self, key: &Key) -> usize {
-        (self.hasher.hash_one(key) as usize) % self.shards.len()
+    /// `key`'s hash and shard (see the module's invariants).
+    fn place(&self, key: &Key) -> (u64, usize) {
+        let hash = self.hasher.hash_one(key);
+        let shard = ((hash >> 32) & 0xff_ffff) as usize % self.shards.len();
+        (hash, shard)
     }
 
-    /// The shard of each of `keys` (in their order; each key hashed once),
-    /// and those shards ascending and unique: the order in which a command
-    /// must lock them.
-    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> (Indices, Indices) {
-        let per_key: Indices = keys.map(|key| self.shard_of(key)).collect();
-        let mut order = per_key.clone();
+    /// The hash and shard of each of `keys` (in their order; each key hashed
+    /// once), and those shards ascending and unique: the order in which a
+    /// command must lock them.
+    fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> (Placed, Indices) {
+        let per_key: Placed = keys.map(|key| self.place(key)).collect();
+        let mut order: Indices = per_key.iter().map(|&(_, shard)| shard).collect();
         order.sort_unstable();
         order.dedup();
         (per_key, order)
@@ -226,22 +236,40 @@ impl<G> Locked<G> {
 
 impl<L: ShardLock> Store for Sharded<L> {
     fn write(&self, batch: &WriteSet) -> Timestamp {
+        if let [(key, value)] = batch.pairs() {
+            // One key needs one lock: skip the bookkeeping of a multi-key write.
+            let (hash, shard) = self.place(key);
+            let mut locked = self.shards[shard].write();
+            insert_hashed(&mut locked, hash, *key, *value);
+            return self.tick();
+        }
         let (per_key, order) = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
         let mut locked = self.lock_for_write(order);
-        for ((key, value), &shard) in batch.pairs().iter().zip(&per_key) {
-            locked.shard(shard).insert(*key, *value);
+        for ((key, value), &(hash, shard)) in batch.pairs().iter().zip(&per_key) {
+            insert_hashed(locked.shard(shard), hash, *key, *value);
         }
         self.tick()
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
+        if let [key] = keys.keys() {
+            // One key needs one lock, as in `write`.
+            let (hash, shard) = self.place(key);
+            let mut locked = self.shards[shard].write();
+            let removed = remove_hashed(&mut locked, hash, key);
+            let ts = removed.then(|| self.tick());
+            return Deletion {
+                removed: Presence::from_slice(&[removed]),
+                ts,
+            };
+        }
         let (per_key, order) = self.shards_for(keys.keys().iter());
         let mut locked = self.lock_for_write(order);
         let removed: Presence = keys
             .keys()
             .iter()
             .zip(&per_key)
-            .map(|(key, &shard)| locked.shard(shard).remove(key).is_some())
+            .map(|(key, &(hash, shard))| remove_hashed(locked.shard(shard), hash, key))
             .collect();
         let ts = removed.contains(&true).then(|| self.tick());
         Deletion { removed, ts }
@@ -251,7 +279,8 @@ impl<L: ShardLock> Store for Sharded<L> {
         out.clear();
         if let [key] = keys.keys() {
             // One key needs one lock: skip the bookkeeping of a multi-key read.
-            out.push(self.shards[self.shard_of(key)].read().get(key).copied());
+            let (hash, shard) = self.place(key);
+            out.push(get_hashed(&self.shards[shard].read(), hash, key));
             return;
         }
         let (per_key, order) = self.shards_for(keys.keys().iter());
@@ -260,7 +289,7 @@ impl<L: ShardLock> Store for Sharded<L> {
             keys.keys()
                 .iter()
                 .zip(&per_key)
-                .map(|(key, &shard)| locked.shard(shard).get(key).copied()),
+                .map(|(key, &(hash, shard))| get_hashed(locked.shard(shard), hash, key)),
         );
     }
 
@@ -297,6 +326,37 @@ impl<L: ShardLock> Store for Sharded<L> {
         }
         removed.then(|| self.tick())
     }
+}
+
+/// Sets `key` to `value` in `shard`, `hash` being the key's hash.
+fn insert_hashed(shard: &mut Shard, hash: u64, key: Key, value: Value) {
+    match shard.raw_entry_mut().from_key_hashed_nocheck(hash, &key) {
+        RawEntryMut::Occupied(mut entry) => {
+            entry.insert(value);
+        }
+        RawEntryMut::Vacant(entry) => {
+            entry.insert_hashed_nocheck(hash, key, value);
+        }
+    }
+}
+
+/// Removes `key` from `shard`, `hash` being its hash; whether it was there.
+fn remove_hashed(shard: &mut Shard, hash: u64, key: &Key) -> bool {
+    match shard.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+        RawEntryMut::Occupied(entry) => {
+            entry.remove();
+            true
+        }
+        RawEntryMut::Vacant(_) => false,
+    }
+}
+
+/// `key`'s value in `shard`, `hash` being its hash.
+fn get_hashed(shard: &Shard, hash: u64, key: &Key) -> Option<Value> {
+    shard
+        .raw_entry()
+        .from_key_hashed_nocheck(hash, key)
+        .map(|(_, value)| *value)
 }
 
 /// A snapshot copied out (under the locks, here), in no particular order;

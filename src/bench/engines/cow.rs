@@ -18,7 +18,6 @@ use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockWriteGuard};
 use smallvec::SmallVec;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -37,7 +36,7 @@ impl CowStore {
     pub fn with_shards(count: usize) -> Self {
         let hasher = KeyHasher::new();
         let shards = (0..count.max(1))
-            .map(|_| CachePadded::new(RwLock::new(Arc::new(HashMap::with_hasher(hasher.clone())))))
+            .map(|_| CachePadded::new(RwLock::new(Arc::new(Shard::with_hasher(hasher.clone())))))
             .collect();
         Self {
             shards,
