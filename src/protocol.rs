@@ -316,4 +316,34 @@ mod tests {
         let deleted = encode_notification(&key("a"), None);
         assert_eq!(decode_notification(&deleted), (&b"a"[..], &b"DELETED"[..]));
     }
+
+    #[test]
+    fn a_path_field_with_a_control_byte_or_trailing_garbage_is_not_a_path() {
+        let field = |raw: &[u8]| {
+            let mut bytes = [0u8; PATH_FIELD_LEN];
+            bytes[..raw.len()].copy_from_slice(raw);
+            path_field(&bytes)
+        };
+        for bad in [
+            &b"/tmp/a\x01"[..],
+            b"/tmp/\x1fa",
+            b"/tmp/a\x7f",
+            b"/tmp/a\0b",
+        ] {
+            assert_eq!(field(bad), Err(ProtocolError::BadPath), "{bad:?}");
+        }
+        for good in [&b"/tmp/a b"[..], b"/tmp/~a", b"/tmp/\x80"] {
+            let path = field(good).unwrap();
+            assert_eq!(path.as_os_str().as_bytes(), good);
+        }
+    }
+
+    #[test]
+    fn opcodes_and_responses_are_the_specs_numbers() {
+        assert_eq!(Request::Disconnect.opcode(), 2);
+        assert_eq!(Request::Subscribe(key("a")).opcode(), 3);
+        assert_eq!(Request::Unsubscribe(key("a")).opcode(), 4);
+        assert_eq!(encode_response(3, 1), [3, 1]);
+        assert_eq!(encode_response(2, 0), [2, 0]);
+    }
 }

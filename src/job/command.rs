@@ -79,3 +79,43 @@ impl fmt::Display for Command {
         f.write_str(&String::from_utf8_lossy(&self.to_line()))
     }
 }
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::testing::{key, value};
+    use crate::token::Token;
+    use smallvec::smallvec;
+
+    #[test]
+    fn every_command_prints_as_its_job_file_line() {
+        let cases: [(Command, &[u8]); 7] = [
+            (
+                Command::Write(smallvec![(key("a"), value("1")), (key("b"), value("2"))]),
+                b"WRITE [(a,1)(b,2)]",
+            ),
+            (
+                Command::Read(smallvec![key("a"), key("b"), key("a")]),
+                b"READ [a,b,a]",
+            ),
+            (Command::Delete(smallvec![key("k")]), b"DELETE [k]"),
+            (Command::Show, b"SHOW"),
+            (Command::Wait(250), b"WAIT 250"),
+            (Command::Backup, b"BACKUP"),
+            (Command::Help, b"HELP"),
+        ];
+        for (command, line) in cases {
+            assert_eq!(command.to_line(), line, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn display_is_the_line_with_other_bytes_replaced() {
+        let odd = Token::new(b"a\xffb").unwrap();
+        assert_eq!(
+            Command::Delete(smallvec![odd]).to_string(),
+            "DELETE [a\u{fffd}b]"
+        );
+        assert_eq!(Command::Wait(5).to_string(), "WAIT 5");
+    }
+}

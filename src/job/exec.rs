@@ -239,3 +239,54 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
 fn unique_index(set: &KeySet, key: &Key) -> Option<usize> {
     set.keys().binary_search(key).ok()
 }
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::store::mutex::MutexStore;
+    use std::sync::mpsc;
+
+    /// How long the reset below holds the gate at most: a command that
+    /// waits for it is seen as having waited this long, and fails the test.
+    const HOLD_LIMIT: Duration = Duration::from_secs(20);
+
+    struct NoSleep;
+    impl Sleeper for NoSleep {
+        fn sleep(&self, _: Duration) {}
+    }
+
+    #[test]
+    fn a_sleeper_shows_as_its_name() {
+        assert_eq!(format!("{:?}", &NoSleep as &dyn Sleeper), "Sleeper");
+    }
+
+    #[test]
+    fn help_and_wait_run_while_a_reset_holds_the_gate() {
+        let store = MutexStore::new();
+        let backups = Backups::new(1);
+        let gate = &CommandGate::default();
+        let names = BackupNames::new(std::env::temp_dir(), "unused".into());
+        let mut executor =
+            JobExecutor::new(&store, &backups, &NoSleep, Vec::new(), names).with_gate(Some(gate));
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let released_in_time = std::thread::scope(|scope| {
+            let reset = scope.spawn(move || {
+                gate.exclusively(|| {
+                    held_tx.send(()).unwrap();
+                    release_rx.recv_timeout(HOLD_LIMIT).is_ok()
+                })
+            });
+            held_rx.recv().unwrap();
+            // Neither touches the store, so neither waits for the reset.
+            executor.execute(&Command::Help).unwrap();
+            executor.execute(&Command::Wait(1)).unwrap();
+            // A command that did wait finds the reset gone; the send fails.
+            let _ = release_tx.send(());
+            reset.join().unwrap()
+        });
+        assert!(released_in_time, "HELP or WAIT waited for the reset");
+        let out = executor.finish().unwrap();
+        assert_eq!(out, [HELP_TEXT.as_bytes(), WAITING].concat());
+    }
+}

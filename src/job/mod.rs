@@ -182,3 +182,40 @@ pub fn run_job(job: &Path, context: &JobContext<'_>, commit: impl Commit) -> io:
     }
     executor.finish().map(drop)
 }
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::store::mutex::MutexStore;
+
+    #[test]
+    fn a_run_counts_the_jobs_that_ran_and_those_that_could_not_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran.job");
+        fs::write(&ran, "WRITE [(a,1)]\nREAD [a]\n").unwrap();
+        let missing = dir.path().join("missing.job");
+        let store = MutexStore::new();
+        let backups = Backups::new(1);
+        // std: the flag is only read here; see `JobContext::stop`.
+        #[allow(clippy::disallowed_types)]
+        let stop = AtomicBool::new(false);
+        let context = JobContext {
+            store: &store,
+            backups: &backups,
+            stop: &stop,
+            gate: None,
+        };
+        let summary = run_jobs(&[ran.clone(), missing], 2, &context);
+        assert_eq!(
+            summary,
+            RunSummary {
+                completed: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(
+            fs::read_to_string(ran.with_extension("out")).unwrap(),
+            "[(a,1)]\n"
+        );
+    }
+}
