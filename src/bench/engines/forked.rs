@@ -40,11 +40,10 @@ impl std::fmt::Debug for dyn ForkBackup + '_ {
 impl<L: ShardLock> ForkBackup for Sharded<L> {
     fn fork_backup(&self, path: &Path) -> nix::Result<Pid> {
         self.with_all_read_locked(|shards| {
+            // The child reads the shards through guards already held, uses
+            // the allocator (fork-safe in glibc) and system calls only.
             // SAFETY: the child runs only `write_child`, which takes no lock
-            // (it reads the shards through guards already held), uses the
-            // allocator (fork-safe in glibc) and system calls, and ends with
-            // `_exit`, never returning into code that expects the parent's
-            // other threads.
+            // and ends with `_exit`, never returning into the parent's code.
             match unsafe { fork() }? {
                 ForkResult::Child => {
                     let status = i32::from(write_child(shards, path).is_err());

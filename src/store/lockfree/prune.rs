@@ -121,11 +121,11 @@ impl Inner {
                         // reader that meets the cut, so its retry reads a
                         // clock at least our horizon.
                         version.next.store(marker(), Ordering::Release);
-                        // SAFETY: the tail is now unlinked (the only link
-                        // was the pointer we just replaced) and ours alone to
-                        // retire. If the entry was retired meanwhile, its
-                        // retirer's free stops at the marker we stored before
-                        // our pin ended, so the two chains stay disjoint.
+                        // If the entry was retired meanwhile, its retirer's
+                        // free stops at the marker we stored before our pin
+                        // ended, so the two chains stay disjoint.
+                        // SAFETY: the tail is now unlinked (its only link was
+                        // the pointer just replaced) and ours alone to retire.
                         unsafe { self.reclaim.retire(tail, pin) };
                     }
                     return walked;
@@ -244,10 +244,10 @@ impl Inner {
             return Retire::Moot;
         }
         self.index.remove_if(key, entry, guard);
+        // Only a tidy step that loaded the head before our CAS (so pinned
+        // before this retirement) may still cut the chain (module docs).
         // SAFETY: the head was the only link into the chain from `top`, and
-        // our CAS replaced it: the chain is unlinked and ours alone to
-        // retire. Only a tidy step that loaded the head before our CAS (so
-        // pinned before this retirement) may still cut it (module docs).
+        // our CAS replaced it: the chain is unlinked and ours to retire.
         unsafe { self.reclaim.retire(top, pin) };
         Retire::Done
     }
