@@ -836,14 +836,6 @@ fn refuses_to_replace_a_register_path_that_is_not_a_fifo() {
     assert_eq!(fs::read_to_string(&register).unwrap(), "precious");
 }
 
-/// The system's C compiler, when there is one on the `PATH`.
-fn c_compiler() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("cc"))
-        .find(|cc| cc.is_file())
-}
-
 /// Compiles the C client in `tests/c_client/` with `cc`.
 fn build_c_client(cc: &Path, dir: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c_client/client.c");
@@ -861,7 +853,7 @@ fn build_c_client(cc: &Path, dir: &Path) -> PathBuf {
 
 #[test]
 fn a_client_written_in_c_works_unchanged() {
-    let Some(cc) = require(c_compiler(), "no C compiler (cc) on the PATH") else {
+    let Some(cc) = require(common::c_compiler(), "no C compiler (cc) on the PATH") else {
         return;
     };
     let build_dir = tempfile::tempdir().unwrap();

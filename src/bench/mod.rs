@@ -6,6 +6,7 @@
 //! * [`histlog`]: full histograms saved beside the JSON records.
 //! * [`mix`]: the `READ:WRITE` command mix.
 //! * [`workload`]: keys, values, random draws, preloading.
+//! * [`jobfile`]: the course's mixed workload as a job file.
 //! * [`load`]: the worker threads and their per-thread statistics.
 //! * [`latency`]: HDR histograms, one per thread, merged at the end.
 //! * [`backups`]: continuous backups beside the load.
@@ -27,6 +28,7 @@ pub mod backups;
 pub mod engines;
 pub mod fork;
 pub mod histlog;
+pub mod jobfile;
 pub mod latency;
 pub mod load;
 pub mod mix;

@@ -28,6 +28,14 @@ pub fn run_kvs_args(args: &[&str]) -> Output {
     process::output(Command::new(env!("CARGO_BIN_EXE_kvs")).args(args))
 }
 
+/// The system's C compiler, when there is one on the `PATH`.
+pub fn c_compiler() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("cc"))
+        .find(|cc| cc.is_file())
+}
+
 /// The engines, as `--store` names them.
 pub fn engines() -> Vec<&'static str> {
     kvs::store::Engine::ALL.iter().map(|e| e.name()).collect()
