@@ -12,6 +12,17 @@ const fn metric(field: &'static str, label: &'static str) -> Metric {
 fn specs() -> Vec<(&'static str, TableSpec)> {
     vec![
         (
+            "jobs",
+            TableSpec {
+                title: "Job files: 2 files of the course's mixed workload (lines_per_file lines each), wall time of the whole run (ms) and commands per second; yardstick is the C reference (benches/yardstick/, one read(2) per byte)".into(),
+                rows: vec!["keys", "threads", "lines_per_file"],
+                metrics: vec![
+                    metric("wall_ms", "wall ms"),
+                    metric("commands_per_sec", "commands/s"),
+                ],
+            },
+        ),
+        (
             "throughput",
             TableSpec {
                 title: "Experiment 1: throughput (commands/s) by threads, mix and keys".into(),
@@ -36,7 +47,7 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
         (
             "latency",
             TableSpec {
-                title: "Experiment 2: write latency (µs), mix 50:50, without (0) and with (1) back-to-back backups".into(),
+                title: "Experiment 2: write latency (µs), mix 50:50, without backups (backup_every_ms 0), with back-to-back backups (1) and with one every 10 ms (10)".into(),
                 rows: vec!["keys", "threads", "backup_every_ms"],
                 metrics: vec![
                     metric("write_p50_us", "p50"),
@@ -76,6 +87,19 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
                     metric("write_p999_us", "write p99.9"),
                     metric("write_p9999_us", "write p99.99"),
                     metric("write_max_us", "write max"),
+                ],
+            },
+        ),
+        (
+            "oversub",
+            TableSpec {
+                title: "Oversubscription: more load threads than the 2 cores, 90:10".into(),
+                rows: vec!["threads", "keys"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("read_p999_us", "read p99.9 µs"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("write_max_us", "write max µs"),
                 ],
             },
         ),

@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 /// One line of a results file.
 pub type Record = Map<String, Value>;
 
-/// The engines, in the column order of every table.
-pub const ENGINES: [&str; 4] = ["lockfree", "mutex", "cow", "flurry"];
+/// The engines, in the column order of every table (`yardstick` is the C
+/// reference of the job-file experiment, `benches/yardstick/`).
+pub const ENGINES: [&str; 5] = ["lockfree", "mutex", "cow", "flurry", "yardstick"];
 
 /// A line that is not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

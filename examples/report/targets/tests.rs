@@ -1,0 +1,238 @@
+//! The targets table on small synthetic results: each target's rows, their
+//! paired ratios and verdicts, and what is left out.
+
+use super::render;
+use crate::Results;
+use kvs::bench::results::{parse_jsonl, Record};
+use serde_json::{json, Value};
+
+/// One run per seed 1..=6 of `fields`, with `field` = `value(seed)`.
+fn runs(fields: Value, field: &str, value: impl Fn(u64) -> f64) -> Vec<Value> {
+    (1..=6)
+        .map(|seed| {
+            let mut run = fields.clone();
+            run["seed"] = json!(seed);
+            run[field] = json!(value(seed));
+            run
+        })
+        .collect()
+}
+
+fn records(runs: Vec<Vec<Value>>) -> Vec<Record> {
+    let text: Vec<String> = runs.into_iter().flatten().map(|r| r.to_string()).collect();
+    parse_jsonl(&text.join("\n")).unwrap()
+}
+
+/// The table row whose configuration and compared field are these.
+fn row<'a>(table: &'a str, configuration: &str, field: &str) -> &'a str {
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|line| line.contains(&format!("| {configuration} |")) && line.contains(field))
+        .collect();
+    assert_eq!(rows.len(), 1, "{configuration} {field} in\n{table}");
+    rows[0]
+}
+
+fn results(experiment: &str, records: Vec<Record>) -> Results {
+    let mut results = Results::new();
+    results.insert(experiment.into(), records);
+    results
+}
+
+#[test]
+fn job_files_compare_engines_threads_and_the_yardstick() {
+    let run = |store: &str, threads: u64, wall: f64| {
+        runs(
+            json!({"store": store, "threads": threads, "keys": 1000}),
+            "wall_ms",
+            move |seed| wall + seed as f64,
+        )
+    };
+    let table = render(&results(
+        "jobs",
+        records(vec![
+            run("lockfree", 2, 100.0),
+            run("lockfree", 1, 150.0),
+            run("mutex", 2, 200.0),
+            run("mutex", 1, 100.0),
+            run("yardstick", 2, 4000.0),
+        ]),
+    ));
+    let lockfree_vs_mutex = row(&table, "1k keys, 2 threads", "lockfree / mutex");
+    assert!(
+        lockfree_vs_mutex.contains("103.5 vs 203.5 ms"),
+        "{lockfree_vs_mutex}"
+    );
+    assert!(
+        lockfree_vs_mutex.ends_with("| ≤ 1 | met |"),
+        "{lockfree_vs_mutex}"
+    );
+    let scaling = |engine: &str| row(&table, &format!("1k keys, {engine}, 2 threads vs 1"), "");
+    assert!(scaling("lockfree").ends_with("| met |"), "{table}");
+    assert!(scaling("mutex").ends_with("| **missed** |"), "{table}");
+    // 4,000 ms against about 100 (lockfree) and 200 (mutex): 30× only for
+    // lockfree.
+    let yardstick = |engine: &str| {
+        row(
+            &table,
+            &format!("1k keys, {engine} vs the C yardstick, 2 threads"),
+            "",
+        )
+    };
+    assert!(yardstick("lockfree").ends_with("| ≥ 30 | met |"), "{table}");
+    assert!(
+        yardstick("mutex").ends_with("| ≥ 30 | **missed** |"),
+        "{table}"
+    );
+}
+
+#[test]
+fn throughput_at_two_threads_has_a_lower_goal_for_50_50() {
+    let run = |store: &str, threads: u64, mix: &str, ops: fn(u64) -> f64| {
+        runs(
+            json!({"store": store, "threads": threads, "mix": mix, "keys": 100000}),
+            "ops_per_sec",
+            ops,
+        )
+    };
+    let table = render(&results(
+        "throughput",
+        records(vec![
+            run("mutex", 2, "50:50", |_| 100.0),
+            run("lockfree", 2, "50:50", |_| 95.0),
+            run("mutex", 2, "90:10", |_| 100.0),
+            run("lockfree", 2, "90:10", |_| 95.0),
+            run("mutex", 2, "100:0", |_| 100.0),
+            run("lockfree", 2, "100:0", |seed| {
+                if seed % 2 == 0 {
+                    90.0
+                } else {
+                    110.0
+                }
+            }),
+            run("lockfree", 1, "100:0", |_| 1.0),
+        ]),
+    ));
+    let at = |mix: &str| row(&table, &format!("2 threads, {mix}, 100k keys"), "");
+    assert!(at("50:50").ends_with("| ≥ 0.9 | met |"), "{table}");
+    assert!(at("90:10").ends_with("| ≥ 1 | **missed** |"), "{table}");
+    assert!(at("100:0").ends_with("| undecided |"), "{table}");
+    assert!(!table.contains("1 threads"), "{table}");
+}
+
+#[test]
+fn oversubscription_checks_throughput_and_the_write_tail() {
+    let run = |store: &str, ops: f64, p999: f64| {
+        let fields = json!({"store": store, "threads": 16, "keys": 100000, "write_p999_us": p999});
+        runs(fields, "ops_per_sec", move |_| ops)
+    };
+    let table = render(&results(
+        "oversub",
+        records(vec![
+            run("lockfree", 2.0e6, 200.0),
+            run("mutex", 1.0e6, 1000.0),
+        ]),
+    ));
+    let config = "16 threads on 2 cores, 100k keys";
+    assert!(row(&table, config, "ops_per_sec").ends_with("| ≥ 1.5 | met |"));
+    let tail = row(&table, config, "write_p999_us");
+    assert!(tail.contains("| 0.200 [0.200, 0.200] (6) |"), "{tail}");
+    assert!(tail.ends_with("| ≤ 0.1 | **missed** |"), "{tail}");
+}
+
+#[test]
+fn backups_compare_each_period_with_none_for_the_lock_free_engine() {
+    let run = |store: &str, every: u64, p999: f64| {
+        let fields =
+            json!({"store": store, "threads": 2, "keys": 1000000, "backup_every_ms": every});
+        runs(fields, "write_p999_us", move |_| p999)
+    };
+    let table = render(&results(
+        "latency",
+        records(vec![
+            run("lockfree", 0, 10.0),
+            run("lockfree", 10, 15.0),
+            run("lockfree", 1, 30.0),
+            run("mutex", 0, 10.0),
+            run("mutex", 10, 100.0),
+        ]),
+    ));
+    let at = |period: &str| {
+        row(
+            &table,
+            &format!("lockfree, 1M keys, 2 threads, backups {period}"),
+            "",
+        )
+    };
+    assert!(at("every 10 ms").ends_with("| ≤ 2 | met |"), "{table}");
+    assert!(
+        at("back to back").ends_with("| ≤ 2 | **missed** |"),
+        "{table}"
+    );
+    assert!(!table.contains("mutex,"), "{table}");
+}
+
+#[test]
+fn notification_cost_drops_runs_whose_session_was_ended() {
+    let run = |store: &str, notify: u64, ops: f64| {
+        runs(
+            json!({"store": store, "rate": 0, "notify": notify}),
+            "ops_per_sec",
+            move |_| ops,
+        )
+    };
+    let mut all = vec![
+        run("lockfree", 0, 100.0),
+        run("lockfree", 1, 90.0),
+        run("mutex", 0, 100.0),
+        run("mutex", 1, 50.0),
+    ];
+    // An invalid run that would have met the target.
+    all.push(vec![
+        json!({"store": "mutex", "rate": 0, "notify": 1, "seed": 7,
+        "ops_per_sec": 100.0, "notify_sessions_ended": 1}),
+    ]);
+    all.push(vec![
+        json!({"store": "mutex", "rate": 0, "notify": 0, "seed": 7, "ops_per_sec": 100.0}),
+    ]);
+    let table = render(&results("notify", records(all)));
+    assert!(row(&table, "lockfree, unpaced writes", "").ends_with("| met |"));
+    let mutex = row(&table, "mutex, unpaced writes", "");
+    assert!(
+        mutex.contains("(6) |") && mutex.ends_with("| **missed** |"),
+        "{mutex}"
+    );
+}
+
+#[test]
+fn memory_is_judged_at_the_largest_store_and_missing_sides_say_no_data() {
+    let run = |store: &str, keys: u64, rss: f64| {
+        let fields = json!({"store": store, "keys": keys, "mix": "90:10", "backup_every_ms": 0});
+        runs(fields, "peak_rss_kib", move |_| rss)
+    };
+    let table = render(&results(
+        "memory",
+        records(vec![
+            run("lockfree", 1000000, 120.0),
+            run("mutex", 1000000, 100.0),
+            run("lockfree", 1000, 999.0),
+        ]),
+    ));
+    assert!(row(&table, "1M keys, 90:10, no backups", "").ends_with("| ≤ 1.5 | met |"));
+    assert!(!table.contains("1k keys"), "{table}");
+    let lonely = render(&results(
+        "memory",
+        records(vec![run("lockfree", 1000000, 120.0)]),
+    ));
+    let row = row(&lonely, "1M keys, 90:10, no backups", "");
+    assert!(
+        row.contains("120 vs - KiB | - |") && row.ends_with("| no data |"),
+        "{row}"
+    );
+}
+
+#[test]
+fn no_results_no_rows() {
+    let table = render(&Results::new());
+    assert!(!table.contains("| target |"), "{table}");
+}
