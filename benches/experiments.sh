@@ -19,6 +19,12 @@
 # results/tables.md and results/*.svg, with paired ratios and verdicts.
 #
 # Experiments:
+#   jobs        job files, the course's own workload: 2 files of 200k lines
+#               (examples/jobgen.rs: 45 % WRITE, 45 % READ, 10 % DELETE of
+#               1-3 keys) at 1k and 100k keys; the wall time of `kvs`
+#               (lockfree, mutex) at 1 and 2 threads and of the C yardstick
+#               (benches/yardstick/, one read(2) per byte, built here with
+#               cc -O2) at 2 threads
 #   capacity    closed-loop throughput the open-loop rates are fractions of
 #               (runs first, not shuffled with the rest; 3 runs)
 #   throughput  closed loop: threads (1, 2) x mix (100:0, 90:10, 50:50) x keys
@@ -28,7 +34,11 @@
 #               every 100 ms; plus 1M keys at 200k commands/s with a backup
 #               every 200 ms
 #   latency     closed-loop write latency with and without back-to-back
-#               backups, 100k and 1M keys, lockfree, mutex, cow
+#               backups, 100k and 1M keys, lockfree, mutex, cow; and with a
+#               backup every 10 ms, lockfree and mutex
+#   oversub     oversubscription: 16 and 64 load threads on 2 cores (pinned
+#               to CPUs 0-1 with taskset on a larger machine), 100k keys,
+#               90:10, lockfree and mutex
 #   backup      backups every 100 ms: start and file-writing time by store
 #               size (10k, 100k, 1M keys), 1 thread, 90:10
 #   backupstart --backup-starts 1000 per run (10,000 per configuration over
@@ -61,7 +71,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -78,10 +88,12 @@ if [[ $quick == 1 ]]; then
     duration=200
     small=1000; medium=10000; large=20000
     starts=50
+    job_lines=5000
 else
     duration=2000
     small=1000; medium=100000; large=1000000
     starts=1000
+    job_lines=200000
 fi
 
 cargo build --release --quiet --bin kvs-bench
@@ -108,7 +120,9 @@ wanted() {
 
 # The queue: one line per run, "EXPERIMENT<TAB>ARGS".
 queue=$(mktemp)
-trap 'rm -f "$queue"' EXIT
+# The job files of experiment jobs, one directory per key count.
+jobs_work=""
+trap 'rm -f "$queue"; [[ -z "$jobs_work" ]] || rm -rf "$jobs_work"' EXIT
 
 # add EXPERIMENT "ENGINES" ARGS...: every repetition of one configuration.
 add() {
@@ -122,12 +136,46 @@ add() {
 }
 
 # run_line EXPERIMENT ARGS: one run, appended to the experiment's files
-# (with the ablation build when ARGS carry its label).
+# (with the ablation build when ARGS carry its label; on two CPUs for
+# oversub).
 run_line() {
-    local experiment=$1 args=$2 binary=$bench
+    local experiment=$1 args=$2 binary=$bench pin=()
+    if [[ $experiment == jobs ]]; then
+        time_jobs "$args" >> "$out/jobs.jsonl"
+        return
+    fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
+    [[ $experiment == oversub ]] && pin=("${two_cpus[@]}")
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
-    "$binary" --json --hdr-log "$out/$experiment.hlog" $args >> "$out/$experiment.jsonl" < /dev/null
+    "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
+        >> "$out/$experiment.jsonl" < /dev/null
+}
+
+# time_jobs ARGS: one run of experiment jobs (ARGS as `add` writes them:
+# --store S --seed N --threads T --keys K), timed from the process's start
+# to its exit, as a JSON line. The seed only pairs the runs: every run of a
+# key count reads the same two job files.
+time_jobs() {
+    local store seed threads keys
+    read -r _ store _ seed _ threads _ keys <<< "$1"
+    local dir=$jobs_work/$keys command=(target/release/kvs "$jobs_work/$keys" "$threads" 1 --store "$store")
+    [[ $store == yardstick ]] && command=(target/release/yardstick "$dir" "$threads")
+    rm -f "$dir"/*.out
+    local start=${EPOCHREALTIME/,/.}
+    if ! "${command[@]}" > /dev/null 2> "$jobs_work/stderr" < /dev/null; then
+        echo "experiments.sh: ${command[*]} failed:" >&2
+        cat "$jobs_work/stderr" >&2
+        return 1
+    fi
+    local end=${EPOCHREALTIME/,/.}
+    local out_bytes
+    out_bytes=$(cat "$dir"/*.out | wc -c)
+    awk -v store="$store" -v seed="$seed" -v threads="$threads" -v keys="$keys" \
+        -v lines="$job_lines" -v start="$start" -v end="$end" -v out_bytes="$out_bytes" 'BEGIN {
+        wall = (end - start) * 1000
+        printf "{\"experiment\":\"jobs\",\"store\":\"%s\",\"seed\":%d,\"threads\":%d,\"keys\":%d,", store, seed, threads, keys
+        printf "\"files\":2,\"lines_per_file\":%d,\"wall_ms\":%.3f,\"commands_per_sec\":%.1f,\"out_bytes\":%d}\n", lines, wall, 2 * lines / (wall / 1000), out_bytes
+    }'
 }
 
 start_files() {
@@ -144,6 +192,24 @@ capacity_of() {
         '[.[] | select(.store == $store and .keys == $keys) | .ops_per_sec] | sort
          | if length == 0 then 0 else .[(length / 2 | floor)] end' "$out/capacity.jsonl"
 }
+
+if wanted jobs; then
+    cargo build --release --quiet --bin kvs --example jobgen
+    cc -O2 -pthread -o target/release/yardstick benches/yardstick/yardstick.c
+    jobs_work=$(mktemp -d)
+    start_files jobs
+    rm "$out/jobs.hlog" # timed from outside: no histograms
+    for keys in $small $medium; do
+        mkdir "$jobs_work/$keys"
+        for file in 1 2; do
+            target/release/examples/jobgen "$job_lines" "$keys" "$file" > "$jobs_work/$keys/$file.job"
+        done
+        for threads in 1 2; do
+            add jobs "lockfree mutex" --threads "$threads" --keys "$keys"
+        done
+        add jobs yardstick --threads 2 --keys "$keys"
+    done
+fi
 
 openloop_engines="lockfree mutex"
 if wanted openloop; then
@@ -198,7 +264,25 @@ if wanted latency; then
                 add latency "lockfree mutex cow" --threads "$threads" --mix 50:50 --keys "$keys" \
                     --backup-every-ms "$every" --duration-ms "$duration"
             done
+            add latency "lockfree mutex" --threads "$threads" --mix 50:50 --keys "$keys" \
+                --backup-every-ms 10 --duration-ms "$duration"
         done
+    done
+fi
+
+# The command prefix that confines oversub's processes to two CPUs: none
+# on a machine of two, taskset on a larger one.
+two_cpus=()
+if wanted oversub; then
+    if (( $(nproc) > 2 )); then
+        command -v taskset > /dev/null ||
+            { echo "experiments.sh: oversub needs taskset on a machine of more than 2 CPUs" >&2; exit 2; }
+        two_cpus=(taskset -c 0,1)
+    fi
+    start_files oversub
+    for threads in 16 64; do
+        add oversub "lockfree mutex" --threads "$threads" --mix 90:10 --keys "$medium" \
+            --duration-ms "$duration"
     done
 fi
 

@@ -54,9 +54,19 @@ fn values_of(records: &[Record], filter: &[(&str, Value)], field: &str) -> Vec<V
     }
     values.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
-        _ => a.to_string().cmp(&b.to_string()),
+        _ => (read_share(a), a.to_string()).cmp(&(read_share(b), b.to_string())),
     });
     values
+}
+
+/// Sorts a `READ:WRITE` mix read-heaviest first (`100:0`, `90:10`, `50:50`),
+/// as the tables do; 0 for anything else.
+fn read_share(value: &Value) -> i64 {
+    value
+        .as_str()
+        .and_then(|text| text.split_once(':'))
+        .and_then(|(read, _)| read.parse::<i64>().ok())
+        .map_or(0, |read| -read)
 }
 
 fn shown(value: Option<f64>) -> String {
@@ -69,6 +79,14 @@ fn keys_text(keys: &Value) -> String {
         Some(n) if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         Some(n) if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
         _ => keys.to_string(),
+    }
+}
+
+/// `n threads`, or `1 thread`.
+fn threads_text(threads: &Value) -> String {
+    match threads.as_u64() {
+        Some(1) => "1 thread".into(),
+        _ => format!("{threads} threads"),
     }
 }
 
@@ -261,7 +279,11 @@ fn oversubscription(records: &[Record]) -> Vec<Row> {
     for threads in values_of(records, &[], "threads") {
         for keys in values_of(records, &[("threads", threads.clone())], "keys") {
             let filter = vec![("threads", threads.clone()), ("keys", keys.clone())];
-            let config = format!("{threads} threads on 2 cores, {} keys", keys_text(&keys));
+            let config = format!(
+                "{} on 2 cores, {} keys",
+                threads_text(&threads),
+                keys_text(&keys)
+            );
             rows.push(compare(
                 "4",
                 config.clone(),
@@ -305,8 +327,9 @@ fn backups(records: &[Record]) -> Vec<Row> {
                 rows.push(compare(
                     "5",
                     format!(
-                        "lockfree, {} keys, {threads} threads, backups {period}",
-                        keys_text(&keys)
+                        "lockfree, {} keys, {}, backups {period}",
+                        keys_text(&keys),
+                        threads_text(&threads)
                     ),
                     records,
                     (
@@ -365,7 +388,11 @@ fn memory(records: &[Record]) -> Vec<Row> {
                 ("mix", mix.clone()),
                 ("backup_every_ms", every.clone()),
             ];
-            let backups = if every == 0 { "no backups" } else { "backups" };
+            let backups = match every.as_u64() {
+                Some(0) => "no backups",
+                Some(1) => "back-to-back backups",
+                _ => "backups",
+            };
             rows.push(compare(
                 "7",
                 format!(

@@ -118,6 +118,11 @@ fn throughput_at_two_threads_has_a_lower_goal_for_50_50() {
     assert!(at("90:10").ends_with("| ≥ 1 | **missed** |"), "{table}");
     assert!(at("100:0").ends_with("| undecided |"), "{table}");
     assert!(!table.contains("1 threads"), "{table}");
+    let order: Vec<usize> = ["100:0", "90:10", "50:50"]
+        .iter()
+        .map(|mix| table.find(&format!("2 threads, {mix},")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{table}");
 }
 
 #[test]
