@@ -16,12 +16,14 @@ use std::process::{Command, Output};
 /// What both servers print on stderr for an invalid line.
 const INVALID: &str = "Invalid command. See HELP for usage";
 
-/// The yardstick, compiled as `benches/experiments.sh` compiles it, in a
-/// directory that lives as long as the test.
-fn build_yardstick(dir: &Path) -> Option<PathBuf> {
+/// The yardstick, compiled as `benches/experiments.sh` compiles it (with
+/// warnings as errors), in a directory that lives as long as the test;
+/// `None` (a reported skip) without a C compiler.
+fn build_yardstick() -> Option<(tempfile::TempDir, PathBuf)> {
     let cc = require(common::c_compiler(), "no C compiler (cc) on the PATH")?;
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/yardstick/yardstick.c");
-    let binary = dir.join("yardstick");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("yardstick");
     let compiled = process::output(
         Command::new(cc)
             .args(["-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o"])
@@ -29,7 +31,7 @@ fn build_yardstick(dir: &Path) -> Option<PathBuf> {
             .arg(&source),
     );
     assert!(compiled.status.success(), "{compiled:?}");
-    Some(binary)
+    Some((dir, binary))
 }
 
 fn run_yardstick(binary: &Path, dir: &Path, threads: usize) -> Output {
@@ -56,10 +58,19 @@ fn invalid_lines(output: &Output) -> usize {
         .count()
 }
 
+/// What one comparison saw.
+#[derive(Debug, PartialEq)]
+struct Compared {
+    /// Output files (`.out` and `.bck`) found equal.
+    files: usize,
+    /// Invalid lines both reported.
+    invalid_lines: usize,
+}
+
 /// Runs both servers with `threads` workers on copies of `files` and
 /// asserts that they wrote the same files and reported the same invalid
-/// lines. Returns how many output files were compared.
-fn assert_same_as_kvs(binary: &Path, files: &[(String, Vec<u8>)], threads: usize) -> usize {
+/// lines.
+fn assert_same_as_kvs(binary: &Path, files: &[(String, Vec<u8>)], threads: usize) -> Compared {
     let [for_kvs, for_yardstick] = twin_dirs(files);
     let kvs = common::run_kvs(for_kvs.path(), threads, 1, "lockfree");
     assert!(kvs.status.success(), "kvs failed: {kvs:?}");
@@ -71,7 +82,10 @@ fn assert_same_as_kvs(binary: &Path, files: &[(String, Vec<u8>)], threads: usize
     let yardstick_files = common::files_with_ext(for_yardstick.path(), "out").len()
         + common::files_with_ext(for_yardstick.path(), "bck").len();
     assert_eq!(yardstick_files, written.len(), "files written");
-    written.len()
+    Compared {
+        files: written.len(),
+        invalid_lines: invalid_lines(&kvs),
+    }
 }
 
 /// The files of a fixture directory, as (name, bytes).
@@ -90,8 +104,7 @@ fn fixture(name: &str) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn every_command_and_invalid_line_prints_what_kvs_prints() {
-    let build = tempfile::tempdir().unwrap();
-    let Some(binary) = build_yardstick(build.path()) else {
+    let Some((_build, binary)) = build_yardstick() else {
         return;
     };
     let mut files = fixture("every-command");
@@ -104,13 +117,20 @@ fn every_command_and_invalid_line_prints_what_kvs_prints() {
           WRITE [(kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk,v)]\nREAD\x0b[c]\nSHOW"
             .to_vec(),
     ));
-    assert_eq!(assert_same_as_kvs(&binary, &files, 1), 5);
+    // all.out, its three backups, edges.out; the fixture's three invalid
+    // lines and seven of the edges.
+    assert_eq!(
+        assert_same_as_kvs(&binary, &files, 1),
+        Compared {
+            files: 5,
+            invalid_lines: 10
+        }
+    );
 }
 
 #[test]
 fn the_generated_workload_prints_what_kvs_prints() {
-    let build = tempfile::tempdir().unwrap();
-    let Some(binary) = build_yardstick(build.path()) else {
+    let Some((_build, binary)) = build_yardstick() else {
         return;
     };
     // Two files in a row on one worker (so the output is deterministic),
@@ -123,18 +143,21 @@ fn the_generated_workload_prints_what_kvs_prints() {
             (format!("gen{seed}.job"), bytes)
         })
         .into();
-    assert_eq!(assert_same_as_kvs(&binary, &files, 1), 2);
+    assert_eq!(
+        assert_same_as_kvs(&binary, &files, 1),
+        Compared {
+            files: 2,
+            invalid_lines: 0
+        }
+    );
 }
 
 #[test]
 fn parallel_workers_each_run_whole_job_files() {
-    let build = tempfile::tempdir().unwrap();
-    let Some(binary) = build_yardstick(build.path()) else {
+    let Some((_build, binary)) = build_yardstick() else {
         return;
     };
     // Disjoint keys: the outputs do not depend on the interleaving.
-    assert_eq!(
-        assert_same_as_kvs(&binary, &fixture("parallel-disjoint"), 2),
-        2
-    );
+    let compared = assert_same_as_kvs(&binary, &fixture("parallel-disjoint"), 2);
+    assert_eq!(compared.files, 2);
 }

@@ -2,7 +2,8 @@
 //! and 10 % `DELETE`, each of 1 to 3 keys drawn uniformly from
 //! `k0`..`k{KEYS-1}`, values spelling the line number. The same arguments
 //! always give the same bytes, so the job-file experiment, the C yardstick's
-//! test and `examples/jobgen.rs` all run one reproducible workload.
+//! test (which also checks that `kvs` finds no invalid line in it) and
+//! `examples/jobgen.rs` all run one reproducible workload.
 
 use super::workload::{draw_keys, key_table, value, Rng};
 use crate::token::Token;
@@ -51,7 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mix_is_reproducible_and_parses_as_commands() {
+    fn the_mix_is_reproducible() {
         let mut first = Vec::new();
         write_job(&mut first, 2000, 50, 7).unwrap();
         let mut again = Vec::new();
@@ -66,11 +67,5 @@ mod tests {
         assert!((800..1000).contains(&writes), "{writes}");
         assert!((800..1000).contains(&reads), "{reads}");
         assert!((120..280).contains(&deletes), "{deletes}");
-        for line in text.lines() {
-            assert!(matches!(
-                crate::job::parse_line(line.as_bytes()),
-                crate::job::Line::Command(_)
-            ));
-        }
     }
 }

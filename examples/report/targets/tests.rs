@@ -33,6 +33,16 @@ fn row<'a>(table: &'a str, configuration: &str, field: &str) -> &'a str {
     rows[0]
 }
 
+/// Asserts that the row of `configuration` (and `field`) ends with `ending`
+/// (its goal and verdict cells).
+fn expect(table: &str, configuration: &str, field: &str, ending: &str) {
+    let found = row(table, configuration, field);
+    assert!(
+        found.ends_with(ending),
+        "{found}\n  should end with {ending}"
+    );
+}
+
 fn results(experiment: &str, records: Vec<Record>) -> Results {
     let mut results = Results::new();
     results.insert(experiment.into(), records);
@@ -67,23 +77,14 @@ fn job_files_compare_engines_threads_and_the_yardstick() {
         lockfree_vs_mutex.ends_with("| ≤ 1 | met |"),
         "{lockfree_vs_mutex}"
     );
-    let scaling = |engine: &str| row(&table, &format!("1k keys, {engine}, 2 threads vs 1"), "");
-    assert!(scaling("lockfree").ends_with("| met |"), "{table}");
-    assert!(scaling("mutex").ends_with("| **missed** |"), "{table}");
+    let scaling = |engine: &str| format!("1k keys, {engine}, 2 threads vs 1");
+    expect(&table, &scaling("lockfree"), "", "| ≤ 1 | met |");
+    expect(&table, &scaling("mutex"), "", "| ≤ 1 | **missed** |");
     // 4,000 ms against about 100 (lockfree) and 200 (mutex): 30× only for
     // lockfree.
-    let yardstick = |engine: &str| {
-        row(
-            &table,
-            &format!("1k keys, {engine} vs the C yardstick, 2 threads"),
-            "",
-        )
-    };
-    assert!(yardstick("lockfree").ends_with("| ≥ 30 | met |"), "{table}");
-    assert!(
-        yardstick("mutex").ends_with("| ≥ 30 | **missed** |"),
-        "{table}"
-    );
+    let yardstick = |engine: &str| format!("1k keys, {engine} vs the C yardstick, 2 threads");
+    expect(&table, &yardstick("lockfree"), "", "| ≥ 30 | met |");
+    expect(&table, &yardstick("mutex"), "", "| ≥ 30 | **missed** |");
 }
 
 #[test]
@@ -113,10 +114,10 @@ fn throughput_at_two_threads_has_a_lower_goal_for_50_50() {
             run("lockfree", 1, "100:0", |_| 1.0),
         ]),
     ));
-    let at = |mix: &str| row(&table, &format!("2 threads, {mix}, 100k keys"), "");
-    assert!(at("50:50").ends_with("| ≥ 0.9 | met |"), "{table}");
-    assert!(at("90:10").ends_with("| ≥ 1 | **missed** |"), "{table}");
-    assert!(at("100:0").ends_with("| undecided |"), "{table}");
+    let at = |mix: &str| format!("2 threads, {mix}, 100k keys");
+    expect(&table, &at("50:50"), "", "| ≥ 0.9 | met |");
+    expect(&table, &at("90:10"), "", "| ≥ 1 | **missed** |");
+    expect(&table, &at("100:0"), "", "| ≥ 1 | undecided |");
     assert!(!table.contains("1 threads"), "{table}");
     let order: Vec<usize> = ["100:0", "90:10", "50:50"]
         .iter()
@@ -139,7 +140,7 @@ fn oversubscription_checks_throughput_and_the_write_tail() {
         ]),
     ));
     let config = "16 threads on 2 cores, 100k keys";
-    assert!(row(&table, config, "ops_per_sec").ends_with("| ≥ 1.5 | met |"));
+    expect(&table, config, "ops_per_sec", "| ≥ 1.5 | met |");
     let tail = row(&table, config, "write_p999_us");
     assert!(tail.contains("| 0.200 [0.200, 0.200] (6) |"), "{tail}");
     assert!(tail.ends_with("| ≤ 0.1 | **missed** |"), "{tail}");
@@ -162,18 +163,9 @@ fn backups_compare_each_period_with_none_for_the_lock_free_engine() {
             run("mutex", 10, 100.0),
         ]),
     ));
-    let at = |period: &str| {
-        row(
-            &table,
-            &format!("lockfree, 1M keys, 2 threads, backups {period}"),
-            "",
-        )
-    };
-    assert!(at("every 10 ms").ends_with("| ≤ 2 | met |"), "{table}");
-    assert!(
-        at("back to back").ends_with("| ≤ 2 | **missed** |"),
-        "{table}"
-    );
+    let at = |period: &str| format!("lockfree, 1M keys, 2 threads, backups {period}");
+    expect(&table, &at("every 10 ms"), "", "| ≤ 2 | met |");
+    expect(&table, &at("back to back"), "", "| ≤ 2 | **missed** |");
     assert!(!table.contains("mutex,"), "{table}");
 }
 
@@ -201,7 +193,7 @@ fn notification_cost_drops_runs_whose_session_was_ended() {
         json!({"store": "mutex", "rate": 0, "notify": 0, "seed": 7, "ops_per_sec": 100.0}),
     ]);
     let table = render(&results("notify", records(all)));
-    assert!(row(&table, "lockfree, unpaced writes", "").ends_with("| met |"));
+    expect(&table, "lockfree, unpaced writes", "", "| ≥ 0.8 | met |");
     let mutex = row(&table, "mutex, unpaced writes", "");
     assert!(
         mutex.contains("(6) |") && mutex.ends_with("| **missed** |"),
@@ -223,7 +215,7 @@ fn memory_is_judged_at_the_largest_store_and_missing_sides_say_no_data() {
             run("lockfree", 1000, 999.0),
         ]),
     ));
-    assert!(row(&table, "1M keys, 90:10, no backups", "").ends_with("| ≤ 1.5 | met |"));
+    expect(&table, "1M keys, 90:10, no backups", "", "| ≤ 1.5 | met |");
     assert!(!table.contains("1k keys"), "{table}");
     let lonely = render(&results(
         "memory",
