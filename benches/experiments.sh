@@ -71,7 +71,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,57p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
