@@ -352,10 +352,12 @@ fn parse_pairs(mut body: &[u8]) -> Result<Pairs, ParseError> {
             parse_token(&pair[comma + 1..])?,
         ));
         // Pairs may be written back to back, `(a,b)(c,d)`, or with one comma
-        // between them, `(a,b),(c,d)`, as the HELP text shows.
+        // between them, `(a,b),(c,d)`, as the HELP text shows. A comma with
+        // nothing after it leaves an empty rest, which the next turn rejects
+        // as a malformed pair.
         body = match after {
             [] => return Ok(pairs),
-            [b',', more @ ..] if !more.is_empty() => more,
+            [b',', more @ ..] => more,
             more => more,
         };
     }
