@@ -683,6 +683,24 @@ fn kvs_client_gives_up_with_a_message_when_no_server_answers() {
     );
 }
 
+/// `kvs-client` given a register FIFO that does not exist names the path
+/// it did not find, and leaves no FIFOs behind.
+#[test]
+fn kvs_client_names_a_missing_register_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let register = dir.path().join("no-register-here");
+    let id = format!("kvs-handshake-{}-missing", std::process::id());
+    let (status, stdout, stderr) = exit_of(bare_kvs_client(&id, &register, "300"));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let expected = format!("{}: No such file or directory", register.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        !Path::new(&format!("/tmp/resp{id}")).exists(),
+        "FIFOs left behind"
+    );
+}
+
 /// Regression: `kvs-client` failed with EAGAIN when the register FIFO was
 /// momentarily full, instead of waiting for room.
 #[test]
