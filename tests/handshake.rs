@@ -411,6 +411,43 @@ fn a_client_that_vanishes_before_opening_its_request_pipe_frees_the_slot() {
     server.stop_cleanly();
 }
 
+/// A client that writes 50 of its request's 121 bytes (a well-behaved one
+/// writes all of them at once) and dies: the server drops the 50 bytes,
+/// saying so, as soon as it has read them, so the next client's request is
+/// read on its own and not behind them.
+#[test]
+fn a_partial_connect_request_from_a_dead_client_is_dropped_and_the_next_is_served() {
+    let server = Server::start("WRITE [(x,1)]\n", &[]);
+    let [request, response, notification] =
+        ["req-dead", "resp-dead", "notif-dead"].map(|name| server.path().join(name));
+    let whole = ConnectRequest {
+        request,
+        response,
+        notification,
+    }
+    .encode()
+    .unwrap();
+    // The dying client's write end is closed here, as its exit closes it.
+    OpenOptions::new()
+        .write(true)
+        .open(&server.register)
+        .unwrap()
+        .write_all(&whole[..50])
+        .unwrap();
+    wait_for(
+        || {
+            server
+                .stderr()
+                .contains("partial connect request of 50 bytes")
+        },
+        "the server to report the partial request",
+    );
+    assert_served(&server, "after-partial");
+    let stderr = server.stderr();
+    assert!(!stderr.contains("bad connect request"), "{stderr}");
+    server.stop_cleanly();
+}
+
 /// Makes FIFOs `names` in `dir`.
 fn fifos(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
     names
@@ -677,6 +714,24 @@ fn kvs_client_gives_up_with_a_message_when_no_server_answers() {
         stderr.contains("no answer from the server within"),
         "{stderr}"
     );
+    assert!(
+        !Path::new(&format!("/tmp/resp{id}")).exists(),
+        "FIFOs left behind"
+    );
+}
+
+/// `kvs-client` given a register FIFO that does not exist names the path
+/// it did not find, and leaves no FIFOs behind.
+#[test]
+fn kvs_client_names_a_missing_register_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let register = dir.path().join("no-register-here");
+    let id = format!("kvs-handshake-{}-missing", std::process::id());
+    let (status, stdout, stderr) = exit_of(bare_kvs_client(&id, &register, "300"));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let expected = format!("{}: No such file or directory", register.display());
+    assert!(stderr.contains(&expected), "{stderr}");
     assert!(
         !Path::new(&format!("/tmp/resp{id}")).exists(),
         "FIFOs left behind"

@@ -163,14 +163,13 @@ fn parse_fast(text: &[u8], command: &mut Command) -> Option<(Parsed, usize)> {
 
 /// The position of the first byte from `at` on that is not whitespace
 /// within the line (a `\n` ends the line, so it is not skipped).
-fn skip_blanks(text: &[u8], mut at: usize) -> usize {
-    while text
-        .get(at)
-        .is_some_and(|&b| b.is_ascii_whitespace() && b != b'\n')
-    {
-        at += 1;
-    }
-    at
+fn skip_blanks(text: &[u8], at: usize) -> usize {
+    let blanks = text.get(at..).map_or(0, |rest| {
+        rest.iter()
+            .take_while(|&&b| b.is_ascii_whitespace() && b != b'\n')
+            .count()
+    });
+    at + blanks
 }
 
 /// The position just past the `[` that follows a command word ending at
@@ -352,10 +351,12 @@ fn parse_pairs(mut body: &[u8]) -> Result<Pairs, ParseError> {
             parse_token(&pair[comma + 1..])?,
         ));
         // Pairs may be written back to back, `(a,b)(c,d)`, or with one comma
-        // between them, `(a,b),(c,d)`, as the HELP text shows.
+        // between them, `(a,b),(c,d)`, as the HELP text shows. A comma with
+        // nothing after it leaves an empty rest, which the next turn rejects
+        // as a malformed pair.
         body = match after {
             [] => return Ok(pairs),
-            [b',', more @ ..] if !more.is_empty() => more,
+            [b',', more @ ..] => more,
             more => more,
         };
     }
@@ -729,6 +730,133 @@ mod tests {
         assert_eq!(
             parse_line_into(b"READ [a,]", &mut command),
             Parsed::Invalid(ParseError::BadToken(TokenError::Empty))
+        );
+    }
+
+    /// The fast path reads blank, comment and list lines itself, each to
+    /// its `\n` (or the end), and gives every other line to the careful
+    /// path: the proptest below checks that what it reads agrees with the
+    /// careful path, this that it reads these at all, and where they end.
+    #[test]
+    fn the_fast_path_reads_blank_comment_and_list_lines_to_their_end() {
+        let fast = |text: &str| {
+            let mut command = Command::Show;
+            parse_fast(text.as_bytes(), &mut command).map(|(parsed, end)| match parsed {
+                Parsed::Command => (Some(command), end),
+                Parsed::Skip => (None, end),
+                Parsed::Invalid(error) => panic!("{text:?}: fast path explained {error:?}"),
+            })
+        };
+        for (text, end) in [
+            ("", 0),
+            ("   ", 3),
+            ("\n", 0),
+            (" \t\r\nSHOW", 3),
+            ("# note\nREAD [a]", 6),
+            ("  # note", 8),
+            ("  #\n", 3),
+        ] {
+            assert_eq!(fast(text), Some((None, end)), "{text:?}");
+        }
+        for (text, line, end) in [
+            ("READ [a,b] \r\nSHOW", "READ [a,b]", 12),
+            ("  READ [a]", "READ [a]", 10),
+            ("DELETE[a]", "DELETE [a]", 9),
+            ("\tDELETE [a,b]\n", "DELETE [a,b]", 13),
+            ("WRITE [(a,1),(b,2)]\n", "WRITE [(a,1)(b,2)]", 19),
+            ("  WRITE [(a,1)(b,2)] ", "WRITE [(a,1)(b,2)]", 21),
+        ] {
+            assert_eq!(fast(text), Some((Some(cmd(line)), end)), "{text:?}");
+        }
+        for text in [
+            "SHOW",
+            "WAIT 5",
+            "WRONG[(a,1)]",
+            "REAL[a]",
+            "DELAYS[a]",
+            "READ a",
+            "READ [a] x",
+            "READ [a,]",
+            "READ [a;",
+            "WRITE [(a,1)",
+            "WRITE [(a,1)x]",
+            "WRITE [(a,1),]",
+        ] {
+            assert_eq!(fast(text), None, "{text:?}");
+        }
+    }
+
+    /// `parse_line_into` keeps the caller's list, spilled to the heap by an
+    /// earlier long line, for a line of the same command (the point of
+    /// parsing into the caller's buffer: no allocation per line).
+    #[test]
+    fn a_list_line_reuses_the_callers_spilled_list() {
+        for (long, short) in [
+            ("READ [a,b,c,d,e]", "READ [x]"),
+            ("DELETE [a,b,c,d,e]", "DELETE [x]"),
+            ("WRITE [(a,1)(b,2)(c,3)(d,4)(e,5)]", "WRITE [(x,1)]"),
+        ] {
+            let mut command = cmd(long);
+            assert_eq!(
+                parse_line_into(short.as_bytes(), &mut command),
+                Parsed::Command
+            );
+            assert_eq!(command, cmd(short));
+            let spilled = match &command {
+                Command::Read(keys) | Command::Delete(keys) => keys.spilled(),
+                Command::Write(pairs) => pairs.spilled(),
+                _ => false,
+            };
+            assert!(spilled, "{short:?} after {long:?}: the list was replaced");
+        }
+    }
+
+    /// A line handed over with a `\n` inside is not cut at it: the fast
+    /// path's end must be the line's end.
+    #[test]
+    fn a_line_is_not_cut_at_a_newline_inside_it() {
+        assert_eq!(
+            parse_line(b"READ [a]\nSHOW"),
+            Line::Invalid(ParseError::MissingCloseBracket)
+        );
+    }
+
+    /// A reader that hands out `chunks` one per read (an error of its kind
+    /// in place of a chunk), then end-of-file.
+    struct Chunks(std::collections::VecDeque<Result<&'static [u8], io::ErrorKind>>);
+
+    impl io::Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.pop_front() {
+                None => Ok(0),
+                Some(Err(kind)) => Err(kind.into()),
+                Some(Ok(bytes)) => {
+                    let n = bytes.len().min(buf.len());
+                    buf[..n].copy_from_slice(&bytes[..n]);
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    /// A read that fails in the middle of a line (the reader is then
+    /// collecting it across reads): retried when interrupted, and any other
+    /// error reported, not retried.
+    #[test]
+    fn a_read_failing_mid_line_is_retried_only_when_interrupted() {
+        let first_line = |fault| {
+            let input = Chunks([Ok(&b"SHO"[..]), Err(fault), Ok(&b"W\n"[..])].into());
+            JobReader::new(io::BufReader::new(input))
+                .next_line()
+                .map_err(|e| e.kind())
+        };
+        assert_eq!(
+            first_line(io::ErrorKind::Interrupted),
+            Ok(Some(Line::Command(Command::Show)))
+        );
+        assert_eq!(
+            first_line(io::ErrorKind::PermissionDenied),
+            Err(io::ErrorKind::PermissionDenied)
         );
     }
 

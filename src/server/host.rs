@@ -6,6 +6,10 @@
 //! arrives whole; anything else written there is garbage. The host scans for
 //! a connect opcode, skips bytes that cannot start a request, and drops a
 //! request whose paths are empty, so garbage costs nothing but a log line.
+//! Since requests arrive whole, a read that empties the FIFO leaves no
+//! well-behaved request half read: what is left then is a short write (a
+//! client that wrote part of a request and died), and it is dropped at
+//! once rather than kept in front of the next client's request.
 //! The register FIFO keeps a write end of its own open (see
 //! [`super::fifo::RegisterFifo`]), so clients closing theirs never make the
 //! host see end-of-file.
@@ -74,8 +78,13 @@ fn serve(
         if fifo::wait_ready(reader, false, POLL_INTERVAL)? == Ready::NotYet {
             continue;
         }
-        match reader.read(&mut chunk) {
-            Ok(n) => unparsed.extend_from_slice(&chunk[..n]),
+        let emptied = match reader.read(&mut chunk) {
+            Ok(n) => {
+                unparsed.extend_from_slice(&chunk[..n]);
+                // A pipe read returns less than asked only when it took
+                // everything the pipe held.
+                n < chunk.len()
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -85,7 +94,7 @@ fn serve(
                 continue
             }
             Err(e) => return Err(e),
-        }
+        };
         while let Some(request) = next_request(unparsed) {
             let queued = QueuedConnect {
                 request,
@@ -101,8 +110,25 @@ fn serve(
                 return Ok(());
             }
         }
+        if emptied {
+            drop_short_write(unparsed);
+        }
     }
     Ok(())
+}
+
+/// Drops what is left of `unparsed` once the FIFO has been read empty: not
+/// a whole request, so the rest of it will never come (requests are written
+/// whole), and it would otherwise sit in front of the next client's.
+fn drop_short_write(unparsed: &mut Vec<u8>) {
+    if !unparsed.is_empty() {
+        tracing::warn!(
+            "dropped a partial connect request of {} bytes on the register FIFO \
+             (a request is {CONNECT_REQUEST_LEN} bytes, written at once)",
+            unparsed.len()
+        );
+        unparsed.clear();
+    }
 }
 
 /// Takes the next valid connect request off the front of `unparsed`,
