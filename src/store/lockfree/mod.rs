@@ -208,7 +208,7 @@ impl LockFreeStore {
         let items = batch
             .pairs()
             .iter()
-            .map(|(key, value)| (*key, Some(*value)));
+            .map(|(key, value)| (*key, Some(*value), None));
         let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, between);
         ts
     }
@@ -252,9 +252,9 @@ impl Store for LockFreeStore {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
-        let mut seen = smallvec::SmallVec::<[Option<Value>; 3]>::new();
+        let mut seen = read::Checked::default();
         inner.read_all(keys, &mut seen, &guard, &pin);
-        if seen.iter().all(Option::is_none) {
+        if seen.values.iter().all(Option::is_none) {
             // Every key is absent at the read's instant, where this delete
             // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
@@ -262,7 +262,13 @@ impl Store for LockFreeStore {
                 ts: None,
             };
         }
-        let items = keys.keys().iter().map(|key| (*key, None));
+        // Each key goes to the entry the read found it in, if any (looked
+        // up afresh if it is retired meanwhile).
+        let items = keys
+            .keys()
+            .iter()
+            .zip(seen.entries)
+            .map(|(key, entry)| (*key, None, entry));
         // Some key was present a moment ago: commit tombstones on every key,
         // absent ones included, so that the presence reported is decided at
         // the commit itself. A tombstone on a key absent at the read is the
