@@ -148,6 +148,13 @@ mod imp {
         }
     }
 
+    impl<'g> EntryRef<'g> {
+        /// The entry, for as long as the guard it was found under.
+        pub(crate) fn into_ref(self) -> &'g Entry {
+            self.0
+        }
+    }
+
     /// Entries are behind an `Arc` because retirement must remove a key's
     /// entry only if it is still the same entry. flurry's
     /// `compute_if_present` can do that (it shows the current value), but
@@ -232,6 +239,13 @@ mod imp {
     impl std::ops::Deref for EntryRef<'_> {
         type Target = Entry;
         fn deref(&self) -> &Entry {
+            self.0
+        }
+    }
+
+    impl<'g> EntryRef<'g> {
+        /// The entry, for as long as the guard it was found under.
+        pub(crate) fn into_ref(self) -> &'g Entry {
             self.0
         }
     }

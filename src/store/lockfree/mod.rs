@@ -25,9 +25,12 @@
 //! * multi-key `write`: as one-key, waiting key by key in ascending order
 //!   (no cycle, so deadlock-free); then settles each version.
 //! * `delete`: first reads its keys (lock-free); if all are absent it is a
-//!   no-op there. Otherwise a multi-key write of tombstones, then retires
-//!   each dead entry: a CAS, and its removal from flurry
-//!   (`compute_if_present`, which takes the bin's lock).
+//!   no-op there. Otherwise a multi-key write of tombstones. It then queues
+//!   its keys as dead and retires the oldest dead keys beyond the store's
+//!   retirement delay (at most one more than it queued; a store built for
+//!   models retires its own at once): for each, a CAS, and its removal from
+//!   flurry (`compute_if_present`, which takes the bin's lock). A dead key
+//!   written again before its turn keeps its entry (`prune.rs`).
 //! * snapshot start: lock-free (one seat CAS per free seat met) while
 //!   fewer than 128 snapshots are registered; *blocking* (spins) while all
 //!   seats are taken.
@@ -104,6 +107,12 @@ pub(crate) struct Inner {
     /// last pruned at: writes and snapshot ends prune a few each once the
     /// horizon has passed it (`prune.rs`).
     backlog: SegQueue<(Key, Timestamp)>,
+    /// Keys deletes left dead, oldest first, not yet offered for
+    /// retirement (a key may be queued more than once; `prune.rs`).
+    dead: SegQueue<Key>,
+    /// How many dead keys may wait in `dead` before deletes retire the
+    /// oldest: 0 retires each delete's own keys at once.
+    retire_delay: usize,
 }
 
 /// The lock-free multi-version store.
@@ -128,15 +137,25 @@ impl Default for LockFreeStore {
 }
 
 impl LockFreeStore {
-    /// An empty store.
+    /// An empty store. Dead keys are retired [`prune::RETIRE_DELAY`] dead
+    /// keys later, so a key deleted and soon written again keeps its entry.
     pub fn new() -> Self {
-        Self::with_snapshot_seats(snapshots::SEATS)
+        Self::with_reclaimer(snapshots::SEATS, Reclaimer::new(), prune::RETIRE_DELAY)
     }
 
     /// An empty store whose registry holds `seats` snapshots at once (small
-    /// values keep loom models small).
+    /// values keep loom models small), and whose deletes retire their own
+    /// dead keys at once (the models check that retirement against every
+    /// racing step).
     pub fn with_snapshot_seats(seats: usize) -> Self {
-        Self::with_reclaimer(seats, Reclaimer::new())
+        Self::with_reclaimer(seats, Reclaimer::new(), 0)
+    }
+
+    /// An empty store whose deletes retire the oldest dead keys once more
+    /// than `delay` wait (0: each delete its own, at once).
+    #[cfg(all(test, not(feature = "loom")))]
+    pub(crate) fn with_retirement_delay(delay: usize) -> Self {
+        Self::with_reclaimer(snapshots::SEATS, Reclaimer::new(), delay)
     }
 
     /// As [`Self::with_snapshot_seats`]; under `--features loom` the
@@ -145,10 +164,10 @@ impl LockFreeStore {
     /// (`reclaim.rs`). Without the feature it is the same store.
     #[doc(hidden)]
     pub fn with_eager_reclamation(seats: usize) -> Self {
-        Self::with_reclaimer(seats, Reclaimer::with_eager_frees(true))
+        Self::with_reclaimer(seats, Reclaimer::with_eager_frees(true), 0)
     }
 
-    fn with_reclaimer(seats: usize, reclaim: Reclaimer) -> Self {
+    fn with_reclaimer(seats: usize, reclaim: Reclaimer, retire_delay: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: Index::new(),
@@ -159,6 +178,8 @@ impl LockFreeStore {
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
                 backlog: SegQueue::new(),
+                dead: SegQueue::new(),
+                retire_delay,
             }),
         }
     }
@@ -187,7 +208,7 @@ impl LockFreeStore {
         let items = batch
             .pairs()
             .iter()
-            .map(|(key, value)| (*key, Some(*value)));
+            .map(|(key, value)| (*key, Some(*value), None));
         let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, between);
         ts
     }
@@ -231,9 +252,9 @@ impl Store for LockFreeStore {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
-        let mut seen = smallvec::SmallVec::<[Option<Value>; 3]>::new();
+        let mut seen = read::Checked::default();
         inner.read_all(keys, &mut seen, &guard, &pin);
-        if seen.iter().all(Option::is_none) {
+        if seen.values.iter().all(Option::is_none) {
             // Every key is absent at the read's instant, where this delete
             // takes effect as a no-op: no entry, no tombstone, no commit.
             return Deletion {
@@ -241,7 +262,13 @@ impl Store for LockFreeStore {
                 ts: None,
             };
         }
-        let items = keys.keys().iter().map(|key| (*key, None));
+        // Each key goes to the entry the read found it in, if any (looked
+        // up afresh if it is retired meanwhile).
+        let items = keys
+            .keys()
+            .iter()
+            .zip(seen.entries)
+            .map(|(key, entry)| (*key, None, entry));
         // Some key was present a moment ago: commit tombstones on every key,
         // absent ones included, so that the presence reported is decided at
         // the commit itself. A tombstone on a key absent at the read is the
@@ -254,7 +281,7 @@ impl Store for LockFreeStore {
         // `store_delete_absent_key` fails so).
         let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
         let removed: Presence = installed.iter().map(|one| one.prev_present).collect();
-        inner.retire_tombstones(&installed, &guard, &pin);
+        inner.retire_dead(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
         Deletion { removed, ts }
     }

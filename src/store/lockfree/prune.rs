@@ -32,6 +32,20 @@
 //! its top and stops at the marker the cut stored, which happened before
 //! the cutter unpinned, so the two retired chains stay disjoint.
 //!
+//! *Delayed retirement.* Retiring a dead key costs its removal from the
+//! index (a bin lock), and a write that brings the key back then inserts
+//! a fresh entry and index node; the course's workloads delete and write
+//! the same keys again and again. So a store made by `LockFreeStore::new`
+//! queues each delete's keys as dead, and deletes retire the oldest dead
+//! keys only beyond [`RETIRE_DELAY`] of them, through the very step the
+//! sweep takes (`retire_tombstone` on the head found now: a key written
+//! again since is left alone, and its live entry simply carries on, the
+//! tombstone below its new head pruned like any other version). Nothing
+//! about visibility changes: a dead entry still in the index reads as
+//! absent through its committed tombstone, as one held back by a snapshot
+//! always did. A key may sit in the queue more than once, or after a sweep
+//! retired it; its turn then finds nothing to do.
+//!
 //! Freed when: versions a snapshot kept go on the next write to the key
 //! or, without one, through the backlog after the snapshot ends; dead
 //! keys' tombstones go right after their delete, or, if a snapshot held
@@ -48,11 +62,17 @@
 use super::index::{Entry, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, State, Version};
-use super::write::{Installed, InstalledSet};
+use super::write::InstalledSet;
 use super::{Inner, ENTRIES_PER_PIN};
 
 /// How many backlogged keys each write, delete and snapshot end prunes.
 const TIDY_PER_OPERATION: usize = 2;
+
+/// How many dead keys a store made by `LockFreeStore::new` leaves in its
+/// index before deletes retire the oldest (module docs, *Delayed
+/// retirement*): at most this many dead entries (and their tombstones)
+/// wait, about 200 bytes each.
+pub(crate) const RETIRE_DELAY: usize = 1024;
 use crate::store::Timestamp;
 use crate::sync::Ordering;
 use crate::token::Key;
@@ -152,7 +172,18 @@ impl Inner {
     /// a snapshot kept long, pruned now at `horizon` if it has passed the
     /// one they were queued at. Bounded work, and it never waits: a chain
     /// whose claim is held is left to its holder.
+    ///
+    /// Inline, so that the usual case, an empty backlog, costs a write two
+    /// loads and no call.
+    #[inline]
     pub(crate) fn tidy(&self, horizon: Timestamp, guard: &Guard<'_>, pin: &Pin) {
+        if !self.backlog.is_empty() {
+            self.tidy_backlog(horizon, guard, pin);
+        }
+    }
+
+    /// [`Self::tidy`] once the backlog was seen non-empty.
+    fn tidy_backlog(&self, horizon: Timestamp, guard: &Guard<'_>, pin: &Pin) {
         for _ in 0..TIDY_PER_OPERATION {
             let Some((key, queued_at)) = self.backlog.pop() else {
                 return;
@@ -252,20 +283,61 @@ impl Inner {
         Retire::Done
     }
 
-    /// Retires the tombstones a delete just committed, counting those a
-    /// registered snapshot holds back (and looking again at a fresher
-    /// horizon: no tombstone is stranded, see the module docs).
-    pub(crate) fn retire_tombstones(
-        &self,
-        installed: &InstalledSet<'_>,
-        guard: &Guard<'_>,
-        pin: &Pin,
-    ) {
+    /// Offers the keys a delete just committed tombstones on for
+    /// retirement: at once when the store has no retirement delay;
+    /// otherwise it queues them as dead and retires the oldest dead keys
+    /// beyond the delay, at most one more than it queued, so the queue
+    /// stays near the delay and no delete pays for more than its share.
+    pub(crate) fn retire_dead(&self, installed: &InstalledSet<'_>, guard: &Guard<'_>, pin: &Pin) {
+        if self.retire_delay == 0 {
+            let own = installed.iter().map(|one| Dead {
+                key: one.key,
+                entry: &one.entry,
+                top: one.version,
+            });
+            self.retire_tombstones(own.collect(), guard, pin);
+            return;
+        }
+        for one in installed {
+            self.dead.push(one.key);
+        }
+        let mut due = DeadSet::new();
+        for _ in 0..=installed.len() {
+            if self.dead.len() <= self.retire_delay {
+                break;
+            }
+            let Some(key) = self.dead.pop() else {
+                break;
+            };
+            // Gone already (a sweep, or an earlier turn of the same key).
+            let Some(entry) = self.index.get(&key, guard) else {
+                continue;
+            };
+            // Acquire: pairs with the Release CAS that linked the head. As
+            // in the sweep: whatever the head is now, `retire_tombstone`
+            // retires only a committed tombstone no snapshot can see, and
+            // a key written again since its delete is left alone.
+            let top = entry.head.load(Ordering::Acquire);
+            due.push(Dead {
+                key,
+                entry: entry.into_ref(),
+                top,
+            });
+        }
+        if !due.is_empty() {
+            self.retire_tombstones(due, guard, pin);
+        }
+    }
+
+    /// Retires the dead keys `due` (each with the head it was found with),
+    /// counting those a registered snapshot holds back (and looking again
+    /// at a fresher horizon: no tombstone is stranded, see the module
+    /// docs).
+    fn retire_tombstones(&self, mut waiting: DeadSet<'_>, guard: &Guard<'_>, pin: &Pin) {
         let mut horizon = self.registry.horizon(&self.clock);
-        let mut waiting: Vec<&Installed<'_>> = installed.iter().collect();
         loop {
             waiting.retain(|one| {
-                self.retire_tombstone(&one.key, &one.entry, one.version, horizon, guard, pin)
+                self.retire_tombstone(&one.key, one.entry, one.top, horizon, guard, pin)
                     == Retire::HeldBack
             });
             if waiting.is_empty() {
@@ -345,6 +417,16 @@ impl Inner {
         }
     }
 }
+
+/// A dead key offered for retirement: its entry, and the head found there.
+struct Dead<'g> {
+    key: Key,
+    entry: &'g Entry,
+    top: *mut Version,
+}
+
+/// A delete's dead keys, inline for the usual one to three (plus one).
+type DeadSet<'g> = smallvec::SmallVec<[Dead<'g>; 4]>;
 
 /// What became of a tombstone offered for retirement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

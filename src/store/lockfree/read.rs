@@ -20,13 +20,14 @@
 //!
 //! [`Record::resolve_at`]: super::version::Record::resolve_at
 
-use super::index::Entry;
+use super::index::{Entry, EntryRef, Guard};
 use super::reclaim::Pin;
 use super::version::marker;
 use super::Inner;
 use crate::store::{KeySet, Timestamp};
 use crate::sync::Ordering;
-use crate::token::{Key, Value};
+use crate::token::Value;
+use smallvec::SmallVec;
 
 /// What a read of one key at `S` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,23 +38,43 @@ pub(crate) enum Seen {
     Stale,
 }
 
-/// Where [`Inner::read_all`] puts the values it reads: emptied at every
+/// Where [`Inner::read_all`] puts what it reads: emptied at every
 /// (re)start, then one value per key.
-pub(crate) trait Values: Extend<Option<Value>> {
+pub(crate) trait Values<'g> {
     /// Forgets every value (a read restarting at a fresher timestamp).
     fn restart(&mut self);
+    /// The next key's value, and the entry it was read from (`None`: the
+    /// key had no entry in the index).
+    fn found(&mut self, value: Option<Value>, entry: Option<EntryRef<'g>>);
 }
 
-impl Values for Vec<Option<Value>> {
+impl Values<'_> for Vec<Option<Value>> {
     fn restart(&mut self) {
         self.clear();
     }
+
+    fn found(&mut self, value: Option<Value>, _entry: Option<EntryRef<'_>>) {
+        self.push(value);
+    }
 }
 
-/// A command's few values, inline (a delete's check reads into one).
-impl<A: smallvec::Array<Item = Option<Value>>> Values for smallvec::SmallVec<A> {
+/// A delete's check of its keys: each value, inline, and the entry it was
+/// found in, so that the delete's install need not look the key up again.
+#[derive(Default)]
+pub(crate) struct Checked<'g> {
+    pub(crate) values: SmallVec<[Option<Value>; 3]>,
+    pub(crate) entries: SmallVec<[Option<EntryRef<'g>>; 3]>,
+}
+
+impl<'g> Values<'g> for Checked<'g> {
     fn restart(&mut self) {
-        self.clear();
+        self.values.clear();
+        self.entries.clear();
+    }
+
+    fn found(&mut self, value: Option<Value>, entry: Option<EntryRef<'g>>) {
+        self.values.push(value);
+        self.entries.push(entry);
     }
 }
 
@@ -61,11 +82,11 @@ impl Inner {
     /// Reads every key of `keys` at one fresh timestamp into `out`,
     /// restarting at a fresher one whenever a key's history at the last is
     /// gone (see the module docs).
-    pub(crate) fn read_all(
-        &self,
+    pub(crate) fn read_all<'g>(
+        &'g self,
         keys: &KeySet,
-        out: &mut impl Values,
-        guard: &super::index::Guard<'_>,
+        out: &mut impl Values<'g>,
+        guard: &'g Guard<'_>,
         pin: &Pin,
     ) {
         'fresh: loop {
@@ -75,26 +96,17 @@ impl Inner {
             }
             let s = self.clock.now();
             for key in keys.keys() {
-                match self.read_key(key, s, guard, pin) {
-                    Seen::Found(value) => out.extend([value]),
+                let entry = self.index.get(key, guard);
+                let seen = match &entry {
+                    Some(entry) => self.read_entry(entry, s, pin),
+                    None => self.absent_unless_retired_after(s),
+                };
+                match seen {
+                    Seen::Found(value) => out.found(value, entry),
                     Seen::Stale => continue 'fresh,
                 }
             }
             return;
-        }
-    }
-
-    /// The value of `key` at `s`.
-    pub(crate) fn read_key(
-        &self,
-        key: &Key,
-        s: Timestamp,
-        guard: &super::index::Guard<'_>,
-        pin: &Pin,
-    ) -> Seen {
-        match self.index.get(key, guard) {
-            Some(entry) => self.read_entry(&entry, s, pin),
-            None => self.absent_unless_retired_after(s),
         }
     }
 

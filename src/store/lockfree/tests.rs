@@ -142,7 +142,7 @@ fn versions_pinned_by_a_long_snapshot_are_freed_after_it_ends() {
 
 #[test]
 fn deleted_keys_are_retired_now_or_when_the_last_snapshot_ends() {
-    let store = LockFreeStore::new();
+    let store = LockFreeStore::with_retirement_delay(0);
     for i in 0..100 {
         write(&store, &[(&format!("k{i}"), "v")]);
     }
@@ -164,10 +164,18 @@ fn deleted_keys_are_retired_now_or_when_the_last_snapshot_ends() {
 
 #[test]
 fn writes_racing_deletes_of_the_same_key_are_never_lost() {
+    // Delay 0: each delete retires its own entry, racing the write. Delay 1:
+    // each delete retires the previous round's dead key if still dead.
+    for delay in [0, 1] {
+        let store = std::sync::Arc::new(LockFreeStore::with_retirement_delay(delay));
+        writes_racing_deletes(&store);
+    }
+}
+
+fn writes_racing_deletes(store: &std::sync::Arc<LockFreeStore>) {
     use std::sync::Barrier;
-    let store = std::sync::Arc::new(LockFreeStore::new());
     for round in 0..2_000u32 {
-        write(&store, &[("k", "old")]);
+        write(store, &[("k", "old")]);
         let barrier = std::sync::Arc::new(Barrier::new(2));
         let deleter = {
             let (store, barrier) = (store.clone(), barrier.clone());
@@ -178,13 +186,13 @@ fn writes_racing_deletes_of_the_same_key_are_never_lost() {
         };
         barrier.wait();
         let value = round.to_string();
-        let wts = write(&store, &[("k", &value)]);
+        let wts = write(store, &[("k", &value)]);
         let dts = deleter.join().unwrap();
         let expected = match dts {
             Some(dts) if dts > wts => None,
             _ => Some(t(&value)),
         };
-        assert_eq!(read(&store, &["k"]), vec![expected], "round {round}");
+        assert_eq!(read(store, &["k"]), vec![expected], "round {round}");
     }
 }
 
@@ -224,7 +232,7 @@ fn deleted_keys_are_retired_while_snapshots_keep_overlapping() {
     // snapshots registered. Tombstones older than every open snapshot must
     // still be retired, or dead keys pile up for as long as the overlap
     // lasts.
-    let store = LockFreeStore::new();
+    let store = LockFreeStore::with_retirement_delay(0);
     let mut held = store.snapshot();
     for round in 0..200 {
         let key = format!("k{round}");
@@ -249,7 +257,14 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
     // writers per pair, so deletes retire entries that racing writes
     // replace. Reads and overlapping snapshots must see every pair whole:
     // both keys with the same value, or both absent. Once everything has
-    // ended, no dead key may remain unretired.
+    // ended, no dead key may remain unretired but those the retirement
+    // delay lets wait.
+    for delay in [0, 2] {
+        pairs_never_seen_apart(delay);
+    }
+}
+
+fn pairs_never_seen_apart(delay: usize) {
     use std::sync::atomic::AtomicBool;
     const PAIRS: usize = 4;
     const WRITERS: usize = 4;
@@ -264,7 +279,7 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
         .collect();
     all.sort_unstable();
     let all = &all;
-    let store = std::sync::Arc::new(LockFreeStore::new());
+    let store = std::sync::Arc::new(LockFreeStore::with_retirement_delay(delay));
     let done = std::sync::Arc::new(AtomicBool::new(false));
     let check = |values: &[Option<Value>]| {
         for pair in values.chunks(2) {
@@ -322,7 +337,15 @@ fn pairs_written_and_deleted_together_are_never_seen_apart() {
             writer.join().unwrap();
         }
     });
-    assert_eq!(store.unretired_tombstones(), 0, "dead keys left unretired");
+    // Each delete retires dead keys while more than `delay` wait, up to one
+    // more than it queued; racing deletes may each stop at a count another
+    // one's push then raised, by at most a command's keys each.
+    let slack = if delay == 0 { 0 } else { 2 * WRITERS };
+    let unretired = store.unretired_tombstones();
+    assert!(
+        unretired <= delay + slack,
+        "{unretired} dead keys left unretired (delay {delay})"
+    );
     // Versions written while the last snapshots were open stay until each
     // key's next write (`paper.md` §4, "When memory is freed").
     for (x, y) in keys {
@@ -343,7 +366,15 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
     // `WRITE [(ji,qN)]`, `DELETE [ki]`, while others keep writing `ki = a`
     // (each such write on an absent `ki` creates a fresh entry), and readers
     // read every pair at once. Whenever `ji` holds `pN`, `ki` holds `pN` or
-    // `a`: never nothing.
+    // `a`: never nothing. With each delete retiring its own entry, and with
+    // dead entries kept one dead key longer (then retired by later deletes
+    // while the recreators write into them).
+    for delay in [0, 1] {
+        recreated_never_absent_too_early(&LockFreeStore::with_retirement_delay(delay));
+    }
+}
+
+fn recreated_never_absent_too_early(store: &LockFreeStore) {
     use std::sync::atomic::AtomicBool;
     const PAIRS: usize = 8;
     const ROUNDS: usize = 20_000;
@@ -357,7 +388,6 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
         .collect();
     all.sort_unstable();
     let all = &all;
-    let store = &LockFreeStore::new();
     let done = &AtomicBool::new(false);
     std::thread::scope(|scope| {
         let deleter = scope.spawn(move || {
@@ -399,6 +429,39 @@ fn a_key_recreated_across_a_deletion_is_never_read_absent_too_early() {
         });
         deleter.join().unwrap();
     });
+}
+
+#[test]
+fn a_key_written_again_soon_after_its_delete_keeps_its_entry() {
+    let store = LockFreeStore::new();
+    let entry_of = |key: &str| {
+        let guard = store.inner.index.guard();
+        store
+            .inner
+            .index
+            .get(&t(key), &guard)
+            .map(|entry| std::ptr::from_ref::<index::Entry>(&entry))
+    };
+    write(&store, &[("k", "1")]);
+    let first = entry_of("k");
+    assert!(delete(&store, &["k"]).removed[0]);
+    assert_eq!(read(&store, &["k"]), [None]);
+    write(&store, &[("k", "2")]);
+    assert_eq!(entry_of("k"), first, "a fresh entry replaced the dead one");
+    assert_eq!(read(&store, &["k"]), [Some(t("2"))]);
+    // Dead keys beyond the delay are retired, oldest first.
+    let dead = |i: usize| format!("d{i}");
+    for i in 0..prune::RETIRE_DELAY + 10 {
+        write(&store, &[(&dead(i), "v")]);
+        delete(&store, &[&dead(i)]);
+    }
+    assert_eq!(store.unretired_tombstones(), prune::RETIRE_DELAY);
+    assert_eq!(entry_of(&dead(0)), None, "the oldest dead key is retired");
+    assert!(entry_of(&dead(prune::RETIRE_DELAY + 9)).is_some());
+    assert_eq!(read(&store, &[&dead(0), &dead(20)]), [None, None]);
+    store.sweep();
+    assert_eq!(store.unretired_tombstones(), 0);
+    assert_eq!(store.inner.index.guard_len(), 1);
 }
 
 #[test]

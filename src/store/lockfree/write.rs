@@ -47,12 +47,13 @@ pub(crate) struct Installed<'g> {
 }
 
 impl Inner {
-    /// Writes `items` (ascending, unique keys; `None` writes a tombstone) at
-    /// one instant. `between` runs after every version is installed and
-    /// before the commit (tests use it to hold a commit pending).
+    /// Writes `items` (ascending, unique keys; `None` writes a tombstone;
+    /// each with the key's entry if the caller just found it) at one
+    /// instant. `between` runs after every version is installed and before
+    /// the commit (tests use it to hold a commit pending).
     pub(crate) fn commit_batch<'g>(
         &'g self,
-        items: impl ExactSizeIterator<Item = (Key, Option<Value>)>,
+        items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
         guard: &'g Guard<'_>,
         pin: &mut Pin,
         between: impl FnOnce(),
@@ -63,7 +64,7 @@ impl Inner {
             std::ptr::null_mut()
         };
         let installed: InstalledSet<'g> = items
-            .map(|(key, value)| self.install(key, value, shared, guard, pin))
+            .map(|(key, value, found)| self.install(key, value, found, shared, guard, pin))
             .collect();
         let horizon = if installed.is_empty() {
             0
@@ -105,19 +106,25 @@ impl Inner {
         (ts, installed)
     }
 
-    /// Links a pending version of `key` for `record`, replacing a retired
-    /// entry by a fresh one when it meets one.
+    /// Links a pending version of `key` for `record` into `found` (the
+    /// key's entry, found in the index under `guard`) or else the entry
+    /// the index holds, replacing a retired entry by a fresh one when it
+    /// meets one.
     fn install<'g>(
         &'g self,
         key: Key,
         value: Option<Value>,
+        mut found: Option<EntryRef<'g>>,
         shared: *const Record,
         guard: &'g Guard<'_>,
         pin: &mut Pin,
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, shared);
         loop {
-            let entry = self.index.get_or_insert(&key, Entry::new, guard);
+            let entry = match found.take() {
+                Some(entry) => entry,
+                None => self.index.get_or_insert(&key, Entry::new, guard),
+            };
             match self.link(&entry, version, pin) {
                 Some((prev_ts, prev_present)) => {
                     return Installed {
