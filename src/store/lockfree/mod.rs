@@ -137,7 +137,7 @@ impl Default for LockFreeStore {
 }
 
 impl LockFreeStore {
-    /// An empty store. Dead keys are retired [`prune::RETIRE_DELAY`] dead
+    /// An empty store. Dead keys are retired `prune::RETIRE_DELAY` (1,024) dead
     /// keys later, so a key deleted and soon written again keeps its entry.
     pub fn new() -> Self {
         Self::with_reclaimer(snapshots::SEATS, Reclaimer::new(), prune::RETIRE_DELAY)
