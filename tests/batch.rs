@@ -101,14 +101,20 @@ fn bad_arguments_are_usage_errors_that_write_nothing() {
 
 #[test]
 fn a_missing_jobs_directory_is_a_clear_error() {
-    let output = run_kvs_args(&["/nonexistent/kvs-jobs", "1", "1"]);
-    assert!(!output.status.success());
+    assert_jobs_dir_is_refused("/nonexistent/kvs-jobs");
+}
+
+/// `kvs` run on `jobs_dir`, which is no readable directory, fails with a
+/// message that says so, not with a panic.
+fn assert_jobs_dir_is_refused(jobs_dir: &str) {
+    let output = run_kvs_args(&[jobs_dir, "1", "1"]);
+    assert!(!output.status.success(), "{jobs_dir}: {output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("cannot read the jobs directory"),
-        "{stderr}"
+        "{jobs_dir}: {stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{jobs_dir}: {stderr}");
 }
 
 #[test]
@@ -413,14 +419,7 @@ fn a_jobs_dir_that_is_a_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("jobs");
     fs::write(&file, "SHOW\n").unwrap();
-    let output = run_kvs_args(&[file.to_str().unwrap(), "1", "1"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cannot read the jobs directory"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_jobs_dir_is_refused(file.to_str().unwrap());
 }
 
 #[test]

@@ -336,11 +336,11 @@ fn a_second_signal_during_a_slow_shutdown_exits_at_once_with_status_1() {
 fn an_error_message_names_each_cause_once() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let missing = dir.path().join("missing");
-    let output = Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .arg(&missing)
-        .args(["1", "1"])
-        .output()
-        .expect("the kvs binary runs");
+    let output = common::process::output(
+        Command::new(env!("CARGO_BIN_EXE_kvs"))
+            .arg(&missing)
+            .args(["1", "1"]),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(

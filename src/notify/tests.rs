@@ -6,6 +6,7 @@ use super::*;
 use crate::store::{Commit, Engine, KeySet, WriteSet};
 use crate::sync::AtomicBool;
 use crate::sync::Ordering;
+use crate::test_support::StopOnDrop;
 use crate::token::Token;
 
 fn t(s: &str) -> Token {
@@ -115,13 +116,15 @@ fn concurrent_commits_leave_the_merge_in_timestamp_order() {
                 merger.collect_ready(&mut out);
                 out
             });
+            // Stops the drain even when a writer panics (its join below
+            // would unwind past a plain store): the drain's last round,
+            // after the writers' joins, is what must see everything.
+            let stop_drain = StopOnDrop(done);
             let stamps: std::collections::HashMap<_, _> = workers
                 .into_iter()
                 .flat_map(|w| w.join().unwrap())
                 .collect();
-            // Relaxed: pairs with the drain's Relaxed load; the drain's
-            // last round after the join is what must see everything.
-            done.store(true, Ordering::Relaxed);
+            drop(stop_drain);
             (stamps, drain.join().unwrap())
         });
         assert_eq!(emitted.len(), 2 * COMMITS, "{engine}: notes lost");

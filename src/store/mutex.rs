@@ -371,3 +371,41 @@ impl Snapshot for CopiedSnapshot {
         pairs
     }
 }
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::testing::key;
+    use std::collections::HashSet;
+
+    #[test]
+    fn a_store_has_the_shards_it_was_asked_for_and_at_least_one() {
+        assert_eq!(MutexStore::new().shard_count(), DEFAULT_SHARDS);
+        assert_eq!(MutexStore::with_shards(5).shard_count(), 5);
+        assert_eq!(Sharded::<StdLock>::with_shards(0).shard_count(), 1);
+    }
+
+    /// Every shard gets some of a thousand keys: placement uses the hash's
+    /// bits, not a constant. (A shard missing all of them by chance has a
+    /// probability below 10^-12.)
+    #[test]
+    fn keys_spread_over_every_shard() {
+        let store = MutexStore::with_shards(DEFAULT_SHARDS);
+        let used: HashSet<usize> = (0..1000)
+            .map(|i| store.place(&key(&format!("k{i}"))).1)
+            .collect();
+        assert_eq!(used.len(), DEFAULT_SHARDS);
+    }
+
+    /// The hash `place` returns is the one the shard's table computes, so a
+    /// key found by that hash is found again after the table grows (and
+    /// rehashes with its own hasher).
+    #[test]
+    fn a_keys_placement_hash_is_its_tables_hash() {
+        let store = MutexStore::new();
+        for i in 0..100 {
+            let key = key(&format!("k{i}"));
+            assert_eq!(store.place(&key).0, store.hasher.hash_one(key));
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Unit tests of the lock-free engine: semantics, and bounded memory.
 
 use super::*;
+use crate::test_support::StopOnDrop;
 use crate::token::Token;
 
 fn t(s: &str) -> Token {
@@ -566,14 +567,4 @@ fn a_thread_pinned_mid_operation_holds_back_frees_only_until_it_unpins() {
     let live = settle(&store, 2);
     assert!(held >= WRITES / 2, "only {held} versions live behind a pin");
     assert!(live <= 2, "{live} versions live after the pin ended");
-}
-
-/// Sets its stop flag when dropped, on the normal path and when unwinding.
-struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        // Relaxed: a stop flag; the scope's join orders everything.
-        self.0.store(true, Ordering::Relaxed);
-    }
 }
