@@ -83,24 +83,6 @@ pub fn report(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Helpers shared by the unit tests.
-#[cfg(all(test, not(feature = "loom")))]
-pub(crate) mod test_support {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    /// Sets its stop flag when dropped, on the normal path and when
-    /// unwinding: made before any join, so a panicking thread cannot leave
-    /// the threads that wait for the flag spinning forever.
-    pub(crate) struct StopOnDrop<'a>(pub(crate) &'a AtomicBool);
-
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            // Relaxed: a stop flag; the scope's join orders everything.
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::ErrorChain;

@@ -139,6 +139,25 @@ fn every_module_of_the_crate_is_in_the_diagram() {
     }
 }
 
+/// Under `--features loom` the crate's atomics are loom's, which panic
+/// outside a model, so every test target but the models is compiled out:
+/// each top-level file of `tests/` and `proptests/main.rs` carries the gate.
+#[test]
+fn every_ordinary_test_target_is_gated_off_under_loom() {
+    const GATE: &str = "#![cfg(not(feature = \"loom\"))]";
+    let mut targets: Vec<PathBuf> = fs::read_dir(root().join("tests"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .collect();
+    targets.push(root().join("proptests/main.rs"));
+    let ungated: Vec<_> = targets
+        .iter()
+        .filter(|path| !fs::read_to_string(path).unwrap().lines().any(|l| l == GATE))
+        .collect();
+    assert!(ungated.is_empty(), "not gated off under loom: {ungated:?}");
+}
+
 /// Fails on a violation of `rule` not in [`KNOWN_EXCEPTIONS`], and on an
 /// exception to `rule` that no longer happens.
 fn assert_no_new_violations(rule: Rule, found: BTreeSet<(String, String)>) {

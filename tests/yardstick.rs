@@ -4,6 +4,8 @@
 //! `kvs` compares two servers doing the same work. Needs a C compiler (a
 //! reported skip without one, a failure in CI; see `common::skip`).
 
+#![cfg(not(feature = "loom"))]
+
 mod common;
 
 use common::process;

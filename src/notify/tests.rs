@@ -4,9 +4,9 @@
 use super::subscriptions::Subscriber;
 use super::*;
 use crate::store::{Commit, Engine, KeySet, WriteSet};
+use crate::sync::testing::StopOnDrop;
 use crate::sync::AtomicBool;
 use crate::sync::Ordering;
-use crate::test_support::StopOnDrop;
 use crate::token::Token;
 
 fn t(s: &str) -> Token {

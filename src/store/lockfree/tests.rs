@@ -1,7 +1,7 @@
 //! Unit tests of the lock-free engine: semantics, and bounded memory.
 
 use super::*;
-use crate::test_support::StopOnDrop;
+use crate::sync::testing::StopOnDrop;
 use crate::token::Token;
 
 fn t(s: &str) -> Token {
