@@ -28,6 +28,7 @@ mod store_sweep_vs_write;
 mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
 mod store_two_snapshots;
+mod store_writer_helps_pending;
 mod subscribe_vs_delete;
 mod wake;
 
