@@ -100,6 +100,29 @@ impl StartLine {
     }
 }
 
+/// Spawns a model thread that crosses `start` first and then runs `body`.
+pub(crate) fn spawn_at_start<R: Send + 'static>(
+    start: &kvs::sync::Arc<StartLine>,
+    body: impl FnOnce() -> R + Send + 'static,
+) -> kvs::sync::thread::JoinHandle<R> {
+    let start = kvs::sync::Arc::clone(start);
+    kvs::sync::thread::spawn(move || {
+        start.cross();
+        body()
+    })
+}
+
+/// Spawns a model thread that crosses `start` and then writes `pairs` to
+/// `store` in one command, returning the write's timestamp.
+pub(crate) fn spawn_writer(
+    store: &kvs::sync::Arc<kvs::store::lockfree::LockFreeStore>,
+    start: &kvs::sync::Arc<StartLine>,
+    pairs: &'static [(&'static str, &'static str)],
+) -> kvs::sync::thread::JoinHandle<u64> {
+    let store = kvs::sync::Arc::clone(store);
+    spawn_at_start(start, move || write(&*store, pairs))
+}
+
 pub(crate) fn t(s: &str) -> Token {
     Token::try_from(s).expect("model tokens are valid")
 }

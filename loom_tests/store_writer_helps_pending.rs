@@ -1,6 +1,6 @@
 //! Model 14: a writer preempted after its links is helped, not waited for.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::WriteSet;
 use kvs::sync::{thread, Arc, AtomicBool, Ordering};
@@ -33,10 +33,8 @@ fn a_writer_finishes_while_the_owner_of_a_ready_head_is_stopped() {
         let b_done = Arc::new(AtomicBool::new(false));
         let start = StartLine::new();
         let owner = {
-            let (store, b_done, start) =
-                (Arc::clone(&store), Arc::clone(&b_done), Arc::clone(&start));
-            thread::spawn(move || {
-                start.cross();
+            let (store, b_done) = (Arc::clone(&store), Arc::clone(&b_done));
+            spawn_at_start(&start, move || {
                 let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
                 store.write_pausing(&batch, || {
                     // Acquire: pairs with B's Release below.
