@@ -21,7 +21,8 @@ use kvs::sync::{thread, Arc, AtomicBool, Ordering};
 /// a livelock); and the commit being one CAS on the record's word, so A
 /// finds its record committed and keeps the helper's timestamp (a commit
 /// that overwrites the word fails the model). The Release of
-/// `Record::mark_ready` and the Acquire load in `Record::commit`, which
+/// `Record::mark_ready` and the Acquire load of the state a helper commits
+/// from (`Record::state`, in `link`), which
 /// order the helper's tick after A's links, are not caught when weakened:
 /// A's horizon fence precedes its mark and B's own horizon fence precedes
 /// its read (`paper.md` §4, model 14).

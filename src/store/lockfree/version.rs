@@ -52,6 +52,9 @@ const COMMITTED: u64 = 1 << 63;
 /// the command and pruned below them: from then on any thread may commit it.
 const READY: u64 = 1 << 62;
 
+/// A new record's state word: pending, not ready, no minimum demanded.
+const FRESH: u64 = 0;
+
 /// What a record's state word says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
@@ -83,6 +86,15 @@ impl State {
             }
         }
     }
+
+    /// The state word that decodes to `self`.
+    fn encode(self) -> u64 {
+        match self {
+            State::Committed { ts } => COMMITTED | ts,
+            State::Pending { min, ready: false } => min,
+            State::Pending { min, ready: true } => READY | min,
+        }
+    }
 }
 
 /// The shared commit record of one write or delete.
@@ -95,7 +107,7 @@ impl Record {
     /// A pending record with no demanded minimum.
     pub(crate) fn new() -> Self {
         Self {
-            state: AtomicU64::new(0),
+            state: AtomicU64::new(FRESH),
         }
     }
 
@@ -151,52 +163,63 @@ impl Record {
     }
 
     /// Marks the record ready, raising its minimum to at least `lower` (the
-    /// command's own bound: one above every timestamp its versions cover).
+    /// command's own bound: one above every timestamp its versions cover);
+    /// returns the state it left, which the owner commits from.
     ///
     /// Only the record's owner calls this, once, after linking every version
     /// of the command and pruning below them.
-    pub(crate) fn mark_ready(&self, lower: Timestamp) {
-        // Relaxed: the CAS below re-reads the word; this only seeds it.
-        let mut word = self.state.load(Ordering::Relaxed);
+    pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
+        // The owner's guess, right unless a reader pushed the record: then
+        // the CAS fails and hands us the pushed word (one access fewer on
+        // the common path than a load first).
+        let mut word = FRESH;
         loop {
             let min = match State::decode(word) {
                 State::Pending { min, .. } => min,
                 // Unreachable: nobody commits a record before it is ready.
-                State::Committed { .. } => return,
+                committed @ State::Committed { .. } => return committed,
+            };
+            let ready = State::Pending {
+                min: lower.max(min),
+                ready: true,
             };
             match self.state.compare_exchange(
                 word,
-                READY | lower.max(min),
-                // Release: pairs with the Acquire load in `commit` of a
-                // helper: the tick it takes afterwards then publishes every
-                // version we linked, as our own tick would.
+                ready.encode(),
+                // Release: pairs with the Acquire load of a helper's `state`:
+                // the tick it takes afterwards then publishes every version
+                // we linked, as our own tick would.
                 Ordering::Release,
                 // Relaxed: a failed CAS only hands us a reader's push.
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return,
+                Ok(_) => return ready,
                 Err(current) => word = current,
             }
         }
     }
 
-    /// Commits the record, if it is ready, at the smallest timestamp that is
-    /// at least both `tick()` and every minimum demanded; returns the commit
-    /// timestamp (also when another thread committed it first), or `None`
-    /// when the record is not ready yet (its owner is still linking).
+    /// Commits the record, seen in state `seen`, if that is ready, at the
+    /// smallest timestamp that is at least both `tick()` and every minimum
+    /// demanded; returns the commit timestamp (also when another thread
+    /// committed it first), or `None` when `seen` is not ready (its owner is
+    /// still linking).
     ///
-    /// `tick` is called at most once, and only after the record was seen
-    /// ready, so the timestamp it takes is ordered after the owner's links.
-    pub(crate) fn commit(&self, tick: impl FnOnce() -> Timestamp) -> Option<Timestamp> {
-        // Acquire: pairs with the Release of `mark_ready` (and of a commit):
-        // seeing the record ready, we take our tick after the owner's links,
-        // so our tick's Release publishes them to later snapshots.
-        let mut word = self.state.load(Ordering::Acquire);
-        let lower = match State::decode(word) {
+    /// `seen` is what the owner's [`Self::mark_ready`] returned, or what a
+    /// helper's Acquire load ([`Self::state`]) read: `tick` is then called
+    /// (at most once) after the owner's links, so the timestamp it takes
+    /// publishes them.
+    pub(crate) fn commit(
+        &self,
+        seen: State,
+        tick: impl FnOnce() -> Timestamp,
+    ) -> Option<Timestamp> {
+        let lower = match seen {
             State::Committed { ts } => return Some(ts),
             State::Pending { ready: false, .. } => return None,
             State::Pending { ready: true, .. } => tick(),
         };
+        let mut word = seen.encode();
         loop {
             let min = match State::decode(word) {
                 State::Pending { min, .. } => min,
@@ -319,22 +342,29 @@ impl Version {
 
     /// Marks the command that wrote this version ready to commit (its owner
     /// calls this once, on any one of the command's versions, after linking
-    /// all of them); see [`Record::mark_ready`].
-    pub(crate) fn mark_ready(&self, lower: Timestamp) {
+    /// all of them); returns the state to commit from (see
+    /// [`Record::mark_ready`]).
+    pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
         // Unsettled, as its owner has not settled it yet: so the record is
         // live (see `record`).
-        self.record(Self::UNSETTLED).mark_ready(lower);
+        self.record(Self::UNSETTLED).mark_ready(lower)
     }
 
-    /// Commits the command that wrote this version if it is ready (its
-    /// owner, or a writer that found the version pending at a key's head);
-    /// see [`Record::commit`].
-    pub(crate) fn commit(&self, tick: impl FnOnce() -> Timestamp) -> Option<Timestamp> {
-        match self.own.state() {
+    /// Commits the command that wrote this version if `seen`, its state as
+    /// [`Self::state`] (or the owner's [`Self::mark_ready`]) gave it, is
+    /// ready: the owner does, and so does a writer that found the version
+    /// pending at a key's head; see [`Record::commit`].
+    pub(crate) fn commit(
+        &self,
+        seen: State,
+        tick: impl FnOnce() -> Timestamp,
+    ) -> Option<Timestamp> {
+        match seen {
             State::Committed { ts } => Some(ts),
-            // Read unsettled while the caller is pinned: the record is live
-            // for the caller's pin (see `record`).
-            own => self.record(own).commit(tick),
+            // `seen` pending means the own word was read unsettled while the
+            // caller is pinned: the shared record, if any, is live for the
+            // caller's pin (see `record`), settled since or not.
+            pending => self.record(Self::UNSETTLED).commit(pending, tick),
         }
     }
 
@@ -501,7 +531,7 @@ mod tests {
         assert!(!record.resolve_at(7));
         assert_eq!(record.state(), pending(8, false));
         record.mark_ready(0);
-        assert_eq!(record.commit(|| 3), Some(8));
+        assert_eq!(record.commit(record.state(), || 3), Some(8));
         assert!(!record.resolve_at(7));
         assert!(record.resolve_at(8));
     }
@@ -510,16 +540,29 @@ mod tests {
     fn a_commit_before_the_push_is_read_not_overwritten() {
         let record = Record::new();
         record.mark_ready(0);
-        assert_eq!(record.commit(|| 5), Some(5));
+        assert_eq!(record.commit(record.state(), || 5), Some(5));
         assert!(record.resolve_at(5));
         assert!(!record.resolve_at(4));
         assert_eq!(record.state(), State::Committed { ts: 5 });
     }
 
     #[test]
+    fn the_owner_commits_from_its_mark_past_a_later_push() {
+        let record = Record::new();
+        let marked = record.mark_ready(2);
+        assert_eq!(marked, pending(2, true));
+        assert!(!record.resolve_at(6), "a reader pushes after the mark");
+        assert_eq!(record.commit(marked, || 3), Some(7));
+        assert!(record.resolve_at(7) && !record.resolve_at(6));
+    }
+
+    #[test]
     fn a_record_not_ready_is_not_committed_and_takes_no_tick() {
         let record = Record::new();
-        assert_eq!(record.commit(|| unreachable!("no tick")), None);
+        assert_eq!(
+            record.commit(record.state(), || unreachable!("no tick")),
+            None
+        );
         assert_eq!(record.state(), pending(0, false));
     }
 
@@ -534,15 +577,18 @@ mod tests {
         let other = Record::new();
         other.mark_ready(6);
         assert_eq!(other.state(), pending(6, true), "the owner's bound counts");
-        assert_eq!(other.commit(|| 2), Some(6));
+        assert_eq!(other.commit(other.state(), || 2), Some(6));
     }
 
     #[test]
     fn the_second_committer_reads_the_first_ones_timestamp() {
         let record = Record::new();
         record.mark_ready(0);
-        assert_eq!(record.commit(|| 4), Some(4));
-        assert_eq!(record.commit(|| unreachable!("no tick")), Some(4));
+        assert_eq!(record.commit(record.state(), || 4), Some(4));
+        assert_eq!(
+            record.commit(record.state(), || unreachable!("no tick")),
+            Some(4)
+        );
     }
 
     #[test]
@@ -551,7 +597,7 @@ mod tests {
         assert!(!version.visible_at(4));
         assert_eq!(version.state(), pending(5, false));
         version.mark_ready(0);
-        assert_eq!(version.commit(|| 2), Some(5));
+        assert_eq!(version.commit(version.state(), || 2), Some(5));
         assert!(version.visible_at(5));
         assert_eq!(version.state(), State::Committed { ts: 5 });
     }
@@ -566,7 +612,7 @@ mod tests {
         assert_eq!(b.state(), pending(7, false));
         // Marked ready through one version, committed through the other.
         a.mark_ready(0);
-        assert_eq!(b.commit(|| 3), Some(7));
+        assert_eq!(b.commit(b.state(), || 3), Some(7));
         // Committed but not settled: both answer through the shared record.
         assert!(a.visible_at(7) && !a.visible_at(6));
         a.settle(7);
@@ -574,7 +620,7 @@ mod tests {
         assert_eq!(a.own.state(), State::Committed { ts: 7 });
         assert_eq!(b.state(), State::Committed { ts: 7 });
         assert!(b.visible_at(7) && !b.visible_at(6));
-        assert_eq!(a.commit(|| unreachable!("no tick")), Some(7));
+        assert_eq!(a.commit(a.state(), || unreachable!("no tick")), Some(7));
     }
 
     #[test]

@@ -91,10 +91,10 @@ impl Inner {
         let first = unsafe { &*first.version };
         // From here on a writer that meets one of our versions commits the
         // command for us (`link`); whoever commits first fixes `ts`.
-        first.mark_ready(lower);
+        let marked = first.mark_ready(lower);
         between();
         let ts = self
-            .commit_ready(first)
+            .commit_ready(first, marked)
             .expect("a record its owner marked ready commits");
         if !shared.is_null() {
             for one in &installed {
@@ -173,12 +173,12 @@ impl Inner {
                 // is pinned; it is freed only after that pin ends.
                 let top = unsafe { &*head };
                 match top.state() {
-                    State::Pending { .. } => {
+                    seen @ State::Pending { .. } => {
                         // Another command owns this key until it commits. If
                         // it has linked all its versions, commit it for it
                         // (helping); else its owner is between two links:
                         // wait for it.
-                        if self.commit_ready(top).is_none() {
+                        if self.commit_ready(top, seen).is_none() {
                             self.reclaim.unpinned(pin, || wait.wait());
                         }
                         continue;
@@ -207,8 +207,8 @@ impl Inner {
         }
     }
 
-    /// Commits the command that wrote `version` if its owner has marked it
-    /// ready: takes a tick, commits at `max(tick, the record's minimum)`
+    /// Commits the command that wrote `version` if `seen`, its state as read
+    /// by the caller, says its owner has marked it ready: takes a tick, commits at `max(tick, the record's minimum)`
     /// (or reads the timestamp another thread committed it at), and makes
     /// the clock read at least that timestamp. Returns `None`, touching
     /// nothing, when the command is not ready. The caller is pinned and
@@ -218,9 +218,9 @@ impl Inner {
     /// decides the timestamp. Each caller raises the clock to it before
     /// returning, so whoever returns from here (the owner included, if a
     /// helper was preempted after its CAS) leaves the clock at least `ts`.
-    fn commit_ready(&self, version: &Version) -> Option<Timestamp> {
+    fn commit_ready(&self, version: &Version, seen: State) -> Option<Timestamp> {
         let mut tick = 0;
-        let ts = version.commit(|| {
+        let ts = version.commit(seen, || {
             tick = self.clock.tick();
             tick
         })?;
