@@ -28,6 +28,7 @@ mod store_sweep_vs_write;
 mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
 mod store_two_snapshots;
+mod store_writer_helps_pending;
 mod subscribe_vs_delete;
 mod wake;
 
@@ -97,6 +98,29 @@ impl StartLine {
         // Relaxed: see the type's docs; this creates no ordering.
         self.0.fetch_add(1, kvs::sync::Ordering::Relaxed);
     }
+}
+
+/// Spawns a model thread that crosses `start` first and then runs `body`.
+pub(crate) fn spawn_at_start<R: Send + 'static>(
+    start: &kvs::sync::Arc<StartLine>,
+    body: impl FnOnce() -> R + Send + 'static,
+) -> kvs::sync::thread::JoinHandle<R> {
+    let start = kvs::sync::Arc::clone(start);
+    kvs::sync::thread::spawn(move || {
+        start.cross();
+        body()
+    })
+}
+
+/// Spawns a model thread that crosses `start` and then writes `pairs` to
+/// `store` in one command, returning the write's timestamp.
+pub(crate) fn spawn_writer(
+    store: &kvs::sync::Arc<kvs::store::lockfree::LockFreeStore>,
+    start: &kvs::sync::Arc<StartLine>,
+    pairs: &'static [(&'static str, &'static str)],
+) -> kvs::sync::thread::JoinHandle<u64> {
+    let store = kvs::sync::Arc::clone(store);
+    spawn_at_start(start, move || write(&*store, pairs))
 }
 
 pub(crate) fn t(s: &str) -> Token {

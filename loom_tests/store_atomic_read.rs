@@ -1,8 +1,8 @@
 //! Model 1: a multi-key writer against a multi-key reader.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_writer, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: a `read` of `{a, b}` racing a `WRITE [(a,1)(b,1)]` sees all of
 /// the write or none of it: `(0, 0)` or `(1, 1)`, never a mix.
@@ -16,13 +16,7 @@ fn multi_key_read_sees_all_or_none_of_a_multi_key_write() {
         let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0"), ("b", "0")]);
         let start = StartLine::new();
-        let writer = {
-            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
-            thread::spawn(move || {
-                start.cross();
-                write(&*store, &[("a", "1"), ("b", "1")]);
-            })
-        };
+        let writer = spawn_writer(&store, &start, &[("a", "1"), ("b", "1")]);
         start.cross();
         let seen = read(&*store, &["a", "b"]);
         assert!(

@@ -1,10 +1,10 @@
 //! Model 13: a delete of a present and an absent key racing a write that
 //! creates the absent one.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_writer, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::{KeySet, Store};
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: `DELETE [a,b]` with `a` present and `b` absent, racing
 /// `WRITE [(b,1)]`, is linearizable with its result and timestamp: if the
@@ -25,13 +25,7 @@ fn a_delete_of_present_and_absent_keys_is_linearizable_with_a_racing_insert() {
         let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
         write(&*store, &[("a", "0")]);
         let start = StartLine::new();
-        let writer = {
-            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
-            thread::spawn(move || {
-                start.cross();
-                write(&*store, &[("b", "1")])
-            })
-        };
+        let writer = spawn_writer(&store, &start, &[("b", "1")]);
         start.cross();
         let deletion = store.delete(&KeySet::from_keys([t("a"), t("b")]));
         let written = writer.join().unwrap();

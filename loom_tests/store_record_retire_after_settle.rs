@@ -2,9 +2,9 @@
 //! while the command's owner settles and retires that record, with a
 //! reclamation stand-in that really frees.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_writer, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: a `read` of `{a}` racing `WRITE [(a,1)(b,1)]` sees `0` or
 /// `1`, and never touches the write's shared record after it is freed. The
@@ -25,13 +25,7 @@ fn a_shared_record_is_freed_only_after_every_reader_that_can_reach_it() {
         let store = Arc::new(LockFreeStore::with_eager_reclamation(1));
         write(&*store, &[("a", "0"), ("b", "0")]);
         let start = StartLine::new();
-        let writer = {
-            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
-            thread::spawn(move || {
-                start.cross();
-                write(&*store, &[("a", "1"), ("b", "1")]);
-            })
-        };
+        let writer = spawn_writer(&store, &start, &[("a", "1"), ("b", "1")]);
         start.cross();
         let seen = read(&*store, &["a"]);
         assert!(

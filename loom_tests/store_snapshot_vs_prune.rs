@@ -1,9 +1,9 @@
 //! Model 3: snapshot registration racing pruning.
 
-use crate::{check, t, write, StartLine};
+use crate::{check, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::Store;
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: no version a registered snapshot can see is ever unlinked. A
 /// writer overwrites `a` twice (each write prunes below itself with the
@@ -25,9 +25,8 @@ fn pruning_never_unlinks_a_version_a_snapshot_can_see() {
         write(&*store, &[("a", "0")]);
         let start = StartLine::new();
         let writer = {
-            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
-            thread::spawn(move || {
-                start.cross();
+            let store = Arc::clone(&store);
+            spawn_at_start(&start, move || {
                 write(&*store, &[("a", "1")]);
                 write(&*store, &[("a", "2")]);
             })

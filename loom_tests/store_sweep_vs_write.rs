@@ -1,9 +1,9 @@
 //! Model 9: the end-of-snapshot sweep racing a write to the dead key.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::{KeySet, Store};
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: a tombstone held back by a snapshot is swept when the
 /// snapshot ends, while another thread writes the dead key: the write is
@@ -22,13 +22,7 @@ fn the_sweep_never_loses_a_racing_write() {
         let snapshot = store.snapshot();
         store.delete(&KeySet::from_keys([t("a")]));
         let start = StartLine::new();
-        let ender = {
-            let start = Arc::clone(&start);
-            thread::spawn(move || {
-                start.cross();
-                drop(snapshot);
-            })
-        };
+        let ender = spawn_at_start(&start, move || drop(snapshot));
         start.cross();
         write(&*store, &[("a", "1")]);
         ender.join().unwrap();

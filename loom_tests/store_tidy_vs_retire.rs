@@ -2,10 +2,10 @@
 //! deletes the key, prunes the same chain and retires its entry, with a
 //! reclamation stand-in that really frees.
 
-use crate::{check, read, t, write, StartLine};
+use crate::{check, read, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::{KeySet, Store};
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: `a` is written twice under snapshot `X`, so its chain is kept
 /// long and queued on the backlog. The end of `X` (whose tidy step prunes
@@ -28,13 +28,7 @@ fn a_tidy_step_and_a_retirement_free_each_version_once() {
         write(&*store, &[("a", "1")]);
         write(&*store, &[("a", "2")]);
         let start = StartLine::new();
-        let ender = {
-            let start = Arc::clone(&start);
-            thread::spawn(move || {
-                start.cross();
-                drop(snapshot);
-            })
-        };
+        let ender = spawn_at_start(&start, move || drop(snapshot));
         start.cross();
         let deleted = store.delete(&KeySet::from_keys([t("a")]));
         assert_eq!(deleted.removed[..], [true]);

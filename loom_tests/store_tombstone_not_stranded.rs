@@ -1,9 +1,9 @@
 //! Model 5: a tombstone held back by a snapshot that ends meanwhile.
 
-use crate::{check, t, write, StartLine};
+use crate::{check, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::{KeySet, Store};
-use kvs::sync::{thread, Arc};
+use kvs::sync::Arc;
 
 /// Property: a `DELETE [a]` whose tombstone a registered snapshot holds back
 /// races the end of that snapshot; once both are over, the dead entry is
@@ -20,13 +20,7 @@ fn a_tombstone_held_back_by_an_ending_snapshot_is_not_stranded() {
         write(&*store, &[("a", "0")]);
         let snapshot = store.snapshot();
         let start = StartLine::new();
-        let ender = {
-            let start = Arc::clone(&start);
-            thread::spawn(move || {
-                start.cross();
-                drop(snapshot);
-            })
-        };
+        let ender = spawn_at_start(&start, move || drop(snapshot));
         start.cross();
         store.delete(&KeySet::from_keys([t("a")]));
         ender.join().unwrap();

@@ -15,9 +15,15 @@
 //! * A version's value and record are written once, before the version is
 //!   published by the release CAS that links it into a chain; after that they
 //!   are only read.
-//! * A record's state moves `pending(0) → pending(m1) → … → committed(ts)`:
-//!   the minimum only grows (readers push it), and only the command that owns
-//!   the record commits it, exactly once. `committed(ts)` is final.
+//! * A record's state moves `pending(0) → pending(m1) → … → ready(m) →
+//!   ready(m') → … → committed(ts)`: the minimum only grows (readers push
+//!   it, keeping the ready bit; the owner raises it to its lower bound when
+//!   it marks the record ready), and `committed(ts)` is final. Only the
+//!   owner marks the record ready, once, after linking every version of the
+//!   command and pruning below them. Any thread may then commit it (a
+//!   writer that finds it at a key's head *helps*): the commit is one CAS
+//!   from `ready(m)` to `committed(max(tick, m))`, so it happens exactly
+//!   once, and whoever loses the race reads the winner's timestamp.
 //! * Hence every thread that asks a record "are you visible at S?" and
 //!   resolves a pending state with the CAS of [`Record::resolve_at`] gets the
 //!   same answer, however often it asks: the answer is fixed by the first
@@ -38,15 +44,23 @@ use crate::token::Value;
 use std::ptr::NonNull;
 
 /// Set in a state word once the record is committed; the other bits hold
-/// the commit timestamp. Clear: pending, the other bits hold the minimum
-/// commit timestamp readers have demanded.
+/// the commit timestamp. Clear: pending, the bits below [`READY`] hold the
+/// minimum commit timestamp readers (and the owner) have demanded.
 const COMMITTED: u64 = 1 << 63;
+
+/// Set in a pending state word once the owner has linked every version of
+/// the command and pruned below them: from then on any thread may commit it.
+const READY: u64 = 1 << 62;
+
+/// A new record's state word: pending, not ready, no minimum demanded.
+const FRESH: u64 = 0;
 
 /// What a record's state word says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
     /// Not yet visible; it will commit at a timestamp of at least `min`.
-    Pending { min: Timestamp },
+    /// `ready`: every version is linked, and anyone may commit it.
+    Pending { min: Timestamp, ready: bool },
     /// Visible to every snapshot at `ts` or later.
     Committed { ts: Timestamp },
 }
@@ -66,7 +80,19 @@ impl State {
                 ts: word & !COMMITTED,
             }
         } else {
-            State::Pending { min: word }
+            State::Pending {
+                min: word & !READY,
+                ready: word & READY != 0,
+            }
+        }
+    }
+
+    /// The state word that decodes to `self`.
+    fn encode(self) -> u64 {
+        match self {
+            State::Committed { ts } => COMMITTED | ts,
+            State::Pending { min, ready: false } => min,
+            State::Pending { min, ready: true } => READY | min,
         }
     }
 }
@@ -81,7 +107,7 @@ impl Record {
     /// A pending record with no demanded minimum.
     pub(crate) fn new() -> Self {
         Self {
-            state: AtomicU64::new(0),
+            state: AtomicU64::new(FRESH),
         }
     }
 
@@ -102,19 +128,19 @@ impl Record {
         loop {
             match State::decode(word) {
                 State::Committed { ts } => return ts <= s,
-                State::Pending { min } if min > s => return false,
+                State::Pending { min, .. } if min > s => return false,
                 State::Pending { .. } => {
                     // The push and the owner's commit are CASes on this one
                     // word: whichever comes first in its modification order,
                     // the other sees it. Pushed first: the commit takes a
                     // timestamp above `s`. Committed first: our CAS fails and
-                    // we read the commit. AcqRel on success: Acquire is for
-                    // symmetry with the failure path; Release orders nothing
-                    // the owner needs (it only needs the value, which an RMW
-                    // always reads).
+                    // we read the commit. The ready bit is kept. AcqRel on
+                    // success: Acquire is for symmetry with the failure
+                    // path; Release orders nothing the committer needs (it
+                    // only needs the value, which an RMW always reads).
                     match self.state.compare_exchange(
                         word,
-                        s + 1,
+                        (word & READY) | (s + 1),
                         Ordering::AcqRel,
                         // Acquire: pairs with the Release of `commit`.
                         Ordering::Acquire,
@@ -136,31 +162,83 @@ impl Record {
         self.state.store(COMMITTED | ts, Ordering::Release);
     }
 
-    /// Commits the record at the smallest timestamp that is at least both
-    /// `lower` and every minimum a reader demanded; returns it.
+    /// Marks the record ready, raising its minimum to at least `lower` (the
+    /// command's own bound: one above every timestamp its versions cover);
+    /// returns the state it left, which the owner commits from.
     ///
-    /// Only the record's owner calls this, once.
-    pub(crate) fn commit(&self, lower: Timestamp) -> Timestamp {
-        // Relaxed: the CAS below re-reads the word; this only seeds it.
-        let mut word = self.state.load(Ordering::Relaxed);
+    /// Only the record's owner calls this, once, after linking every version
+    /// of the command and pruning below them.
+    pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
+        // The owner's guess, right unless a reader pushed the record: then
+        // the CAS fails and hands us the pushed word (one access fewer on
+        // the common path than a load first).
+        let mut word = FRESH;
         loop {
             let min = match State::decode(word) {
-                State::Pending { min } => min,
-                // Unreachable for a single owner; answering it keeps a
-                // misuse from spinning forever.
-                State::Committed { ts } => return ts,
+                State::Pending { min, .. } => min,
+                // Unreachable: nobody commits a record before it is ready.
+                committed @ State::Committed { .. } => return committed,
+            };
+            let ready = State::Pending {
+                min: lower.max(min),
+                ready: true,
+            };
+            match self.state.compare_exchange(
+                word,
+                ready.encode(),
+                // Release: pairs with the Acquire load of a helper's `state`:
+                // the tick it takes afterwards then publishes every version
+                // we linked, as our own tick would.
+                Ordering::Release,
+                // Relaxed: a failed CAS only hands us a reader's push.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return ready,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Commits the record, seen in state `seen`, if that is ready, at the
+    /// smallest timestamp that is at least both `tick()` and every minimum
+    /// demanded; returns the commit timestamp (also when another thread
+    /// committed it first), or `None` when `seen` is not ready (its owner is
+    /// still linking).
+    ///
+    /// `seen` is what the owner's [`Self::mark_ready`] returned, or what a
+    /// helper's Acquire load ([`Self::state`]) read: `tick` is then called
+    /// (at most once) after the owner's links, so the timestamp it takes
+    /// publishes them.
+    pub(crate) fn commit(
+        &self,
+        seen: State,
+        tick: impl FnOnce() -> Timestamp,
+    ) -> Option<Timestamp> {
+        let lower = match seen {
+            State::Committed { ts } => return Some(ts),
+            State::Pending { ready: false, .. } => return None,
+            State::Pending { ready: true, .. } => tick(),
+        };
+        let mut word = seen.encode();
+        loop {
+            let min = match State::decode(word) {
+                State::Pending { min, .. } => min,
+                // Another thread committed it first: its timestamp stands.
+                State::Committed { ts } => return Some(ts),
             };
             let ts = lower.max(min);
             match self.state.compare_exchange(
                 word,
                 COMMITTED | ts,
                 // Release: pairs with the Acquire loads in `state` and
-                // `resolve_at`: whoever sees the commit sees our versions.
+                // `resolve_at`: whoever sees the commit sees the versions
+                // (ours, or, for a helper, the owner's through `mark_ready`).
                 Ordering::Release,
-                // Relaxed: a failed CAS only hands us a reader's push.
-                Ordering::Relaxed,
+                // Acquire: pairs with the Release of a racing commit, whose
+                // timestamp we then return.
+                Ordering::Acquire,
             ) {
-                Ok(_) => return ts,
+                Ok(_) => return Some(ts),
                 Err(current) => word = current,
             }
         }
@@ -262,13 +340,40 @@ impl Version {
         }
     }
 
-    /// Commits the command that wrote this version (its owner calls this
-    /// once, on any one of the command's versions); see [`Record::commit`].
-    pub(crate) fn commit(&self, lower: Timestamp) -> Timestamp {
+    /// Marks the command that wrote this version ready to commit (its owner
+    /// calls this once, on any one of the command's versions, after linking
+    /// all of them); returns the state to commit from (see
+    /// [`Record::mark_ready`]).
+    pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
         // Unsettled, as its owner has not settled it yet: so the record is
         // live (see `record`).
-        self.record(State::Pending { min: 0 }).commit(lower)
+        self.record(Self::UNSETTLED).mark_ready(lower)
     }
+
+    /// Commits the command that wrote this version if `seen`, its state as
+    /// [`Self::state`] (or the owner's [`Self::mark_ready`]) gave it, is
+    /// ready: the owner does, and so does a writer that found the version
+    /// pending at a key's head; see [`Record::commit`].
+    pub(crate) fn commit(
+        &self,
+        seen: State,
+        tick: impl FnOnce() -> Timestamp,
+    ) -> Option<Timestamp> {
+        match seen {
+            State::Committed { ts } => Some(ts),
+            // `seen` pending means the own word was read unsettled while the
+            // caller is pinned: the shared record, if any, is live for the
+            // caller's pin (see `record`), settled since or not.
+            pending => self.record(Self::UNSETTLED).commit(pending, tick),
+        }
+    }
+
+    /// A pending own word, as the owner knows its versions to be until it
+    /// settles them.
+    const UNSETTLED: State = State::Pending {
+        min: 0,
+        ready: false,
+    };
 
     /// Copies a several-key command's commit at `ts` into this version's
     /// own word, so readers stop at the version (its owner calls this after
@@ -366,94 +471,9 @@ pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
     freed
 }
 
-/// Per-thread free lists of version and record blocks. A version or
-/// record freed through the epoch is unreachable for every thread, exactly
-/// as if it went back to the allocator, so its block may be handed out
-/// again; keeping a few per thread spares the allocator a `malloc` and a
-/// `free` per written key (frees arrive in batches of a whole epoch bag,
-/// which overflow the allocator's own per-thread caches).
-///
-/// Invariant: every pointer in a list is a `Box<T>` allocation whose value
-/// was dropped in place; it is referenced nowhere else.
+/// Per-thread free lists of version and record blocks (`version/pool.rs`).
 #[cfg(not(feature = "loom"))]
-mod pool {
-    use super::{Record, Version};
-    use std::cell::RefCell;
-    use std::mem::MaybeUninit;
-    use std::thread::LocalKey;
-
-    /// Blocks of one kind one thread keeps at most (64 KiB of versions).
-    const CAPACITY: usize = 1024;
-
-    pub(super) struct FreeList<T>(Vec<*mut T>);
-
-    impl<T> Drop for FreeList<T> {
-        fn drop(&mut self) {
-            for block in self.0.drain(..) {
-                // SAFETY: per the invariant, a dropped value's block from
-                // `Box::new`; freeing it as an uninitialized box frees the
-                // memory without dropping again.
-                drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
-            }
-        }
-    }
-
-    /// One kind's free list on this thread.
-    pub(super) type List<T> = LocalKey<RefCell<FreeList<T>>>;
-
-    thread_local! {
-        pub(super) static VERSIONS: RefCell<FreeList<Version>> =
-            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
-        pub(super) static RECORDS: RefCell<FreeList<Record>> =
-            RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
-    }
-
-    /// How many blocks `list` keeps on this thread (tests).
-    #[cfg(test)]
-    pub(super) fn len<T>(list: &'static List<T>) -> usize {
-        list.with(|free| free.borrow().0.len())
-    }
-
-    /// `value`, moved into a pooled block if this thread has one, else
-    /// into a new box.
-    pub(super) fn make<T>(list: &'static List<T>, value: T) -> *mut T {
-        match list.try_with(|free| free.borrow_mut().0.pop()) {
-            Ok(Some(block)) => {
-                // SAFETY: a pooled block is a `T` allocation whose value
-                // was dropped and which nobody else can reach.
-                unsafe { block.write(value) };
-                block
-            }
-            _ => Box::into_raw(Box::new(value)),
-        }
-    }
-
-    /// Drops the value at `block` and keeps its block, or frees it when
-    /// the list is full (or the thread is exiting).
-    ///
-    /// # Safety
-    /// `block` came from [`make`] on `list`, holds a live value, and
-    /// nothing references it any more.
-    pub(super) unsafe fn give<T>(list: &'static List<T>, block: *mut T) {
-        // SAFETY: per the contract; the block stays allocated.
-        unsafe { std::ptr::drop_in_place(block) };
-        let kept = list
-            .try_with(|free| {
-                let mut free = free.borrow_mut();
-                let room = free.0.len() < CAPACITY;
-                if room {
-                    free.0.push(block);
-                }
-                room
-            })
-            .unwrap_or(false);
-        if !kept {
-            // SAFETY: a dropped value's block from `Box::new` (as in
-            // `FreeList::drop`).
-            drop(unsafe { Box::from_raw(block.cast::<MaybeUninit<T>>()) });
-        }
-    }
-}
+mod pool;
 
 /// Under loom, blocks go straight back to the allocator: the models check
 /// the synchronization, which the pool does not take part in.
@@ -501,12 +521,17 @@ mod tests {
         );
     }
 
+    fn pending(min: Timestamp, ready: bool) -> State {
+        State::Pending { min, ready }
+    }
+
     #[test]
     fn a_push_before_commit_raises_the_timestamp() {
         let record = Record::new();
         assert!(!record.resolve_at(7));
-        assert_eq!(record.state(), State::Pending { min: 8 });
-        assert_eq!(record.commit(3), 8);
+        assert_eq!(record.state(), pending(8, false));
+        record.mark_ready(0);
+        assert_eq!(record.commit(record.state(), || 3), Some(8));
         assert!(!record.resolve_at(7));
         assert!(record.resolve_at(8));
     }
@@ -514,18 +539,65 @@ mod tests {
     #[test]
     fn a_commit_before_the_push_is_read_not_overwritten() {
         let record = Record::new();
-        assert_eq!(record.commit(5), 5);
+        record.mark_ready(0);
+        assert_eq!(record.commit(record.state(), || 5), Some(5));
         assert!(record.resolve_at(5));
         assert!(!record.resolve_at(4));
         assert_eq!(record.state(), State::Committed { ts: 5 });
     }
 
     #[test]
+    fn the_owner_commits_from_its_mark_past_a_later_push() {
+        let record = Record::new();
+        let marked = record.mark_ready(2);
+        assert_eq!(marked, pending(2, true));
+        assert!(!record.resolve_at(6), "a reader pushes after the mark");
+        assert_eq!(record.commit(marked, || 3), Some(7));
+        assert!(record.resolve_at(7) && !record.resolve_at(6));
+    }
+
+    #[test]
+    fn a_record_not_ready_is_not_committed_and_takes_no_tick() {
+        let record = Record::new();
+        assert_eq!(
+            record.commit(record.state(), || unreachable!("no tick")),
+            None
+        );
+        assert_eq!(record.state(), pending(0, false));
+    }
+
+    #[test]
+    fn the_owners_lower_bound_and_pushes_keep_each_other() {
+        let record = Record::new();
+        assert!(!record.resolve_at(4));
+        record.mark_ready(3);
+        assert_eq!(record.state(), pending(5, true), "the push is kept");
+        assert!(!record.resolve_at(8));
+        assert_eq!(record.state(), pending(9, true), "ready survives a push");
+        let other = Record::new();
+        other.mark_ready(6);
+        assert_eq!(other.state(), pending(6, true), "the owner's bound counts");
+        assert_eq!(other.commit(other.state(), || 2), Some(6));
+    }
+
+    #[test]
+    fn the_second_committer_reads_the_first_ones_timestamp() {
+        let record = Record::new();
+        record.mark_ready(0);
+        assert_eq!(record.commit(record.state(), || 4), Some(4));
+        assert_eq!(
+            record.commit(record.state(), || unreachable!("no tick")),
+            Some(4)
+        );
+    }
+
+    #[test]
     fn a_one_key_version_is_its_own_record() {
         let version = Version::new(None, std::ptr::null());
         assert!(!version.visible_at(4));
-        assert_eq!(version.state(), State::Pending { min: 5 });
-        assert_eq!(version.commit(2), 5);
+        assert_eq!(version.state(), pending(5, false));
+        version.mark_ready(0);
+        assert_eq!(version.commit(version.state(), || 2), Some(5));
         assert!(version.visible_at(5));
         assert_eq!(version.state(), State::Committed { ts: 5 });
     }
@@ -537,8 +609,10 @@ mod tests {
         let b = Version::new(None, &shared);
         // A push through one version is a push on the shared record.
         assert!(!a.visible_at(6));
-        assert_eq!(b.state(), State::Pending { min: 7 });
-        assert_eq!(b.commit(3), 7);
+        assert_eq!(b.state(), pending(7, false));
+        // Marked ready through one version, committed through the other.
+        a.mark_ready(0);
+        assert_eq!(b.commit(b.state(), || 3), Some(7));
         // Committed but not settled: both answer through the shared record.
         assert!(a.visible_at(7) && !a.visible_at(6));
         a.settle(7);
@@ -546,13 +620,14 @@ mod tests {
         assert_eq!(a.own.state(), State::Committed { ts: 7 });
         assert_eq!(b.state(), State::Committed { ts: 7 });
         assert!(b.visible_at(7) && !b.visible_at(6));
+        assert_eq!(a.commit(a.state(), || unreachable!("no tick")), Some(7));
     }
 
     #[test]
     fn settling_a_one_key_version_leaves_its_record_alone() {
         let version = Version::new(None, std::ptr::null());
         version.settle(9);
-        assert_eq!(version.state(), State::Pending { min: 0 });
+        assert_eq!(version.state(), pending(0, false));
     }
 
     #[test]
@@ -560,6 +635,6 @@ mod tests {
         let record = Record::new();
         assert!(!record.resolve_at(9));
         assert!(!record.resolve_at(2));
-        assert_eq!(record.state(), State::Pending { min: 10 });
+        assert_eq!(record.state(), pending(10, false));
     }
 }

@@ -2,16 +2,20 @@
 //!
 //! 1. Install, in ascending key order, one pending version per key, all
 //!    answering to one fresh [`Record`] (the version's own for a one-key
-//!    command). A key whose head is pending for another command is waited
-//!    for (ascending order: no cycle of waits).
-//! 2. Prune below each installed version (the key is ours until we commit,
-//!    so no other pruner can touch its chain meanwhile).
-//! 3. Tick the clock (Release: every installed version is now visible to any
-//!    snapshot at or past the tick), then commit the record with one CAS at
-//!    `ts = max(tick, every previous version's ts + 1, readers' minimum)`,
-//!    and advance the clock to `ts`. A several-key command then settles
-//!    each of its versions (copies `committed(ts)` into it) and retires its
-//!    shared record.
+//!    command). A key whose head is pending for another command that is
+//!    ready (step 3) is committed for it (*helping*); one that is not ready
+//!    yet is waited for (ascending order: no cycle of waits).
+//! 2. Prune below each installed version (the key is ours until the record
+//!    is ready, so no other pruner can touch its chain meanwhile).
+//! 3. Mark the record ready, with minimum `every previous version's ts + 1`
+//!    (Release: whoever sees it ready sees every version linked). From here
+//!    the owner and any helper do the same thing: tick the clock (Release:
+//!    every installed version is now visible to any snapshot at or past the
+//!    tick), commit the record with one CAS at `ts = max(tick, minimum)`
+//!    (the first CAS wins; the others read its `ts`), and advance the clock
+//!    to `ts`. Only the owner then settles each version of a several-key
+//!    command (copies `committed(ts)` into it) and retires its shared
+//!    record.
 //!
 //! Invariants:
 //! * Only a chain's head may be pending: a version is linked only on top of
@@ -74,22 +78,25 @@ impl Inner {
         for one in &installed {
             self.prune_below(&one.key, &one.entry, one.version, horizon, pin);
         }
-        between();
         let lower = installed
             .iter()
             .map(|one| one.prev_ts + 1)
             .max()
             .unwrap_or(0);
-        let tick = self.clock.tick();
         let Some(first) = installed.first() else {
-            return (tick, installed);
+            between();
+            return (self.clock.tick(), installed);
         };
         // SAFETY: our own pending version: it stays linked, and so alive,
         // at least until we commit, and we stay pinned past the settling.
-        let ts = unsafe { &*first.version }.commit(tick.max(lower));
-        if ts > tick {
-            self.clock.advance_to(ts);
-        }
+        let first = unsafe { &*first.version };
+        // From here on a writer that meets one of our versions commits the
+        // command for us (`link`); whoever commits first fixes `ts`.
+        let marked = first.mark_ready(lower);
+        between();
+        let ts = self
+            .commit_ready(first, marked)
+            .expect("a record its owner marked ready commits");
         if !shared.is_null() {
             for one in &installed {
                 // SAFETY: as above; a version pruned by a later writer since
@@ -145,10 +152,13 @@ impl Inner {
     /// Links `version` as the head of `entry`. Returns the covered version's
     /// timestamp and presence, or `None` if the entry is retired.
     ///
-    /// Waiting for another command's pending head, it unpins (so a stalled
-    /// owner of that head does not also stall reclamation through us): it
-    /// holds no version pointer across the wait but its own, which nobody
-    /// else can unlink.
+    /// A pending head of another command that is ready is committed here
+    /// ([`Self::commit_ready`]), so a writer preempted after marking its
+    /// command ready stops nobody. Waiting for one that is not ready yet
+    /// (its owner is still linking), it unpins (so a stalled owner of that
+    /// head does not also stall reclamation through us): it holds no
+    /// version pointer across the wait but its own, which nobody else can
+    /// unlink.
     fn link(
         &self,
         entry: &Entry,
@@ -170,9 +180,14 @@ impl Inner {
                 // is pinned; it is freed only after that pin ends.
                 let top = unsafe { &*head };
                 match top.state() {
-                    State::Pending { .. } => {
-                        // Another command owns this key until it commits.
-                        self.reclaim.unpinned(pin, || wait.wait());
+                    seen @ State::Pending { .. } => {
+                        // Another command owns this key until it commits. If
+                        // it has linked all its versions, commit it for it
+                        // (helping); else its owner is between two links:
+                        // wait for it.
+                        if self.commit_ready(top, seen).is_none() {
+                            self.reclaim.unpinned(pin, || wait.wait());
+                        }
                         continue;
                     }
                     State::Committed { ts } => (ts, top.value().is_some()),
@@ -197,5 +212,28 @@ impl Inner {
                 return Some(covered);
             }
         }
+    }
+
+    /// Commits the command that wrote `version` if `seen`, its state as read
+    /// by the caller, says its owner has marked it ready: takes a tick, commits at `max(tick, the record's minimum)`
+    /// (or reads the timestamp another thread committed it at), and makes
+    /// the clock read at least that timestamp. Returns `None`, touching
+    /// nothing, when the command is not ready. The caller is pinned and
+    /// reached `version` from a live entry (or owns it).
+    ///
+    /// The owner and every helper may all call it; the record's one CAS
+    /// decides the timestamp. Each caller raises the clock to it before
+    /// returning, so whoever returns from here (the owner included, if a
+    /// helper was preempted after its CAS) leaves the clock at least `ts`.
+    fn commit_ready(&self, version: &Version, seen: State) -> Option<Timestamp> {
+        let mut tick = 0;
+        let ts = version.commit(seen, || {
+            tick = self.clock.tick();
+            tick
+        })?;
+        if ts > tick {
+            self.clock.advance_to(ts);
+        }
+        Some(ts)
     }
 }
