@@ -222,7 +222,11 @@ impl Record {
         let mut word = seen.encode();
         loop {
             let min = match State::decode(word) {
-                State::Pending { min, .. } => min,
+                State::Pending { min, ready: true } => min,
+                // Unreachable while `seen` is a state this word held: the
+                // ready bit never clears. A made-up `seen` must not commit
+                // a command whose owner is still linking.
+                State::Pending { ready: false, .. } => return None,
                 // Another thread committed it first: its timestamp stands.
                 State::Committed { ts } => return Some(ts),
             };
@@ -361,9 +365,9 @@ impl Version {
     ) -> Option<Timestamp> {
         match seen {
             State::Committed { ts } => Some(ts),
-            // `seen` pending means the own word was read unsettled while the
-            // caller is pinned: the shared record, if any, is live for the
-            // caller's pin (see `record`), settled since or not.
+            // The shared record, if any, is live: a helper read the own word
+            // unsettled under the pin it still holds (see `record`), settled
+            // since or not; the owner has not retired it yet.
             pending => self.record(Self::UNSETTLED).commit(pending, tick),
         }
     }
@@ -554,6 +558,13 @@ mod tests {
         assert!(!record.resolve_at(6), "a reader pushes after the mark");
         assert_eq!(record.commit(marked, || 3), Some(7));
         assert!(record.resolve_at(7) && !record.resolve_at(6));
+    }
+
+    #[test]
+    fn a_ready_state_the_word_never_held_commits_nothing() {
+        let record = Record::new();
+        assert_eq!(record.commit(pending(5, true), || 6), None);
+        assert_eq!(record.state(), pending(0, false));
     }
 
     #[test]

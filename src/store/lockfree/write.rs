@@ -214,11 +214,12 @@ impl Inner {
         }
     }
 
-    /// Commits the command that wrote `version` if `seen`, its state as read
-    /// by the caller, says its owner has marked it ready: takes a tick, commits at `max(tick, the record's minimum)`
-    /// (or reads the timestamp another thread committed it at), and makes
-    /// the clock read at least that timestamp. Returns `None`, touching
-    /// nothing, when the command is not ready. The caller is pinned and
+    /// Commits the command that wrote `version` if `seen` (its state as the
+    /// caller read it, or as the owner's mark left it) says it is ready:
+    /// takes a tick, commits at `max(tick, the record's minimum)` (or reads
+    /// the timestamp another thread committed it at), and makes the clock
+    /// read at least that timestamp. Returns `None`, touching nothing, when
+    /// the command is not ready. The caller is pinned and
     /// reached `version` from a live entry (or owns it).
     ///
     /// The owner and every helper may all call it; the record's one CAS
