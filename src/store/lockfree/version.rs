@@ -249,19 +249,6 @@ impl Record {
     }
 }
 
-#[cfg(feature = "loom")]
-impl Record {
-    /// Frees the record as far as loom can tell (`reclaim/epoch.rs`): takes
-    /// the state word exclusively, so loom reports every access that does
-    /// not happen before this, and leaves [`FREED`] for any that does.
-    pub(crate) fn poison(&mut self) {
-        self.state.with_mut(|word| {
-            assert_ne!(*word, FREED, "double free of a record");
-            *word = FREED;
-        });
-    }
-}
-
 /// One value of one key, or a tombstone.
 pub(crate) struct Version {
     /// Written before publication, then read-only. In a cell so that loom
@@ -389,22 +376,6 @@ impl Version {
     }
 }
 
-#[cfg(feature = "loom")]
-impl Version {
-    /// Frees the version as far as loom can tell (see [`Record::poison`]):
-    /// its own word, body and `next` are taken exclusively. Returns the
-    /// `next` pointer it held, leaving null.
-    pub(crate) fn poison(&mut self) -> *mut Version {
-        self.own.state.with_mut(|word| {
-            assert_ne!(*word, FREED, "double free of a version");
-            *word = FREED;
-        });
-        self.body.with_mut(|_| ());
-        self.next
-            .with_mut(|next| std::mem::replace(next, std::ptr::null_mut()))
-    }
-}
-
 /// The marker a `next` pointer holds when the older versions were pruned,
 /// and an entry's head holds once the entry is retired. It is never a real
 /// allocation: `NonNull::dangling` is an aligned address no allocator hands
@@ -481,6 +452,9 @@ mod pool;
 
 /// Under loom, blocks go straight back to the allocator: the models check
 /// the synchronization, which the pool does not take part in.
+#[cfg(feature = "loom")]
+mod poison;
+
 #[cfg(feature = "loom")]
 mod pool {
     /// Stands in for a free list.
