@@ -129,7 +129,7 @@ impl Record {
             match State::decode(word) {
                 State::Committed { ts } => return ts <= s,
                 State::Pending { min, .. } if min > s => return false,
-                State::Pending { .. } => {
+                State::Pending { ready, .. } => {
                     // The push and the owner's commit are CASes on this one
                     // word: whichever comes first in its modification order,
                     // the other sees it. Pushed first: the commit takes a
@@ -140,7 +140,7 @@ impl Record {
                     // only needs the value, which an RMW always reads).
                     match self.state.compare_exchange(
                         word,
-                        (word & READY) | (s + 1),
+                        State::Pending { min: s + 1, ready }.encode(),
                         Ordering::AcqRel,
                         // Acquire: pairs with the Release of `commit`.
                         Ordering::Acquire,

@@ -219,8 +219,8 @@ impl Inner {
     /// takes a tick, commits at `max(tick, the record's minimum)` (or reads
     /// the timestamp another thread committed it at), and makes the clock
     /// read at least that timestamp. Returns `None`, touching nothing, when
-    /// the command is not ready. The caller is pinned and
-    /// reached `version` from a live entry (or owns it).
+    /// the command is not ready. The caller is pinned and reached `version`
+    /// from a live entry (or owns it).
     ///
     /// The owner and every helper may all call it; the record's one CAS
     /// decides the timestamp. Each caller raises the clock to it before
