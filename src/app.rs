@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> anyhow::Result<RunSummary> {
     let backups = Backups::new(args.max_backups.get());
     match &args.register_fifo {
         Some(register_fifo) => {
-            let config = args.server_config(register_fifo.clone());
+            let config = args.server_config(register_fifo.clone(), jobs.len());
             server::run(config, store, &jobs, &backups, signal_set).context("server stopped")
         }
         None => run_batch(args, store, &jobs, &backups, signal_set),

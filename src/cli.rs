@@ -44,14 +44,16 @@ pub struct Args {
     pub store: Engine,
 
     /// Server mode: clients served at once; one more connect waits.
-    #[arg(long, default_value_t = NonZeroUsize::new(8).expect("non-zero"))]
+    #[arg(long, default_value_t = NonZeroUsize::new(8).expect("non-zero"),
+          value_parser = bounded::<MAX_SESSIONS>)]
     pub max_sessions: NonZeroUsize,
 
     /// Server mode: notifications each (worker, client) ring holds. A
     /// client's pipe writer also holds up to four rings' worth per worker
     /// while the client's pipe is full; a client that does not read them
     /// is disconnected once both are full.
-    #[arg(long, default_value_t = NonZeroUsize::new(8192).expect("non-zero"))]
+    #[arg(long, default_value_t = NonZeroUsize::new(8192).expect("non-zero"),
+          value_parser = bounded::<MAX_RING_CAPACITY>)]
     pub ring_capacity: NonZeroUsize,
 
     /// Server mode: subscriptions one client may hold at once; a subscribe
@@ -74,19 +76,34 @@ pub struct Args {
 }
 
 impl Args {
-    /// The server-mode settings these arguments describe.
-    pub fn server_config(&self, register_fifo: PathBuf) -> Config {
+    /// The server-mode settings these arguments describe, for a directory
+    /// of `job_count` jobs (no more workers than jobs, as in batch mode).
+    pub fn server_config(&self, register_fifo: PathBuf, job_count: usize) -> Config {
         Config {
             register_fifo,
             register_mode: self.register_mode,
             max_sessions: self.max_sessions.get(),
-            workers: self.max_threads.get(),
+            workers: self.max_threads.get().clamp(1, job_count.max(1)),
             ring_capacity: self.ring_capacity.get(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             max_subscriptions: self.max_subscriptions.get(),
             reset_store_on_sigusr1: self.reset_on_sigusr1,
         }
     }
+}
+
+/// The most sessions `--max-sessions` accepts.
+const MAX_SESSIONS: usize = 1024;
+/// The most notes `--ring-capacity` accepts per ring.
+const MAX_RING_CAPACITY: usize = 1 << 20;
+
+/// A whole number from 1 to `MAX`.
+fn bounded<const MAX: usize>(text: &str) -> Result<NonZeroUsize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX)
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| format!("{text:?} is not a whole number from 1 to {MAX}"))
 }
 
 fn parse_octal_mode(text: &str) -> Result<u32, String> {

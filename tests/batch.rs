@@ -88,15 +88,53 @@ fn bad_arguments_are_usage_errors_that_write_nothing() {
         vec![path, "1"],
         vec![],
         vec![path, "1", "1", "--store", "nosuch"],
+        vec![path, "1", "1", "--ring-capacity", "0"],
+        vec![path, "1", "1", "--ring-capacity", "9223372036854775809"],
+        vec![path, "1", "1", "--max-sessions", "100000"],
     ] {
         let output = run_kvs_args(&args);
         assert!(!output.status.success(), "{args:?} succeeded");
         assert!(!output.stderr.is_empty(), "{args:?} printed no message");
         assert!(
+            !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+            "{args:?} panicked"
+        );
+        assert!(
             files_with_ext(dir.path(), "out").is_empty(),
             "{args:?} wrote output"
         );
     }
+}
+
+#[test]
+fn any_number_of_threads_runs_the_jobs() {
+    // MAX_THREADS far beyond the jobs (and beyond what could be allocated
+    // per thread) runs each job once, on no more threads than jobs.
+    let dir = dir_with(&[fixture("every-command/all.job")]);
+    let output = run_kvs_args(&[dir.path().to_str().unwrap(), "1000000000000", "1"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(files_with_ext(dir.path(), "out").len(), 1);
+}
+
+#[test]
+fn rings_too_large_for_memory_are_refused_before_serving() {
+    let dir = dir_with(&[fixture("every-command/all.job")]);
+    let register = dir.path().join("register.fifo");
+    let output = run_kvs_args(&[
+        dir.path().to_str().unwrap(),
+        "1",
+        "1",
+        register.to_str().unwrap(),
+        "--max-sessions",
+        "1024",
+        "--ring-capacity",
+        "1048576",
+    ]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("notification rings"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!register.exists(), "the register FIFO was created");
 }
 
 #[test]

@@ -90,7 +90,9 @@ pub struct RunSummary {
 /// Runs `jobs` on up to `max_threads` worker threads, each committing
 /// straight to the store, and waits for them.
 pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) -> RunSummary {
-    run_jobs_through(jobs, vec![context.store; max_threads.max(1)], context)
+    // No more handles than jobs: MAX_THREADS may be any number.
+    let workers = max_threads.clamp(1, jobs.len().max(1));
+    run_jobs_through(jobs, vec![context.store; workers], context)
 }
 
 /// Runs `jobs` on one worker thread per commit path of `commits` (at most

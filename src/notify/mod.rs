@@ -67,7 +67,44 @@ pub struct Layout {
     pub max_subscriptions: usize,
 }
 
+/// The most memory the notification rings may reserve: a layout that asks
+/// for more is refused at start-up with a message (see
+/// [`Layout::check_ring_memory`]) rather than aborting on allocation.
+pub const RING_MEMORY_BUDGET: u64 = 4 << 30;
+
 impl Layout {
+    /// Bytes the rings of this layout reserve: one ring per (worker, slot)
+    /// of `ring_capacity` notes rounded up to a power of two (saturating).
+    pub fn ring_bytes(&self) -> u64 {
+        let cells = u64::try_from(self.ring_capacity)
+            .ok()
+            .and_then(u64::checked_next_power_of_two)
+            .unwrap_or(u64::MAX);
+        let note = std::mem::size_of::<StampedNote>() as u64;
+        [self.sessions.max(1), self.workers.max(1)]
+            .into_iter()
+            .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+            .fold(cells.saturating_mul(note), u64::saturating_mul)
+    }
+
+    /// Refuses a layout whose rings would reserve more than
+    /// [`RING_MEMORY_BUDGET`], naming the settings to lower.
+    pub fn check_ring_memory(&self) -> Result<(), String> {
+        let bytes = self.ring_bytes();
+        if bytes <= RING_MEMORY_BUDGET {
+            return Ok(());
+        }
+        Err(format!(
+            "the notification rings would reserve {} MiB ({} sessions x {} workers x {} notes), \
+             more than the {} MiB allowed: lower --ring-capacity, --max-sessions or MAX_THREADS",
+            bytes / (1 << 20),
+            self.sessions,
+            self.workers,
+            self.ring_capacity,
+            RING_MEMORY_BUDGET >> 20
+        ))
+    }
+
     /// The most notes a slot's pipe writer holds in its merge heap, beyond
     /// what the rings hold, for a client whose pipe is full: four rings'
     /// worth per worker.

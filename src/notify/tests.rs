@@ -138,3 +138,23 @@ fn concurrent_commits_leave_the_merge_in_timestamp_order() {
         );
     }
 }
+
+#[test]
+fn ring_memory_is_counted_in_whole_rings_and_saturates() {
+    let note = std::mem::size_of::<StampedNote>() as u64;
+    let small = Layout {
+        ring_capacity: 5,
+        ..layout(3)
+    };
+    // Two sessions, three workers, five notes rounded up to eight.
+    assert_eq!(small.ring_bytes(), 2 * 3 * 8 * note);
+    assert!(small.check_ring_memory().is_ok());
+    let huge = Layout {
+        sessions: usize::MAX,
+        ring_capacity: usize::MAX,
+        ..layout(usize::MAX)
+    };
+    assert_eq!(huge.ring_bytes(), u64::MAX);
+    let refused = huge.check_ring_memory().unwrap_err();
+    assert!(refused.contains("--ring-capacity"), "{refused}");
+}

@@ -89,10 +89,17 @@ pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown:
         }
         held_rounds = 0;
         shrink::<W>(&mut merger, &mut ready, &mut bytes);
-        // The timeout bounds how long a shutdown or a session end (which
-        // also ring) could go unnoticed if a ring ever raced the park.
-        slot.doorbell()
-            .park_unless(|| merger.rings_nonempty(), IDLE_NAP);
+        // The re-check covers a shutdown as well as a push: both are stored
+        // before the doorbell rings, so the doorbell's fences order them
+        // before the re-check or make the ring wake the park. The timeout
+        // bounds how long a session end could go unnoticed if a ring ever
+        // raced the park.
+        slot.doorbell().park_unless(
+            // Relaxed: a stop request carries no data; the doorbell's
+            // fences order it (see `Doorbell::park_unless`).
+            || merger.rings_nonempty() || shutdown.load(Ordering::Relaxed),
+            IDLE_NAP,
+        );
     }
 }
 

@@ -252,6 +252,10 @@ pub fn run(
     backups: &crate::backup::Backups,
     signals: nix::sys::signal::SigSet,
 ) -> io::Result<RunSummary> {
+    config
+        .layout()
+        .check_ring_memory()
+        .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
     let _claim = instance::claim(&config.register_fifo).map_err(io::Error::other)?;
     let mut register = fifo::RegisterFifo::create(&config.register_fifo, config.register_mode)
         .map_err(io::Error::other)?;
