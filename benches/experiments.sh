@@ -50,6 +50,9 @@
 #   fork        fork() pause of a process holding the same stores
 #   notify      notification throughput and commit-to-delivery latency
 #   memory      peak RSS and live versions, 1M keys, with and without backups
+#   micro       the criterion micro-benchmarks (cargo bench: store, ring,
+#               parser), run last and not shuffled; micro.jsonl holds
+#               criterion's median and mean per benchmark
 #   nofree      the no-free ablation: the lock-free engine built with
 #               `--features ablation-no-free` (pruned versions are leaked,
 #               never freed) against the normal build, 1 thread 0:100 and
@@ -71,7 +74,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,57p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,60p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -176,6 +179,25 @@ time_jobs() {
         printf "{\"experiment\":\"jobs\",\"store\":\"%s\",\"seed\":%d,\"threads\":%d,\"keys\":%d,", store, seed, threads, keys
         printf "\"files\":2,\"lines_per_file\":%d,\"wall_ms\":%.3f,\"commands_per_sec\":%.1f,\"out_bytes\":%d}\n", lines, wall, 2 * lines / (wall / 1000), out_bytes
     }'
+}
+
+# micro_lines: every criterion benchmark of target/criterion as one JSON
+# line of micro.jsonl: its id, the median and mean time per iteration in ns,
+# and for the store benchmarks (ids OP/Kk/Tt/ENGINE) the operation, keys,
+# threads and engine as fields the report can filter on.
+micro_lines() {
+    local id
+    find target/criterion -path '*/new/benchmark.json' | sort | while read -r id; do
+        jq -c --slurpfile estimates "$(dirname "$id")/estimates.json" '
+            (.full_id | split("/")) as $part
+            | {experiment: "micro", bench: .full_id,
+               median_ns: $estimates[0].median.point_estimate,
+               mean_ns: $estimates[0].mean.point_estimate}
+            + (if ($part | length) == 4 and ($part[1] | test("^[0-9]+k$"))
+               then {op: $part[0], keys: (($part[1] | rtrimstr("k") | tonumber) * 1000),
+                     threads: ($part[2] | rtrimstr("t") | tonumber), store: $part[3]}
+               else {} end)' "$id" >> "$out/micro.jsonl"
+    done
 }
 
 start_files() {
@@ -382,5 +404,19 @@ while IFS=$'\t' read -r experiment args; do
     fi
 done < <(awk -v seed="$order_seed" 'BEGIN { srand(seed) } { printf "%.12f\t%s\n", rand(), $0 }' "$queue" \
     | sort -n -k1,1 | cut -f2-)
+
+# The micro-benchmarks run last and alone: criterion times each operation
+# itself (its own warm-up and sampling), so they are not shuffled with the
+# runs above. One JSON line per benchmark, from criterion's estimates.
+if wanted micro; then
+    echo "== micro ($(date +%H:%M:%S))" >&2
+    start_files micro
+    rm -rf target/criterion
+    bench_args=(--bench store --bench ring --bench parser)
+    [[ $quick == 1 ]] && bench_args=(--bench parser)
+    cargo bench --quiet "${bench_args[@]}" > "$out/micro.log" 2>&1 \
+        || { echo "experiments.sh: cargo bench failed (see $out/micro.log)" >&2; exit 1; }
+    micro_lines
+fi
 
 echo "== done ($(date +%H:%M:%S)); results in $out/" >&2

@@ -233,7 +233,9 @@ impl RowField {
 
 /// The unit a result field is recorded in.
 fn field_unit(field: &str) -> Unit {
-    if field.ends_with("_us") || field.contains("_us_") {
+    if field.ends_with("_ns") {
+        Unit::Time(1e-9)
+    } else if field.ends_with("_us") || field.contains("_us_") {
         Unit::Time(1e-6)
     } else if field.ends_with("_ms") || field.contains("_ms_") {
         Unit::Time(1e-3)

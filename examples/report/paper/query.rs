@@ -78,8 +78,12 @@ pub enum Figure {
 }
 
 /// A filter value as written: a number if it reads as one (`100k` and
-/// `1M` included), text otherwise, `+` standing for a space.
+/// `1M` included), `true` or `false` as a boolean, text otherwise, `+`
+/// standing for a space.
 pub fn value(text: &str) -> Value {
+    if let Ok(flag) = text.parse::<bool>() {
+        return Value::from(flag);
+    }
     let (digits, scale) = match text.strip_suffix('k') {
         Some(d) => (d, 1_000),
         None => text.strip_suffix('M').map_or((text, 1), |d| (d, 1_000_000)),

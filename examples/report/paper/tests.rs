@@ -119,3 +119,40 @@ fn a_verdict_on_few_pairs_needs_every_pair_on_one_side() {
         Verdict::Missed
     );
 }
+
+#[test]
+fn a_nanosecond_field_converts_to_the_unit_written() {
+    let mut run = Run::default();
+    run.results.insert(
+        "micro".into(),
+        parse_jsonl(r#"{"bench":"read/1k/1t/lockfree","median_ns":31.7}"#).unwrap(),
+    );
+    let mut runs = Runs::new();
+    runs.insert(String::new(), run);
+    let matching = "a 31.7 ns<!-- check: micro median median_ns bench=read/1k/1t/lockfree -->\n\
+                    b 0.0317 µs<!-- check: micro median median_ns bench=read/1k/1t/lockfree -->\n";
+    let (problems, checked) = check(matching, &runs);
+    assert_eq!((problems.len(), checked), (0, 2), "{problems:?}");
+    let wrong = "a 31.7 µs<!-- check: micro median median_ns bench=read/1k/1t/lockfree -->\n";
+    assert_eq!(check(wrong, &runs).0.len(), 1);
+}
+
+#[test]
+fn a_boolean_filter_selects_by_a_json_boolean() {
+    let mut run = Run::default();
+    run.results.insert(
+        "forkbackup".into(),
+        parse_jsonl(
+            "{\"store\":\"mutex\",\"seed\":1,\"backup_fork\":true,\"ops_per_sec\":1.0}\n\
+             {\"store\":\"mutex\",\"seed\":1,\"backup_fork\":false,\"ops_per_sec\":4.0}",
+        )
+        .unwrap(),
+    );
+    let mut runs = Runs::new();
+    runs.insert(String::new(), run);
+    let paper = "a 1.0<!-- check: forkbackup median ops_per_sec backup_fork=true -->\n\
+                 b 4.0<!-- check: forkbackup median ops_per_sec backup_fork=false -->\n\
+                 c 0.25<!-- check: forkbackup ratio ops_per_sec backup_fork=true/backup_fork=false -->\n";
+    let (problems, checked) = check(paper, &runs);
+    assert_eq!((problems.len(), checked), (0, 3), "{problems:?}");
+}
