@@ -42,6 +42,12 @@ fn commit(gate: &mut WorkerGate, clock: &AtomicU64, ring: &mut Producer<(Timesta
 /// read between two commits of one worker (the `begin` case of the proof);
 /// B covers a worker going from idle to active between the writer's reads
 /// (the `IDLE` case).
+///
+/// Relies on: the watermark's Release stores in `WorkerGate::begin` and
+/// `end`, `Watermarks::min`'s Acquire loads, the clock's Acquire load, and
+/// the clock bound on what a round emits (weakening any one fails the
+/// model; paper §6.5). Its threads start without a start line: the
+/// weakening rows show the exploration reaches the interleavings they need.
 #[test]
 fn merge_emits_in_commit_order_and_loses_nothing() {
     check(Some(3), || {

@@ -13,6 +13,10 @@ use loom::thread;
 /// refused only when the ring really holds 2 values (the consumer has popped
 /// at most `pushed - 2`). Loom also checks that no cell is read while being
 /// written (the cells are loom `UnsafeCell`s).
+///
+/// Relies on: `Producer::push`'s Release store of `tail` and
+/// `Consumer::pop`'s Release store of `head`, each read with Acquire by the
+/// other end (weakening either fails the model; paper §6.5).
 #[test]
 fn wrap_around_keeps_every_value_once_in_order() {
     check(Some(3), || {
@@ -58,6 +62,10 @@ fn wrap_around_keeps_every_value_once_in_order() {
 /// Property: batches concatenate to exactly 0, 1, 2; once the consumer sees
 /// the producer gone (`is_abandoned`), one more drain yields everything left,
 /// so a consumer can stop without losing a value.
+///
+/// Relies on: the Release store of `tail` and `Producer::drop`'s Release
+/// store of `producer_live`, read with Acquire by the consumer (weakening
+/// either fails the model; paper §6.5).
 #[test]
 fn batch_drain_and_abandonment_lose_nothing() {
     check(Some(3), || {

@@ -113,8 +113,11 @@ fn a_full_ring_ends_the_session_without_a_gap() {
 /// session begins in the slot, while a worker commits a write of the key
 /// the old session subscribed to.
 ///
-/// Property: the new session never receives the old session's note, and a
-/// note pushed for the old session after its end is never delivered.
+/// Property: the new session never receives the old session's note,
+/// whichever of the commit, the end and the new session's start comes
+/// first. (That nothing reaches the old session after its end is checked
+/// where it can race: the full-ring model above. Here the reset has ended
+/// the old session by the time the model looks, in every interleaving.)
 ///
 /// Relies on: the writer's delivery filter keeping only notes tagged with
 /// the session's generation (dropping that test fails the model).
@@ -141,11 +144,6 @@ fn a_reset_never_hands_an_old_note_to_the_new_client() {
             deliverable(slot, new, &ready).count(),
             0,
             "old note reached the new client"
-        );
-        assert_eq!(
-            deliverable(slot, old, &ready).count(),
-            0,
-            "note delivered after the end"
         );
     });
 }
