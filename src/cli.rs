@@ -83,7 +83,7 @@ impl Args {
             register_fifo,
             register_mode: self.register_mode,
             max_sessions: self.max_sessions.get(),
-            workers: self.max_threads.get().clamp(1, job_count.max(1)),
+            workers: crate::job::worker_count(self.max_threads.get(), job_count),
             ring_capacity: self.ring_capacity.get(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             max_subscriptions: self.max_subscriptions.get(),

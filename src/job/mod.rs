@@ -87,11 +87,17 @@ pub struct RunSummary {
     pub failed: usize,
 }
 
+/// How many workers run `job_count` jobs when `max_threads` are allowed:
+/// at least one, and no more than there are jobs (MAX_THREADS may be any
+/// number, and an idle worker would only cost a thread and its rings).
+pub fn worker_count(max_threads: usize, job_count: usize) -> usize {
+    max_threads.clamp(1, job_count.max(1))
+}
+
 /// Runs `jobs` on up to `max_threads` worker threads, each committing
 /// straight to the store, and waits for them.
 pub fn run_jobs(jobs: &[PathBuf], max_threads: usize, context: &JobContext<'_>) -> RunSummary {
-    // No more handles than jobs: MAX_THREADS may be any number.
-    let workers = max_threads.clamp(1, jobs.len().max(1));
+    let workers = worker_count(max_threads, jobs.len());
     run_jobs_through(jobs, vec![context.store; workers], context)
 }
 
@@ -107,7 +113,7 @@ pub fn run_jobs_through<C: Commit + Send>(
 ) -> RunSummary {
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
-    let workers = commits.len().min(jobs.len().max(1));
+    let workers = worker_count(commits.len(), jobs.len());
     std::thread::scope(|scope| {
         for mut commit in commits.into_iter().take(workers) {
             let (next, failed) = (&next, &failed);

@@ -81,10 +81,12 @@ impl Layout {
             .and_then(u64::checked_next_power_of_two)
             .unwrap_or(u64::MAX);
         let note = std::mem::size_of::<StampedNote>() as u64;
-        [self.sessions.max(1), self.workers.max(1)]
-            .into_iter()
-            .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
-            .fold(cells.saturating_mul(note), u64::saturating_mul)
+        // As `build` counts them: at least one session and one worker.
+        let count = |n: usize| u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+        cells
+            .saturating_mul(note)
+            .saturating_mul(count(self.sessions))
+            .saturating_mul(count(self.workers))
     }
 
     /// Refuses a layout whose rings would reserve more than

@@ -450,11 +450,13 @@ pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
 #[cfg(not(feature = "loom"))]
 mod pool;
 
-/// Under loom, blocks go straight back to the allocator: the models check
-/// the synchronization, which the pool does not take part in.
+/// Under loom, freeing poisons (`version/poison.rs`), so that loom reports
+/// any access the free does not happen after.
 #[cfg(feature = "loom")]
 mod poison;
 
+/// Under loom, blocks go straight back to the allocator: the models check
+/// the synchronization, which the pool does not take part in.
 #[cfg(feature = "loom")]
 mod pool {
     /// Stands in for a free list.
