@@ -19,27 +19,38 @@
 #   benches/callgrind.sh --bin OTHER/kvs      # another build, same job files
 #   benches/callgrind.sh --keep DIR           # keep job files and profiles
 #
+# With --ops it counts single store commands instead of job commands:
+# `examples/opcount.rs` fills a store with the given number of keys (1k
+# and 1M unless --keys says otherwise), then runs --lines READs of 1, 2
+# and 3 keys and as many WRITEs of 1, 2 and 3 keys, each kind in its own
+# function; a row gives each kind's inclusive cost divided by its count.
+#
 # It builds `kvs` and the generator in release mode unless --bin is given.
 # Results at each commit that changed them: results/callgrind.txt.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-lines=50000 keys_list="1000 100000" engines="lockfree mutex" bin="" keep=""
+lines=50000 keys_list="1000 100000" engines="lockfree mutex" bin="" keep="" ops="" keys_set=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --lines) lines="${2:?--lines needs a number}"; shift ;;
-        --keys) keys_list="${2:?--keys needs a list}"; shift ;;
+        --keys) keys_list="${2:?--keys needs a list}"; keys_set=yes; shift ;;
         --engines) engines="${2:?--engines needs a list}"; shift ;;
         --bin) bin="${2:?--bin needs a kvs binary}"; shift ;;
         --keep) keep="${2:?--keep needs a directory}"; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --ops) ops=yes; [[ -n "$keys_set" ]] || keys_list="1000 1000000" ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "callgrind.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
 command -v valgrind > /dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
 
+if [[ -n "$ops" ]]; then
+    [[ -z "$bin" ]] || { echo "callgrind.sh: --ops measures the library through examples/opcount.rs; drop --bin" >&2; exit 2; }
+    cargo build --release --quiet --example opcount
+fi
 if [[ -z "$bin" ]]; then
     cargo build --release --quiet --bin kvs --example jobgen
     bin=target/release/kvs
@@ -77,6 +88,32 @@ inclusive() {
 }
 
 per() { awk -v n="$1" -v d="$2" 'BEGIN { printf "%.0f", n / d }'; }
+
+# One row per engine and store size: instructions per command of each kind.
+count_ops() {
+    local kinds="read_1_key read_2_keys read_3_keys write_1_key write_2_keys write_3_keys"
+    printf '%-9s %8s %7s %7s %7s %7s %7s %7s\n' engine keys read1 read2 read3 write1 write2 write3
+    for keys in $keys_list; do
+        for engine in $engines; do
+            local profile="$work/ops-$engine-$keys.callgrind" row=""
+            valgrind --tool=callgrind --callgrind-out-file="$profile" \
+                target/release/examples/opcount --engine "$engine" --keys "$keys" \
+                --ops "$lines" > /dev/null 2>&1
+            for kind in $kinds; do
+                local cost
+                cost=$(inclusive "$profile" "^opcount::$kind\$")
+                [[ $cost != 0 ]] || echo "callgrind.sh: $kind not found in $profile" >&2
+                row+=$(printf ' %7s' "$(per "$cost" "$lines")")
+            done
+            printf '%-9s %8s%s\n' "$engine" "$keys" "$row"
+        done
+    done
+}
+
+if [[ -n "$ops" ]]; then
+    count_ops
+    exit 0
+fi
 
 printf '%-9s %7s %8s %8s %8s %8s %8s\n' engine keys total parse execute output other
 for keys in $keys_list; do

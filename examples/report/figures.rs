@@ -119,7 +119,79 @@ fn charts(results: &Results) -> Vec<Chart> {
     if let Some(records) = results.get("openloop") {
         charts.extend(openloop_charts(records));
     }
+    if let Some(records) = results.get("jobs") {
+        charts.push(jobs_chart(records));
+    }
+    if let Some(records) = results.get("oversub") {
+        charts.extend(oversub_charts(records));
+    }
     charts
+}
+
+/// Job files: commands per second against worker threads, one line per
+/// engine and store size (the C yardstick runs at 2 threads only).
+fn jobs_chart(records: &[Record]) -> Chart {
+    let mut lines = Vec::new();
+    for (color, keys) in [1_000, 100_000].into_iter().enumerate() {
+        for engine in ENGINES {
+            let filter = [("keys", Value::from(keys))];
+            let found = points(records, engine, &filter, "threads", "commands_per_sec");
+            lines.push(series(
+                format!("{engine} {}k keys", keys / 1000),
+                found,
+                engine,
+                color,
+            ));
+        }
+    }
+    Chart {
+        file: "jobs.svg".into(),
+        title: "Job files: commands/s by worker threads".into(),
+        x_label: "threads",
+        y_label: "commands/s",
+        log_y: true,
+        series: lines,
+    }
+}
+
+/// Oversubscription (more load threads than cores): throughput and the
+/// write tail against the thread count.
+fn oversub_charts(records: &[Record]) -> Vec<Chart> {
+    [
+        (
+            "ops_per_sec",
+            "oversub-throughput.svg",
+            "Throughput",
+            "commands/s",
+            false,
+        ),
+        (
+            "write_p999_us",
+            "oversub-write-p999.svg",
+            "Write p99.9",
+            "µs",
+            true,
+        ),
+    ]
+    .into_iter()
+    .map(|(field, file, name, unit, log_y)| {
+        let lines = ENGINES
+            .into_iter()
+            .map(|engine| {
+                let found = points(records, engine, &[], "threads", field);
+                series(engine, found, engine, 0)
+            })
+            .collect();
+        Chart {
+            file: file.into(),
+            title: format!("{name} with more load threads than cores (2)"),
+            x_label: "load threads",
+            y_label: unit,
+            log_y,
+            series: lines,
+        }
+    })
+    .collect()
 }
 
 /// Open loop: read and write p99.9 against the offered load, with and

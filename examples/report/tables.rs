@@ -1,7 +1,8 @@
 //! The paper's tables, declared as data over the results files.
 
 use super::Results;
-use kvs::bench::results::{markdown_table, Metric, TableSpec};
+use kvs::bench::results::{format_number, markdown_table, text, Metric, Record, TableSpec};
+use std::fmt::Write as _;
 use std::path::Path;
 
 const fn metric(field: &'static str, label: &'static str) -> Metric {
@@ -219,5 +220,68 @@ pub fn render(results: &Results, machine: &str, dir: &Path) -> String {
             out.push_str(&markdown_table(&spec, records));
         }
     }
+    if let Some(records) = results.get("micro") {
+        out.push_str(&micro_tables(records));
+    }
     out
+}
+
+/// The criterion micro-benchmarks (`benches/experiments.sh --only micro`):
+/// the store operations by engine, then the ring and parser benchmarks,
+/// which have no engine, one row each.
+fn micro_tables(records: &[Record]) -> String {
+    let (store_ops, others): (Vec<Record>, Vec<Record>) = records
+        .iter()
+        .cloned()
+        .partition(|record| record.get("store").is_some());
+    let mut out = String::new();
+    if !store_ops.is_empty() {
+        let spec = TableSpec {
+            title: "Micro-benchmarks: one store operation (criterion median, ns; with 2 threads, one operation on each thread)".into(),
+            rows: vec!["op", "keys", "threads"],
+            metrics: vec![metric("median_ns", "median ns")],
+        };
+        out.push_str(&markdown_table(&spec, &store_ops));
+    }
+    if !others.is_empty() {
+        out.push_str("### Micro-benchmarks: the ring and the parser (criterion median)\n\n");
+        out.push_str("| bench | median ns |\n|---|---:|\n");
+        for record in &others {
+            let median = record.get("median_ns").and_then(|v| v.as_f64());
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                text(record, "bench"),
+                median.map_or_else(|| "-".into(), format_number)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::micro_tables;
+    use kvs::bench::results::parse_jsonl;
+
+    #[test]
+    fn micro_benchmarks_without_an_engine_get_their_own_rows() {
+        let records = parse_jsonl(
+            r#"{"bench":"read/1k/1t/lockfree","median_ns":76.2,"op":"read","keys":1000,"threads":1,"store":"lockfree"}
+{"bench":"read/1k/1t/mutex","median_ns":33.0,"op":"read","keys":1000,"threads":1,"store":"mutex"}
+{"bench":"ring/same_thread_push_pop","median_ns":9.21}"#,
+        )
+        .unwrap();
+        let text = micro_tables(&records);
+        assert!(
+            text.contains("| read | 1000 | 1 | 76.2 | 33 | 1 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| ring/same_thread_push_pop | 9.21 |"),
+            "{text}"
+        );
+        assert!(!text.contains("| - | - | - |"), "{text}");
+    }
 }

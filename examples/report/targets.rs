@@ -459,8 +459,8 @@ fn largest_of(records: &[Record], filter: &[(&str, Value)], field: &str) -> Opti
 }
 
 /// The paper's own target: a backup starts in under 10 µs at the largest
-/// store measured.
-fn backup_start(records: &[Record], out: &mut String) {
+/// store measured, judged on `experiment`'s runs.
+fn backup_start(experiment: &str, records: &[Record], out: &mut String) {
     let Some(largest) = values_of(records, &[], "keys").pop() else {
         return;
     };
@@ -475,7 +475,7 @@ fn backup_start(records: &[Record], out: &mut String) {
     };
     let _ = writeln!(
         out,
-        "### Target: backup start < 10 µs at {largest} keys\n\n\
+        "### Target: backup start < 10 µs at {largest} keys (experiment {experiment})\n\n\
          lock-free: median over runs of each run's median {} µs, worst over all runs {} µs, \
          mutex median {} µs — {verdict}.\n",
         shown(p50),
@@ -514,8 +514,13 @@ pub fn render(results: &Results) -> String {
         out.push_str(&rows_table(&rows));
         out.push('\n');
     }
-    if let Some(records) = results.get("backup") {
-        backup_start(records, &mut out);
+    // The experiment made for it (thousands of starts per run) when the
+    // results hold it, otherwise the periodic backups' few starts.
+    if let Some((experiment, records)) = ["backupstart", "backup"]
+        .into_iter()
+        .find_map(|name| results.get(name).map(|records| (name, records)))
+    {
+        backup_start(experiment, records, &mut out);
     }
     out
 }

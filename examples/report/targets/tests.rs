@@ -233,3 +233,29 @@ fn no_results_no_rows() {
     let table = render(&Results::new());
     assert!(!table.contains("| target |"), "{table}");
 }
+
+#[test]
+fn the_backup_start_target_is_judged_on_the_experiment_made_for_it() {
+    let starts = |max: f64| {
+        vec![
+            json!({"store": "lockfree", "keys": 1000000, "seed": 1,
+                   "backup_start_p50_us": 5.0, "backup_start_max_us": max}),
+            json!({"store": "mutex", "keys": 1000000, "seed": 1,
+                   "backup_start_p50_us": 900.0, "backup_start_max_us": 1000.0}),
+        ]
+    };
+    let mut both = results("backup", records(vec![starts(51.0)]));
+    both.insert("backupstart".into(), records(vec![starts(8.0)]));
+    let text = render(&both);
+    assert!(
+        text.contains("(experiment backupstart)") && text.contains("worst over all runs 8 µs"),
+        "{text}"
+    );
+    assert!(text.contains("— met."), "{text}");
+
+    let periodic_only = render(&results("backup", records(vec![starts(51.0)])));
+    assert!(
+        periodic_only.contains("(experiment backup)") && periodic_only.contains("**missed**"),
+        "{periodic_only}"
+    );
+}
