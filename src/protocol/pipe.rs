@@ -93,6 +93,32 @@ pub fn write_all_while_full<P: Write + AsFd>(
     Ok(())
 }
 
+/// The most bytes a pipe takes whole or not at all (POSIX `PIPE_BUF`): a
+/// non-blocking `write` of at most this many either writes them all or
+/// fails with `EAGAIN`.
+pub const PIPE_BUF: usize = libc::PIPE_BUF;
+
+/// [`write_all_while_full`] for a run of records of `record_len` bytes each:
+/// writes them in chunks of whole records no longer than [`PIPE_BUF`] (one
+/// record at a time if a record is longer), which a pipe takes whole or not
+/// at all. So when `stop()` ends the writing, the reader has whole records
+/// only, never a torn one before the end of the stream.
+pub fn write_records_while_full<P: Write + AsFd>(
+    file: &mut P,
+    bytes: &[u8],
+    record_len: usize,
+    stop: impl Fn() -> bool,
+    wait: Duration,
+    mut while_full: impl FnMut(),
+) -> io::Result<()> {
+    debug_assert!(record_len > 0 && bytes.len() % record_len == 0);
+    let chunk = (PIPE_BUF / record_len).max(1) * record_len;
+    for records in bytes.chunks(chunk) {
+        write_all_while_full(file, records, &stop, wait, &mut while_full)?;
+    }
+    Ok(())
+}
+
 /// What [`read_exact`] and [`fill`] got.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadOutcome {

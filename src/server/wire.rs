@@ -30,6 +30,42 @@ impl Wire for PipeWire {
         wait: Duration,
         while_full: impl FnMut(),
     ) -> io::Result<()> {
-        pipe::write_all_while_full(pipe, bytes, stop, wait, while_full)
+        // Whole notes per write: a stop (the session ended, the server
+        // shutting down) then leaves the client no torn note.
+        pipe::write_records_while_full(pipe, bytes, NOTIFICATION_LEN, stop, wait, while_full)
+    }
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+    use std::io::Read;
+
+    #[test]
+    fn a_stop_on_a_full_pipe_leaves_only_whole_notes_on_it() {
+        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_NONBLOCK).unwrap();
+        let (mut reader, mut writer) = (File::from(read_end), File::from(write_end));
+        // More notes than the pipe holds (64 KiB by default on Linux, which
+        // no multiple of 82 bytes fills exactly); nobody reads meanwhile.
+        let notes = vec![b'n'; NOTIFICATION_LEN * 1000];
+        let stopped = PipeWire::write_all(
+            &mut writer,
+            &notes,
+            || true,
+            Duration::from_millis(1),
+            || {},
+        );
+        assert_eq!(stopped.unwrap_err().kind(), io::ErrorKind::Interrupted);
+        drop(writer);
+        let mut delivered = Vec::new();
+        reader.read_to_end(&mut delivered).unwrap();
+        assert!(!delivered.is_empty());
+        assert_eq!(
+            delivered.len() % NOTIFICATION_LEN,
+            0,
+            "{} bytes",
+            delivered.len()
+        );
     }
 }
