@@ -7,6 +7,11 @@
 //! `max_backups` writers are already running, in which case it waits for one
 //! to finish. A file is written under a temporary name and renamed into place
 //! when complete, so nobody ever sees half a backup.
+//!
+//! A writer thread may run at a lower scheduling priority (a higher nice
+//! value, [`Backups::with_writer_nice`]): it then takes the cores only when
+//! the job workers leave them, at the price of backups that take longer
+//! while the workers are busy.
 
 use crate::format::{write_show_lines, BACKUP_FAILED};
 use crate::store::Snapshot;
@@ -161,13 +166,46 @@ impl Drop for BackupPermit {
 #[derive(Debug, Clone)]
 pub struct Backups {
     limiter: Arc<BackupLimiter>,
+    writer_nice: WriterNice,
+}
+
+/// The nice value of backup writer threads: 0 (the process's own
+/// priority) to [`WriterNice::LOWEST`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterNice(u8);
+
+impl WriterNice {
+    /// The lowest priority Linux gives a thread under the normal policy.
+    pub const LOWEST: u8 = 19;
+
+    /// `nice`, or `None` outside 0 to [`Self::LOWEST`] (a negative value would
+    /// raise the writer above the workers, which needs privileges and is
+    /// never wanted).
+    pub fn new(nice: u8) -> Option<Self> {
+        (nice <= Self::LOWEST).then_some(Self(nice))
+    }
+
+    /// The nice value.
+    pub fn get(self) -> u8 {
+        self.0
+    }
 }
 
 impl Backups {
-    /// A backup service that runs at most `max_in_flight` writers at once.
+    /// A backup service that runs at most `max_in_flight` writers at once,
+    /// at the process's own priority.
     pub fn new(max_in_flight: usize) -> Self {
         Self {
             limiter: Arc::new(BackupLimiter::new(max_in_flight)),
+            writer_nice: WriterNice::default(),
+        }
+    }
+
+    /// The same service with its writer threads at nice value `nice`.
+    pub fn with_writer_nice(self, nice: WriterNice) -> Self {
+        Self {
+            writer_nice: nice,
+            ..self
         }
     }
 
@@ -175,9 +213,13 @@ impl Backups {
     /// Failures are reported on stderr as the course server does.
     pub fn start(&self, snapshot: Box<dyn Snapshot>, path: PathBuf) {
         let permit = BackupLimiter::acquire(&self.limiter);
+        let nice = self.writer_nice;
         let spawned = std::thread::Builder::new()
             .name("backup".into())
             .spawn(move || {
+                if nice != WriterNice::default() {
+                    lower_this_thread(nice);
+                }
                 if let Err(error) = write_backup(snapshot, &path) {
                     report_failure(&path, &error);
                 }
@@ -191,6 +233,25 @@ impl Backups {
     /// Waits until every started backup has finished.
     pub fn wait_idle(&self) {
         self.limiter.wait_idle();
+    }
+}
+
+/// Gives the calling thread nice value `nice` (Linux keeps one per thread).
+/// A failure only costs the latency it was meant to save: it is logged and
+/// the backup goes on at the priority it has.
+fn lower_this_thread(nice: WriterNice) {
+    let thread = nix::unistd::gettid().as_raw();
+    // SAFETY: setpriority reads its three integer arguments and nothing else.
+    let status = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            thread as libc::id_t,
+            libc::c_int::from(nice.get()),
+        )
+    };
+    if status != 0 {
+        let error = io::Error::last_os_error();
+        tracing::warn!(%error, nice = nice.get(), "backup writer keeps its priority");
     }
 }
 
@@ -225,4 +286,54 @@ fn temporary_path(path: &Path) -> PathBuf {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp"))
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::{Key, Value};
+    use std::sync::mpsc::{channel, Sender};
+
+    /// The calling thread's nice value.
+    fn own_nice() -> i32 {
+        let thread = nix::unistd::gettid().as_raw();
+        // SAFETY: getpriority reads its two integer arguments and nothing else.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t) }
+    }
+
+    /// An empty snapshot that reports the nice value of the thread that
+    /// reads it: the backup's writer.
+    struct ReportsNice(Sender<i32>);
+
+    impl Snapshot for ReportsNice {
+        fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
+            let _ = self.0.send(own_nice());
+            Vec::new()
+        }
+    }
+
+    fn writer_nice_of(backups: &Backups) -> i32 {
+        let dir = tempfile::tempdir().unwrap();
+        let (report, reported) = channel();
+        backups.start(Box::new(ReportsNice(report)), dir.path().join("x-1.bck"));
+        backups.wait_idle();
+        assert!(dir.path().join("x-1.bck").exists());
+        reported.recv().unwrap()
+    }
+
+    #[test]
+    fn writers_run_at_the_nice_value_asked_and_only_they_do() {
+        let ours = own_nice();
+        assert_eq!(writer_nice_of(&Backups::new(1)), ours);
+        let lowest = WriterNice::new(WriterNice::LOWEST).unwrap();
+        let lowered = Backups::new(1).with_writer_nice(lowest);
+        assert_eq!(writer_nice_of(&lowered), i32::from(WriterNice::LOWEST));
+        assert_eq!(own_nice(), ours, "the caller's own priority is unchanged");
+    }
+
+    #[test]
+    fn nice_values_beyond_the_lowest_are_refused() {
+        assert_eq!(WriterNice::new(19).map(WriterNice::get), Some(19));
+        assert_eq!(WriterNice::new(20), None);
+    }
 }

@@ -22,6 +22,11 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs a fixture directory's jobs and compares every expected file.
 fn check_fixture(name: &str, threads: usize) {
+    check_fixture_with(name, threads, &[]);
+}
+
+/// [`check_fixture`] with more command-line options after the engine's.
+fn check_fixture_with(name: &str, threads: usize, options: &[&str]) {
     let source = fixture(name);
     let all: Vec<PathBuf> = fs::read_dir(&source)
         .unwrap()
@@ -39,7 +44,11 @@ fn check_fixture(name: &str, threads: usize) {
         .collect();
     for engine in engines() {
         let dir = dir_with(&inputs);
-        let output = run_kvs(dir.path(), threads, 2, engine);
+        let threads = threads.to_string();
+        let path = dir.path().to_str().unwrap();
+        let mut args = vec![path, threads.as_str(), "2", "--store", engine];
+        args.extend_from_slice(options);
+        let output = run_kvs_args(&args);
         assert!(output.status.success(), "{engine} {name}: {output:?}");
         assert_same_files(&expected, dir.path(), &format!("{engine} {name}"));
         let produced =
@@ -50,6 +59,11 @@ fn check_fixture(name: &str, threads: usize) {
             "{engine} {name}: unexpected extra output files"
         );
     }
+}
+
+#[test]
+fn backups_written_at_the_lowest_priority_are_the_same_files() {
+    check_fixture_with("every-command", 1, &["--backup-nice", "19"]);
 }
 
 #[test]
@@ -91,6 +105,8 @@ fn bad_arguments_are_usage_errors_that_write_nothing() {
         vec![path, "1", "1", "--ring-capacity", "0"],
         vec![path, "1", "1", "--ring-capacity", "9223372036854775809"],
         vec![path, "1", "1", "--max-sessions", "100000"],
+        vec![path, "1", "1", "--backup-nice", "20"],
+        vec![path, "1", "1", "--backup-nice", "-5"],
     ] {
         let output = run_kvs_args(&args);
         assert!(!output.status.success(), "{args:?} succeeded");

@@ -54,6 +54,12 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub backup_every_ms: u64,
 
+    /// Nice value of the backup writer threads (`kvs --backup-nice`): 0 to
+    /// 19.
+    #[arg(long, default_value = "0", value_name = "0-19",
+          value_parser = crate::cli::parse_writer_nice)]
+    pub backup_nice: crate::backup::WriterNice,
+
     /// Take the periodic backups by forking (mutex engine only): the
     /// parent read-locks every shard and forks, the child writes the file.
     #[arg(long)]

@@ -250,7 +250,8 @@ fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Pa
             .collect();
         let mut backup = backup_mode.map(|mode| {
             let (start, stop) = (&start, &stop);
-            scope.spawn(move || backups::run(&**store, forker, mode, backup_dir, start, stop))
+            let nice = args.backup_nice;
+            scope.spawn(move || backups::run(&**store, forker, mode, nice, backup_dir, start, stop))
         });
         start.wait();
         let began = Instant::now();
@@ -329,6 +330,7 @@ fn build_report(
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
         backup_fork: args.backup_fork,
+        backup_nice: args.backup_nice.get(),
         backup_child_peak_rss_kib: args.backup_fork.then(rss::children_peak_rss_kib).flatten(),
         cpu_seconds: cpu.map(|c| c.as_secs_f64()),
         ops_per_cpu_sec: cpu

@@ -66,6 +66,10 @@ pub struct LoadReport {
     /// Whether the backups were fork-based (`--backup-fork`).
     #[serde(default)]
     pub backup_fork: bool,
+    /// The backup writers' nice value (`--backup-nice`; 0 in runs made
+    /// before the option existed).
+    #[serde(default)]
+    pub backup_nice: u8,
     /// With `--backup-fork`: the largest peak resident set of a backup
     /// child, KiB (its private copies plus what it touched of the parent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
