@@ -39,10 +39,12 @@
 #   oversub     oversubscription: 16 and 64 load threads on 2 cores (pinned
 #               to CPUs 0-1 with taskset on a larger machine), 100k keys,
 #               90:10, lockfree and mutex
-#   backupnice  the open-loop fixed-rate check (200k commands/s, 1M keys,
+#   backupprio  the open-loop fixed-rate check (200k commands/s, 1M keys,
 #               2 threads, 90:10) with a backup every 200 ms written by a
-#               thread at nice 0, 10 and 19 (--backup-nice), and without
-#               backups, lockfree and mutex
+#               thread at normal, low and idle priority (--backup-priority),
+#               and without backups, lockfree and mutex, with the load
+#               threads yielding or sleeping until each command is due
+#               (--pause)
 #   backup      backups every 100 ms: start and file-writing time by store
 #               size (10k, 100k, 1M keys), 1 thread, 90:10
 #   backupstart --backup-starts 1000 per run (10,000 per configuration over
@@ -78,7 +80,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,64p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,66p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -282,13 +284,15 @@ if wanted openloop; then
     done
 fi
 
-if wanted backupnice; then
-    start_files backupnice
-    for setting in "0 0" "200 0" "200 10" "200 19"; do
-        read -r every nice <<< "$setting"
-        add backupnice "$openloop_engines" --threads 2 --mix 90:10 --keys "$large" --rate 200000 \
-            --label fixed-rate --backup-every-ms "$every" --backup-nice "$nice" \
-            --duration-ms "$duration"
+if wanted backupprio; then
+    start_files backupprio
+    for pause in yield sleep; do
+        for setting in "0 normal" "200 normal" "200 low" "200 idle"; do
+            read -r every priority <<< "$setting"
+            add backupprio "$openloop_engines" --threads 2 --mix 90:10 --keys "$large" \
+                --rate 200000 --pause "$pause" --label fixed-rate --backup-every-ms "$every" \
+                --backup-priority "$priority" --duration-ms "$duration"
+        done
     done
 fi
 

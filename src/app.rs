@@ -34,7 +34,7 @@ pub fn run(args: &Args) -> anyhow::Result<RunSummary> {
     if let Some(backup) = &args.restore {
         restore(backup, store.as_ref())?;
     }
-    let backups = Backups::new(args.max_backups.get()).with_writer_nice(args.backup_nice);
+    let backups = Backups::new(args.max_backups.get()).with_writer_priority(args.backup_priority);
     match &args.register_fifo {
         Some(register_fifo) => {
             let config = args.server_config(register_fifo.clone(), jobs.len());

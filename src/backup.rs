@@ -8,10 +8,9 @@
 //! to finish. A file is written under a temporary name and renamed into place
 //! when complete, so nobody ever sees half a backup.
 //!
-//! A writer thread may run at a lower scheduling priority (a higher nice
-//! value, [`Backups::with_writer_nice`]): it then takes the cores only when
-//! the job workers leave them, at the price of backups that take longer
-//! while the workers are busy.
+//! A writer thread may run at a lower scheduling priority
+//! ([`Backups::with_writer_priority`]): it then leaves the cores to the job
+//! workers, at the price of backups that take longer while they are busy.
 
 use crate::format::{write_show_lines, BACKUP_FAILED};
 use crate::store::Snapshot;
@@ -166,29 +165,35 @@ impl Drop for BackupPermit {
 #[derive(Debug, Clone)]
 pub struct Backups {
     limiter: Arc<BackupLimiter>,
-    writer_nice: WriterNice,
+    writer_priority: WriterPriority,
 }
 
-/// The nice value of backup writer threads: 0 (the process's own
-/// priority) to [`WriterNice::LOWEST`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriterNice(u8);
-
-impl WriterNice {
-    /// The lowest priority Linux gives a thread under the normal policy.
-    pub const LOWEST: u8 = 19;
-
-    /// `nice`, or `None` outside 0 to [`Self::LOWEST`] (a negative value would
-    /// raise the writer above the workers, which needs privileges and is
-    /// never wanted).
-    pub fn new(nice: u8) -> Option<Self> {
-        (nice <= Self::LOWEST).then_some(Self(nice))
-    }
-
-    /// The nice value.
-    pub fn get(self) -> u8 {
-        self.0
-    }
+/// The scheduling priority of backup writer threads.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WriterPriority {
+    /// The process's own priority: writers share the cores equally with
+    /// the job workers.
+    #[default]
+    Normal,
+    /// Nice value 19, the lowest of the normal policy: a writer gets a small
+    /// share of a core the workers want, but still runs out the slice it
+    /// started when a worker wakes.
+    Low,
+    /// Linux's `SCHED_IDLE` policy: a worker that wakes takes the core from
+    /// a writer at once, and a writer runs mostly when the workers leave a
+    /// core idle (a blocked `BACKUP` waiting for a permit leaves one).
+    Idle,
 }
 
 impl Backups {
@@ -197,14 +202,14 @@ impl Backups {
     pub fn new(max_in_flight: usize) -> Self {
         Self {
             limiter: Arc::new(BackupLimiter::new(max_in_flight)),
-            writer_nice: WriterNice::default(),
+            writer_priority: WriterPriority::Normal,
         }
     }
 
-    /// The same service with its writer threads at nice value `nice`.
-    pub fn with_writer_nice(self, nice: WriterNice) -> Self {
+    /// The same service with its writer threads at `priority`.
+    pub fn with_writer_priority(self, priority: WriterPriority) -> Self {
         Self {
-            writer_nice: nice,
+            writer_priority: priority,
             ..self
         }
     }
@@ -213,13 +218,11 @@ impl Backups {
     /// Failures are reported on stderr as the course server does.
     pub fn start(&self, snapshot: Box<dyn Snapshot>, path: PathBuf) {
         let permit = BackupLimiter::acquire(&self.limiter);
-        let nice = self.writer_nice;
+        let priority = self.writer_priority;
         let spawned = std::thread::Builder::new()
             .name("backup".into())
             .spawn(move || {
-                if nice != WriterNice::default() {
-                    lower_this_thread(nice);
-                }
+                lower_this_thread(priority);
                 if let Err(error) = write_backup(snapshot, &path) {
                     report_failure(&path, &error);
                 }
@@ -236,24 +239,32 @@ impl Backups {
     }
 }
 
-/// Gives the calling thread nice value `nice` (Linux keeps one per thread).
-/// A failure only costs the latency it was meant to save: it is logged and
-/// the backup goes on at the priority it has.
-fn lower_this_thread(nice: WriterNice) {
+/// Puts the calling thread at `priority` (Linux schedules each thread on
+/// its own). A failure only costs the latency it was meant to save: it is
+/// logged and the backup goes on at the priority it has.
+fn lower_this_thread(priority: WriterPriority) {
     let thread = nix::unistd::gettid().as_raw();
-    // SAFETY: setpriority reads its three integer arguments and nothing else.
-    let status = unsafe {
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            thread as libc::id_t,
-            libc::c_int::from(nice.get()),
-        )
+    let status = match priority {
+        WriterPriority::Normal => return,
+        // SAFETY: setpriority reads its three integer arguments and nothing else.
+        WriterPriority::Low => unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, LOWEST_NICE)
+        },
+        WriterPriority::Idle => {
+            let no_priority = libc::sched_param { sched_priority: 0 };
+            // SAFETY: `no_priority` is a valid sched_param that outlives the
+            // call, which only reads it.
+            unsafe { libc::sched_setscheduler(thread, libc::SCHED_IDLE, &no_priority) }
+        }
     };
     if status != 0 {
         let error = io::Error::last_os_error();
-        tracing::warn!(%error, nice = nice.get(), "backup writer keeps its priority");
+        tracing::warn!(%error, ?priority, "backup writer keeps its priority");
     }
 }
+
+/// The lowest priority of the normal policy.
+const LOWEST_NICE: libc::c_int = 19;
 
 fn report_failure(path: &Path, error: &io::Error) {
     crate::report(format_args!("{BACKUP_FAILED}"));
@@ -294,46 +305,53 @@ mod tests {
     use crate::token::{Key, Value};
     use std::sync::mpsc::{channel, Sender};
 
-    /// The calling thread's nice value.
-    fn own_nice() -> i32 {
+    /// The calling thread's nice value and scheduling policy.
+    fn own_priority() -> (i32, i32) {
         let thread = nix::unistd::gettid().as_raw();
-        // SAFETY: getpriority reads its two integer arguments and nothing else.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t) }
+        // SAFETY: getpriority and sched_getscheduler read their integer
+        // arguments and nothing else.
+        unsafe {
+            (
+                libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t),
+                libc::sched_getscheduler(thread),
+            )
+        }
     }
 
-    /// An empty snapshot that reports the nice value of the thread that
+    /// An empty snapshot that reports the priority of the thread that
     /// reads it: the backup's writer.
-    struct ReportsNice(Sender<i32>);
+    struct ReportsPriority(Sender<(i32, i32)>);
 
-    impl Snapshot for ReportsNice {
+    impl Snapshot for ReportsPriority {
         fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
-            let _ = self.0.send(own_nice());
+            let _ = self.0.send(own_priority());
             Vec::new()
         }
     }
 
-    fn writer_nice_of(backups: &Backups) -> i32 {
+    fn writer_priority_of(backups: &Backups) -> (i32, i32) {
         let dir = tempfile::tempdir().unwrap();
         let (report, reported) = channel();
-        backups.start(Box::new(ReportsNice(report)), dir.path().join("x-1.bck"));
+        backups.start(
+            Box::new(ReportsPriority(report)),
+            dir.path().join("x-1.bck"),
+        );
         backups.wait_idle();
         assert!(dir.path().join("x-1.bck").exists());
         reported.recv().unwrap()
     }
 
     #[test]
-    fn writers_run_at_the_nice_value_asked_and_only_they_do() {
-        let ours = own_nice();
-        assert_eq!(writer_nice_of(&Backups::new(1)), ours);
-        let lowest = WriterNice::new(WriterNice::LOWEST).unwrap();
-        let lowered = Backups::new(1).with_writer_nice(lowest);
-        assert_eq!(writer_nice_of(&lowered), i32::from(WriterNice::LOWEST));
-        assert_eq!(own_nice(), ours, "the caller's own priority is unchanged");
-    }
-
-    #[test]
-    fn nice_values_beyond_the_lowest_are_refused() {
-        assert_eq!(WriterNice::new(19).map(WriterNice::get), Some(19));
-        assert_eq!(WriterNice::new(20), None);
+    fn writers_run_at_the_priority_asked_and_only_they_do() {
+        let (ours, policy) = own_priority();
+        let at = |priority| writer_priority_of(&Backups::new(1).with_writer_priority(priority));
+        assert_eq!(at(WriterPriority::Normal), (ours, policy));
+        assert_eq!(at(WriterPriority::Low), (LOWEST_NICE, policy));
+        assert_eq!(at(WriterPriority::Idle).1, libc::SCHED_IDLE);
+        assert_eq!(
+            own_priority(),
+            (ours, policy),
+            "the caller's own is unchanged"
+        );
     }
 }

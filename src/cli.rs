@@ -1,6 +1,6 @@
 //! The `kvs` command line.
 
-use crate::backup::WriterNice;
+use crate::backup::WriterPriority;
 use crate::server::Config;
 use crate::store::Engine;
 use clap::Parser;
@@ -34,12 +34,13 @@ pub struct Args {
     /// Register FIFO to create and serve clients on (server mode).
     pub register_fifo: Option<PathBuf>,
 
-    /// Nice value of the backup writer threads, 0 (the server's own
-    /// priority) to 19 (the lowest): a higher value leaves the cores to the
+    /// Scheduling priority of the backup writer threads: normal (the
+    /// server's own), low (nice 19) or idle (SCHED_IDLE: a job worker that
+    /// wakes takes the core at once). A lower one leaves the cores to the
     /// job workers while a backup is written, and makes the backup itself
     /// take longer when the workers are busy.
-    #[arg(long, default_value = "0", value_name = "0-19", value_parser = parse_writer_nice)]
-    pub backup_nice: WriterNice,
+    #[arg(long, value_enum, default_value_t = WriterPriority::Normal)]
+    pub backup_priority: WriterPriority,
 
     /// Load this backup (`SHOW` format, e.g. an `X-n.bck`) into the store
     /// before any job or client runs. A malformed file is an error naming
@@ -112,19 +113,6 @@ fn bounded<const MAX: usize>(text: &str) -> Result<NonZeroUsize, String> {
         .filter(|n| *n <= MAX)
         .and_then(NonZeroUsize::new)
         .ok_or_else(|| format!("{text:?} is not a whole number from 1 to {MAX}"))
-}
-
-/// A backup writer's nice value, 0 to [`WriterNice::LOWEST`].
-pub fn parse_writer_nice(text: &str) -> Result<WriterNice, String> {
-    text.parse::<u8>()
-        .ok()
-        .and_then(WriterNice::new)
-        .ok_or_else(|| {
-            format!(
-                "{text:?} is not a nice value from 0 to {}",
-                WriterNice::LOWEST
-            )
-        })
 }
 
 fn parse_octal_mode(text: &str) -> Result<u32, String> {

@@ -62,8 +62,9 @@ fn check_fixture_with(name: &str, threads: usize, options: &[&str]) {
 }
 
 #[test]
-fn backups_written_at_the_lowest_priority_are_the_same_files() {
-    check_fixture_with("every-command", 1, &["--backup-nice", "19"]);
+fn backups_written_at_the_lowest_priorities_are_the_same_files() {
+    check_fixture_with("every-command", 1, &["--backup-priority", "low"]);
+    check_fixture_with("every-command", 1, &["--backup-priority", "idle"]);
 }
 
 #[test]
@@ -105,8 +106,8 @@ fn bad_arguments_are_usage_errors_that_write_nothing() {
         vec![path, "1", "1", "--ring-capacity", "0"],
         vec![path, "1", "1", "--ring-capacity", "9223372036854775809"],
         vec![path, "1", "1", "--max-sessions", "100000"],
-        vec![path, "1", "1", "--backup-nice", "20"],
-        vec![path, "1", "1", "--backup-nice", "-5"],
+        vec![path, "1", "1", "--backup-priority", "19"],
+        vec![path, "1", "1", "--backup-priority", "high"],
     ] {
         let output = run_kvs_args(&args);
         assert!(!output.status.success(), "{args:?} succeeded");

@@ -2,6 +2,7 @@
 
 use super::engines::{LockKind, StoreKind};
 use super::mix::Mix;
+use super::schedule::Pause;
 use clap::Parser;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
@@ -54,11 +55,10 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub backup_every_ms: u64,
 
-    /// Nice value of the backup writer threads (`kvs --backup-nice`): 0 to
-    /// 19.
-    #[arg(long, default_value = "0", value_name = "0-19",
-          value_parser = crate::cli::parse_writer_nice)]
-    pub backup_nice: crate::backup::WriterNice,
+    /// Scheduling priority of the backup writer threads, as `kvs
+    /// --backup-priority` sets it.
+    #[arg(long, value_enum, default_value_t = crate::backup::WriterPriority::Normal)]
+    pub backup_priority: crate::backup::WriterPriority,
 
     /// Take the periodic backups by forking (mutex engine only): the
     /// parent read-locks every shard and forks, the child writes the file.
@@ -96,6 +96,11 @@ pub struct Args {
     /// falls behind issues its overdue commands at once, never skipping one.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+
+    /// With --rate: how a load thread waits for its next command's due time
+    /// (yield: stays runnable, yielding the core; sleep: leaves the core).
+    #[arg(long, value_enum, default_value_t = Pause::Yield)]
+    pub pause: Pause,
 
     /// Append the run's full latency histograms (HdrHistogram interval log,
     /// V2 compressed) to this file, tagged with the JSON's `run_id`.
@@ -166,6 +171,9 @@ impl Args {
         if self.backup_starts.is_some() && self.backup_every_ms > 0 {
             return Err("--backup-starts and --backup-every-ms are two modes: pick one".into());
         }
+        if self.pause != Pause::Yield && self.rate == 0 {
+            return Err("--pause is how an open-loop thread waits: it needs --rate".into());
+        }
         Ok(())
     }
 }
@@ -210,6 +218,8 @@ mod tests {
             &["--shards", "0"],
             &["--backup-fork", "--backup-every-ms", "5"],
             &["--backup-fork", "--store", "mutex"],
+            &["--pause", "sleep"],
+            &["--pause", "nap", "--rate", "1000"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -21,7 +21,7 @@
 
 use super::engines::forked::ForkBackup;
 use super::latency::Latencies;
-use crate::backup::{Backups, WriterNice};
+use crate::backup::{Backups, WriterPriority};
 use crate::store::{Snapshot, Store};
 use crate::token::{Key, Value};
 use std::path::Path;
@@ -66,7 +66,7 @@ pub fn run(
     store: &dyn Store,
     forker: Option<&dyn ForkBackup>,
     mode: Mode,
-    nice: WriterNice,
+    priority: WriterPriority,
     dir: &Path,
     start: &Barrier,
     stop: &AtomicBool,
@@ -76,7 +76,7 @@ pub fn run(
     }
     let mut stats = BackupStats::default();
     // One permit is enough: each backup is waited for before the next.
-    let backups = Backups::new(1).with_writer_nice(nice);
+    let backups = Backups::new(1).with_writer_priority(priority);
     let path = dir.join("bench.bck");
     start.wait();
     let mut taken = 0u64;

@@ -7,7 +7,7 @@
 
 use super::latency::Latencies;
 use super::mix::Mix;
-use super::schedule::{Clock, RealClock, Schedule};
+use super::schedule::{Clock, Pause, RealClock, Schedule};
 use super::workload::{self, Rng};
 use crate::store::{Commit, Store};
 use crate::token::Token;
@@ -48,6 +48,8 @@ pub struct Worker {
     /// This worker's share of the open-loop schedule (`None`: closed loop,
     /// each command issued as soon as the previous one returns).
     pub schedule: Option<Schedule>,
+    /// How the worker waits for a command's due time (open loop).
+    pub pause: Pause,
 }
 
 /// What one worker did.
@@ -90,7 +92,7 @@ impl Worker {
         let mut out = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut seq = 0u64;
         start.wait();
-        let mut clock = RealClock::new(Instant::now());
+        let mut clock = RealClock::new(Instant::now(), self.pause);
         // Relaxed: the flag only says when to stop; the statistics reach the
         // main thread through the join, not through this flag.
         while !stop.load(Ordering::Relaxed) {

@@ -211,6 +211,7 @@ fn workers(
             value_bytes: usize::from(args.value_bytes),
             rng: workload::Rng::new(args.seed, index as u64),
             schedule: (args.rate > 0).then(|| Schedule::new(args.rate, threads, index)),
+            pause: args.pause,
         })
         .collect()
 }
@@ -250,8 +251,10 @@ fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Pa
             .collect();
         let mut backup = backup_mode.map(|mode| {
             let (start, stop) = (&start, &stop);
-            let nice = args.backup_nice;
-            scope.spawn(move || backups::run(&**store, forker, mode, nice, backup_dir, start, stop))
+            let priority = args.backup_priority;
+            scope.spawn(move || {
+                backups::run(&**store, forker, mode, priority, backup_dir, start, stop)
+            })
         });
         start.wait();
         let began = Instant::now();
@@ -325,12 +328,13 @@ fn build_report(
         seed: args.seed,
         rate: args.rate,
         open_loop: args.rate > 0,
+        pause: (args.rate > 0).then_some(args.pause),
         achieved_rate: (workers.ops as f64 / seconds).round(),
         overdue: (args.rate > 0).then_some(workers.overdue),
         ops: workers.ops,
         ops_per_sec: (workers.ops as f64 / seconds).round(),
         backup_fork: args.backup_fork,
-        backup_nice: args.backup_nice.get(),
+        backup_priority: backup_mode(args).is_some().then_some(args.backup_priority),
         backup_child_peak_rss_kib: args.backup_fork.then(rss::children_peak_rss_kib).flatten(),
         cpu_seconds: cpu.map(|c| c.as_secs_f64()),
         ops_per_cpu_sec: cpu

@@ -5,6 +5,7 @@
 //! field by name. A latency with no sample (no reads in a `0:100` mix, no
 //! backup in a short run) is `null`, never a misleading 0.
 
+use super::schedule::Pause;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -63,13 +64,18 @@ pub struct LoadReport {
     pub ops: u64,
     /// Commands per second of measured wall time.
     pub ops_per_sec: f64,
+    /// Open loop: how the load threads waited for their due times
+    /// (`--pause`; runs before the option yielded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
     /// Whether the backups were fork-based (`--backup-fork`).
     #[serde(default)]
     pub backup_fork: bool,
-    /// The backup writers' nice value (`--backup-nice`; 0 in runs made
-    /// before the option existed).
-    #[serde(default)]
-    pub backup_nice: u8,
+    /// With backups: the writers' scheduling priority
+    /// (`--backup-priority`; absent in runs made before the option, which
+    /// ran at normal priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_priority: Option<crate::backup::WriterPriority>,
     /// With `--backup-fork`: the largest peak resident set of a backup
     /// child, KiB (its private copies plus what it touched of the parent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,14 @@
 //!
 //! Time is read through [`Clock`], so the schedule's logic is tested with a
 //! clock the test moves by hand.
+//!
+//! How a thread waits for its next command ([`Pause`]) decides what the
+//! scheduler sees. Yielding keeps the load threads always runnable, as in
+//! a server whose workers never run out of work: a backup writer then
+//! shares the cores with them whatever its priority, since each yield hands
+//! it the core. Sleeping leaves the cores idle between commands, as in a
+//! server whose workers block when they have nothing to do: a waking load
+//! thread then preempts a lower-priority writer.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,16 +41,38 @@ pub trait Clock {
     fn wait_until(&mut self, moment: Duration);
 }
 
+/// How a thread waits for its next command's due time.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Pause {
+    /// Sleep while the command is at least 200 µs off, then yield the core
+    /// until it is due: the thread stays runnable.
+    Yield,
+    /// Sleep until the command is due (with the thread's timer slack set to
+    /// 1 µs): the thread leaves the core between commands.
+    Sleep,
+}
+
 /// The real clock: [`Instant`] since the run's start.
 #[derive(Debug, Clone, Copy)]
 pub struct RealClock {
     start: Instant,
+    pause: Pause,
 }
 
 impl RealClock {
-    /// A clock whose zero is `start`.
-    pub fn new(start: Instant) -> Self {
-        Self { start }
+    /// A clock whose zero is `start`, waiting as `pause` says. With
+    /// [`Pause::Sleep`] it sets the calling thread's timer slack, so call it
+    /// on the thread that will wait.
+    pub fn new(start: Instant, pause: Pause) -> Self {
+        if pause == Pause::Sleep {
+            // A failure leaves the default slack (50 µs): sleeps end later,
+            // which the latencies, counted from the due times, then show.
+            let _ = nix::sys::prctl::set_timerslack(1_000);
+        }
+        Self { start, pause }
     }
 }
 
@@ -58,7 +88,9 @@ impl Clock for RealClock {
                 return;
             }
             let ahead = moment - now;
-            if ahead > MIN_NAP {
+            if self.pause == Pause::Sleep {
+                thread::sleep(ahead);
+            } else if ahead > MIN_NAP {
                 thread::sleep(ahead - MIN_NAP / 2);
             } else {
                 // Two cores are shared with the store's own threads: give
