@@ -159,6 +159,20 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "backupprio",
+            TableSpec {
+                title: "Backup writer priority: open loop at 200k commands/s, 1M keys, 2 threads, 90:10, a backup every 200 ms (backup_every_ms 0: none), load threads yielding or sleeping until each command is due".into(),
+                rows: vec!["pause", "backup_every_ms", "backup_priority"],
+                metrics: vec![
+                    metric("write_p99_us", "write p99 µs"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("write_p9999_us", "write p99.99 µs"),
+                    metric("backups", "backups"),
+                    metric("backup_write_ms_p50", "file ms"),
+                ],
+            },
+        ),
+        (
             "notify",
             TableSpec {
                 title: "Experiment 4: notifications, 2 threads, write-only, 10k keys (rate 0: unpaced)".into(),
