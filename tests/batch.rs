@@ -68,6 +68,25 @@ fn backups_written_at_the_lowest_priorities_are_the_same_files() {
 }
 
 #[test]
+fn a_lowered_backup_writer_says_nothing_when_it_succeeds() {
+    // With warnings shown, a writer that lowered its priority as asked
+    // prints nothing; one that could not would warn.
+    for priority in ["low", "idle"] {
+        let dir = dir_with(&[fixture("every-command/all.job")]);
+        let output = process::output(
+            Command::new(env!("CARGO_BIN_EXE_kvs"))
+                .args([dir.path().to_str().unwrap(), "1", "2"])
+                .args(["--backup-priority", priority])
+                .env("KVS_LOG", "warn"),
+        );
+        assert!(output.status.success(), "{priority}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("priority"), "{priority}: {stderr}");
+        assert_eq!(files_with_ext(dir.path(), "bck").len(), 3, "{priority}");
+    }
+}
+
+#[test]
 fn every_command_matches_the_spec_byte_for_byte() {
     check_fixture("every-command", 1);
 }
