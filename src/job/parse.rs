@@ -581,6 +581,8 @@ mod tests {
         assert_eq!(invalid("SHOW now"), ParseError::TrailingInput);
         assert_eq!(invalid("WAIT"), ParseError::BadDelay);
         assert_eq!(invalid("WAIT -1"), ParseError::BadDelay);
+        // Rust's integer parser takes a leading `+`; the job language does not.
+        assert_eq!(invalid("WAIT +5"), ParseError::BadDelay);
         assert_eq!(invalid("WAIT10"), ParseError::UnknownCommand);
         assert_eq!(
             invalid("WAIT 99999999999999999999999"),
@@ -611,6 +613,62 @@ mod tests {
                 (5, Line::Invalid(ParseError::LineTooLong)),
                 (6, Line::Command(Command::Backup)),
             ]
+        );
+    }
+
+    /// A line of exactly [`MAX_LINE_LEN`] bytes is read as any other; one
+    /// byte more is too long.
+    #[test]
+    fn a_line_of_the_longest_length_is_read_and_one_more_byte_is_too_long() {
+        let mut text = Vec::new();
+        for length in [MAX_LINE_LEN, MAX_LINE_LEN + 1] {
+            text.push(b'#');
+            text.extend(std::iter::repeat_n(b'a', length - 1));
+            text.push(b'\n');
+        }
+        // A small buffer, so that the lines are collected across reads.
+        let lines = within_deadline(move || {
+            let mut reader = JobReader::new(io::BufReader::with_capacity(4096, &text[..]));
+            [(); 3].map(|()| reader.next_line().unwrap())
+        });
+        assert_eq!(
+            lines,
+            [
+                Some(Line::Skip),
+                Some(Line::Invalid(ParseError::LineTooLong)),
+                None
+            ]
+        );
+    }
+
+    /// Runs `read` on a thread of its own and fails if it has not returned
+    /// after 30 s: a reader that loops forever fails the test instead of
+    /// hanging the unit-test binary, which has no deadline of its own.
+    fn within_deadline<T: Send + 'static>(read: impl FnOnce() -> T + Send + 'static) -> T {
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(read());
+        });
+        result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the reader did not return within 30 s")
+    }
+
+    /// The last line needs no `\n`, and after it the input ends. (At most
+    /// ten reads: a reader that never ends fails here instead of hanging.)
+    #[test]
+    fn a_last_line_without_a_newline_is_read() {
+        let mut reader = JobReader::new(&b"SHOW\nHELP"[..]);
+        let mut lines = Vec::new();
+        for _ in 0..10 {
+            match reader.next_line().unwrap() {
+                Some(line) => lines.push(line),
+                None => break,
+            }
+        }
+        assert_eq!(
+            lines,
+            vec![Line::Command(Command::Show), Line::Command(Command::Help)]
         );
     }
 
@@ -846,6 +904,26 @@ mod tests {
     fn a_read_failing_mid_line_is_retried_only_when_interrupted() {
         let first_line = |fault| {
             let input = Chunks([Ok(&b"SHO"[..]), Err(fault), Ok(&b"W\n"[..])].into());
+            JobReader::new(io::BufReader::new(input))
+                .next_line()
+                .map_err(|e| e.kind())
+        };
+        assert_eq!(
+            first_line(io::ErrorKind::Interrupted),
+            Ok(Some(Line::Command(Command::Show)))
+        );
+        assert_eq!(
+            first_line(io::ErrorKind::PermissionDenied),
+            Err(io::ErrorKind::PermissionDenied)
+        );
+    }
+
+    /// The same at a line's start, where the reader first looks for the
+    /// whole line in its buffer.
+    #[test]
+    fn a_read_failing_at_a_line_start_is_retried_only_when_interrupted() {
+        let first_line = |fault| {
+            let input = Chunks([Err(fault), Ok(&b"SHOW\n"[..])].into());
             JobReader::new(io::BufReader::new(input))
                 .next_line()
                 .map_err(|e| e.kind())
