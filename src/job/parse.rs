@@ -658,14 +658,17 @@ mod tests {
     /// ten reads: a reader that never ends fails here instead of hanging.)
     #[test]
     fn a_last_line_without_a_newline_is_read() {
-        let mut reader = JobReader::new(&b"SHOW\nHELP"[..]);
-        let mut lines = Vec::new();
-        for _ in 0..10 {
-            match reader.next_line().unwrap() {
-                Some(line) => lines.push(line),
-                None => break,
+        let lines = within_deadline(|| {
+            let mut reader = JobReader::new(&b"SHOW\nHELP"[..]);
+            let mut lines = Vec::new();
+            for _ in 0..10 {
+                match reader.next_line().unwrap() {
+                    Some(line) => lines.push(line),
+                    None => break,
+                }
             }
-        }
+            lines
+        });
         assert_eq!(
             lines,
             vec![Line::Command(Command::Show), Line::Command(Command::Help)]
@@ -903,10 +906,12 @@ mod tests {
     #[test]
     fn a_read_failing_mid_line_is_retried_only_when_interrupted() {
         let first_line = |fault| {
-            let input = Chunks([Ok(&b"SHO"[..]), Err(fault), Ok(&b"W\n"[..])].into());
-            JobReader::new(io::BufReader::new(input))
-                .next_line()
-                .map_err(|e| e.kind())
+            within_deadline(move || {
+                let input = Chunks([Ok(&b"SHO"[..]), Err(fault), Ok(&b"W\n"[..])].into());
+                JobReader::new(io::BufReader::new(input))
+                    .next_line()
+                    .map_err(|e| e.kind())
+            })
         };
         assert_eq!(
             first_line(io::ErrorKind::Interrupted),
