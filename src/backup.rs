@@ -170,21 +170,12 @@ pub struct Backups {
 
 /// The scheduling priority of backup writer threads.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum WriterPriority {
     /// The process's own priority: writers share the cores equally with
     /// the job workers.
-    #[default]
     Normal,
     /// Nice value 19, the lowest of the normal policy: a writer gets a small
     /// share of a core the workers want, but still runs out the slice it

@@ -900,47 +900,43 @@ mod tests {
         }
     }
 
-    /// A read that fails in the middle of a line (the reader is then
-    /// collecting it across reads): retried when interrupted, and any other
-    /// error reported, not retried.
-    #[test]
-    fn a_read_failing_mid_line_is_retried_only_when_interrupted() {
-        let first_line = |fault| {
-            within_deadline(move || {
-                let input = Chunks([Ok(&b"SHO"[..]), Err(fault), Ok(&b"W\n"[..])].into());
-                JobReader::new(io::BufReader::new(input))
-                    .next_line()
-                    .map_err(|e| e.kind())
-            })
-        };
-        assert_eq!(
-            first_line(io::ErrorKind::Interrupted),
-            Ok(Some(Line::Command(Command::Show)))
-        );
-        assert_eq!(
-            first_line(io::ErrorKind::PermissionDenied),
-            Err(io::ErrorKind::PermissionDenied)
-        );
-    }
-
-    /// The same at a line's start, where the reader first looks for the
-    /// whole line in its buffer.
-    #[test]
-    fn a_read_failing_at_a_line_start_is_retried_only_when_interrupted() {
-        let first_line = |fault| {
-            let input = Chunks([Err(fault), Ok(&b"SHOW\n"[..])].into());
-            JobReader::new(io::BufReader::new(input))
+    /// The first line of `SHOW\n` read by a [`JobReader`] whose input fails
+    /// with `fault` after its first `split` bytes, then goes on.
+    fn first_line_after_fault(
+        split: usize,
+        fault: io::ErrorKind,
+    ) -> Result<Option<Line>, io::ErrorKind> {
+        within_deadline(move || {
+            let (before, after) = b"SHOW\n".split_at(split);
+            // An empty chunk would read as end-of-file: none is handed out.
+            let chunks = [Ok(before), Err(fault), Ok(after)]
+                .into_iter()
+                .filter(|chunk| chunk != &Ok(&b""[..]))
+                .collect();
+            JobReader::new(io::BufReader::new(Chunks(chunks)))
                 .next_line()
                 .map_err(|e| e.kind())
-        };
-        assert_eq!(
-            first_line(io::ErrorKind::Interrupted),
-            Ok(Some(Line::Command(Command::Show)))
-        );
-        assert_eq!(
-            first_line(io::ErrorKind::PermissionDenied),
-            Err(io::ErrorKind::PermissionDenied)
-        );
+        })
+    }
+
+    /// A read that fails in the middle of a line (the reader is then
+    /// collecting it across reads) or at its start (where the reader first
+    /// looks for the whole line in its buffer): retried when interrupted,
+    /// and any other error reported, not retried.
+    #[test]
+    fn a_failing_read_is_retried_only_when_interrupted() {
+        for split in [3, 0] {
+            assert_eq!(
+                first_line_after_fault(split, io::ErrorKind::Interrupted),
+                Ok(Some(Line::Command(Command::Show))),
+                "fault after {split} bytes"
+            );
+            assert_eq!(
+                first_line_after_fault(split, io::ErrorKind::PermissionDenied),
+                Err(io::ErrorKind::PermissionDenied),
+                "fault after {split} bytes"
+            );
+        }
     }
 
     #[test]
