@@ -63,7 +63,7 @@ use super::index::{Entry, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, State, Version};
 use super::write::InstalledSet;
-use super::{Inner, ENTRIES_PER_PIN};
+use super::{Inner, WalkPace};
 
 /// How many backlogged keys each write, delete and snapshot end prunes.
 const TIDY_PER_OPERATION: usize = 2;
@@ -375,9 +375,9 @@ impl Inner {
 
     /// Retires every dead key whose tombstone no snapshot can see any more.
     ///
-    /// The walk re-pins every [`ENTRIES_PER_PIN`] entries (it holds no
-    /// version across entries), so a sweep of a large index does not hold
-    /// back reclamation; it keeps flurry's guard throughout, which holds
+    /// The walk is paced by [`WalkPace`] (it holds no version across
+    /// entries), so a sweep of a large index does not hold back reclamation
+    /// or keep the core; it keeps flurry's guard throughout, which holds
     /// back only the freeing of index nodes removed meanwhile.
     pub(crate) fn sweep_tombstones(&self) {
         let guard = self.index.guard();
@@ -389,12 +389,9 @@ impl Inner {
             // counted later is recounted by whoever holds it back.
             self.held_back.swap(0, Ordering::Acquire);
             let mut held_back = 0;
-            let mut seen = 0usize;
+            let mut pace = WalkPace::new();
             self.index.for_each(&guard, |key, entry| {
-                seen += 1;
-                if seen % ENTRIES_PER_PIN == 0 {
-                    self.reclaim.repin(&mut pin);
-                }
+                pace.step(&self.reclaim, &mut pin);
                 // Acquire: pairs with the Release CAS that linked the head.
                 let top = entry.head.load(Ordering::Acquire);
                 if self.retire_tombstone(key, entry, top, horizon, &guard, &pin) == Retire::HeldBack
