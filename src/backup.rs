@@ -17,7 +17,7 @@ use crate::store::Snapshot;
 use crate::sync::{self, Arc, Condvar, Mutex, MutexGuard};
 use crate::sync::{fence, AtomicUsize, Ordering};
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// A counting semaphore for backups in flight, with a lock-free fast path.
@@ -275,9 +275,28 @@ pub fn write_backup(snapshot: Box<dyn Snapshot>, path: &Path) -> io::Result<()> 
 }
 
 fn write_file(snapshot: Box<dyn Snapshot>, path: &Path) -> io::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    write_show_lines(&mut out, &snapshot.into_sorted_pairs())?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_data()
+    let mut out = BufWriter::with_capacity(1 << 16, PacedFile(File::create(path)?));
+    let pairs = snapshot.into_sorted_pairs();
+    write_show_lines(&mut out, &pairs)?;
+    crate::pace::release(pairs);
+    out.into_inner().map_err(|e| e.into_error())?.0.sync_data()
+}
+
+/// A backup file that yields the processor after each write it takes (see
+/// [`crate::pace`]): its buffer fills between two, a few tens of
+/// microseconds of formatting.
+struct PacedFile(File);
+
+impl Write for PacedFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.0.write(bytes)?;
+        sync::thread::yield_now();
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// `dir/X-1.bck` is written as `dir/.X-1.bck.tmp`: same directory (so the

@@ -45,6 +45,7 @@ pub mod client;
 pub mod format;
 pub mod job;
 pub mod notify;
+pub mod pace;
 pub mod protocol;
 pub mod ring;
 pub mod server;

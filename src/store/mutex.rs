@@ -201,12 +201,22 @@ impl<L: ShardLock> Sharded<L> {
     fn prefaulted_buffer(&self) -> Vec<(Key, Value)> {
         let estimate: usize = self.shards.iter().map(|shard| shard.read().len()).sum();
         let mut buffer = Vec::with_capacity(estimate + estimate / 16);
-        let per_page = (4096 / std::mem::size_of::<(Key, Value)>()).max(1);
         let token = Key::new(b"x").expect("a letter is a valid token");
-        for page in buffer.spare_capacity_mut().chunks_mut(per_page) {
-            page[0].write((token, token));
-        }
+        touch_every_page(&mut buffer, (token, token));
         buffer
+    }
+}
+
+/// The smallest page size Linux uses.
+const PAGE_BYTES: usize = 4096;
+
+/// Writes `sample` at least once into every page of `buffer`'s spare
+/// capacity, so that the kernel maps those pages now rather than at the
+/// first write to each. (Consecutive writes are less than a page apart.)
+fn touch_every_page<T: Copy>(buffer: &mut Vec<T>, sample: T) {
+    let per_page = (PAGE_BYTES / std::mem::size_of::<T>()).max(1);
+    for page in buffer.spare_capacity_mut().chunks_mut(per_page) {
+        page[0].write(sample);
     }
 }
 
@@ -365,7 +375,7 @@ pub struct CopiedSnapshot(pub Vec<(Key, Value)>);
 impl Snapshot for CopiedSnapshot {
     fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
         let mut pairs = self.0;
-        pairs.sort_unstable_by_key(|pair| pair.0);
+        crate::pace::sort_pairs(&mut pairs);
         pairs
     }
 }
@@ -375,6 +385,60 @@ mod tests {
     use super::*;
     use crate::token::testing::key;
     use std::collections::HashSet;
+
+    /// How many of the pages holding `bytes` bytes from `start` are
+    /// resident (`mincore(2)`).
+    fn resident_pages(start: *const u8, bytes: usize) -> (usize, usize) {
+        let first = start as usize / PAGE_BYTES * PAGE_BYTES;
+        let pages = (start as usize + bytes - first).div_ceil(PAGE_BYTES);
+        let mut resident = vec![0u8; pages];
+        // SAFETY: [first, first + pages pages) lies within the mapping that
+        // holds the buffer (whole pages of it), and `resident` has one byte
+        // per page for the kernel to fill.
+        let status = unsafe {
+            libc::mincore(
+                first as *mut libc::c_void,
+                pages * PAGE_BYTES,
+                resident.as_mut_ptr(),
+            )
+        };
+        assert_eq!(status, 0, "mincore: {}", std::io::Error::last_os_error());
+        (
+            resident.iter().filter(|&&page| page & 1 == 1).count(),
+            pages,
+        )
+    }
+
+    /// The snapshot's buffer is mapped before the locks are taken: every
+    /// page of it is resident once touched. 64 MiB is more than glibc's
+    /// largest mmap threshold, so the buffer is a fresh mapping whose pages
+    /// only become resident when written.
+    #[test]
+    fn touching_every_page_maps_the_whole_buffer() {
+        let pair = (key("x"), key("x"));
+        let capacity = (64 << 20) / std::mem::size_of_val(&pair);
+        let mut buffer: Vec<(Key, Value)> = Vec::with_capacity(capacity);
+        let bytes = capacity * std::mem::size_of_val(&pair);
+        let (before, _) = resident_pages(buffer.as_ptr().cast(), bytes);
+        touch_every_page(&mut buffer, pair);
+        let (after, pages) = resident_pages(buffer.as_ptr().cast(), bytes);
+        assert!(
+            before < pages / 2,
+            "{before} of {pages} pages resident before"
+        );
+        assert_eq!(after, pages, "pages resident after touching");
+    }
+
+    /// The snapshot's buffer has room for every key the store holds.
+    #[test]
+    fn a_snapshot_buffer_has_room_for_every_key() {
+        let store = MutexStore::new();
+        for chunk in (0..1000).collect::<Vec<u32>>().chunks(10) {
+            let pairs = chunk.iter().map(|i| (key(&format!("k{i}")), key("v")));
+            store.write(&WriteSet::from_pairs(pairs));
+        }
+        assert!(store.prefaulted_buffer().capacity() >= 1000);
+    }
 
     #[test]
     fn a_store_has_the_shards_it_was_asked_for_and_at_least_one() {

@@ -76,6 +76,7 @@ mod version;
 mod write;
 
 use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
+use crate::pace::{self, Pacer};
 use crate::sync::stat::Counter;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
 use crate::token::{Key, Value};
@@ -90,38 +91,26 @@ use snapshots::Registry;
 
 /// How many entries a snapshot (or a sweep) reads under one epoch pin before re-pinning,
 /// so that a long `SHOW` or `BACKUP` does not hold back reclamation.
-pub(crate) const ENTRIES_PER_PIN: usize = 256;
+pub(crate) const ENTRIES_PER_PIN: u32 = 256;
 
 /// Paces a walk over the whole index (a snapshot reading every key, a
 /// tombstone sweep): at the end of every [`ENTRIES_PER_PIN`] entries it
-/// re-pins, so that the walk does not hold back reclamation, and yields the
-/// processor, so that the walk hands the core back at short intervals.
-///
-/// Why the yield: a worker that was not just woken (its short sleep ended
-/// before it left the core) does not pre-empt the thread the scheduler
-/// picks instead, and Linux's fair scheduler can pick a walking backup
-/// writer, even one at `SCHED_IDLE`, and leave it there until the next
-/// scheduler tick: traced at 4 to 5 ms on the machine measured (paper
-/// §8.2). A yield every chunk bounds that wait by one chunk's reading, and
-/// costs one system call per chunk.
-pub(crate) struct WalkPace {
-    seen: usize,
-}
+/// yields the processor unpinned, so that the walk neither holds back
+/// reclamation nor keeps the core for long (see [`crate::pace`]).
+pub(crate) struct WalkPace(Pacer);
 
 impl WalkPace {
     /// A walk that has read nothing yet.
     pub(crate) fn new() -> Self {
-        Self { seen: 0 }
+        Self(Pacer::every(ENTRIES_PER_PIN))
     }
 
-    /// Counts one entry read under `pin`; at a chunk's end, re-pins it and
-    /// yields.
+    /// Counts one entry read under `pin`; at a chunk's end, yields with
+    /// `pin` released and takes it again.
     #[inline]
     pub(crate) fn step(&mut self, reclaim: &Reclaimer, pin: &mut reclaim::Pin) {
-        self.seen += 1;
-        if self.seen % ENTRIES_PER_PIN == 0 {
-            reclaim.repin(pin);
-            crate::sync::thread::yield_now();
+        if self.0.due() {
+            reclaim.unpinned(pin, crate::sync::thread::yield_now);
         }
     }
 }
@@ -367,7 +356,11 @@ impl LockFreeSnapshot {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
-        let mut pairs = Vec::new();
+        // Room for every entry and some written meanwhile, taken at once: a
+        // vector grown while the walk fills it copies tens of megabytes at
+        // a time at 1M keys, with no yield in the copy (see `crate::pace`).
+        let entries = inner.index.len();
+        let mut pairs = Vec::with_capacity(entries + entries / 16);
         let mut pace = WalkPace::new();
         inner.index.for_each(&guard, |key, entry| {
             pace.step(&inner.reclaim, &mut pin);
@@ -380,10 +373,10 @@ impl LockFreeSnapshot {
                 Seen::Stale => debug_assert!(false, "a registered snapshot read stale"),
             }
         });
-        pairs.sort_unstable_by_key(|pair| pair.0);
+        pace::sort_pairs(&mut pairs);
         // An entry replaced during the iteration may be met twice; at most
         // one of the two has a value at `at`, but be safe.
-        pairs.dedup_by(|a, b| a.0 == b.0);
+        pace::dedup_sorted_pairs(&mut pairs);
         pairs
     }
 }

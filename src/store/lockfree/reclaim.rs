@@ -98,29 +98,18 @@ impl Reclaimer {
         }
     }
 
-    /// Lets a long traversal stop holding back reclamation: the thread moves
-    /// to the current epoch, so chains retired before this call may be freed
-    /// while the traversal goes on. The caller must hold no version pointer
-    /// across it.
+    /// Runs `wait` unpinned (re-pinning after it), so that a thread waiting
+    /// for another, or a long traversal yielding the processor, does not
+    /// hold back reclamation meanwhile: the thread re-pins in the current
+    /// epoch, so chains retired before the call may be freed. The caller
+    /// must hold no pointer it loaded under the pin across it, but to
+    /// versions nobody else can unlink (its own pending ones).
     ///
     /// Taking a fresh pin while the old one lives would not do it: pins
     /// nest, and a thread stays in the epoch of its outermost pin until the
-    /// last one drops. So the pin itself is moved on (`Guard::repin`, which
-    /// only takes effect if it is the thread's only pin; a caller nested in
-    /// another pin keeps holding reclamation back, as it must).
-    #[inline]
-    pub(crate) fn repin(&self, pin: &mut Pin) {
-        #[cfg(not(feature = "loom"))]
-        pin.repin();
-        #[cfg(feature = "loom")]
-        self.epoch.unpinned(pin, || ());
-    }
-
-    /// Runs `wait` unpinned (re-pinning after it), so that a thread waiting
-    /// for another does not hold back reclamation meanwhile. The caller
-    /// must hold no pointer it loaded under the pin across it, but to
-    /// versions nobody else can unlink (its own pending ones). As with
-    /// [`Self::repin`], a caller nested in another pin stays pinned.
+    /// last one drops. So the pin itself is moved on (`Guard::repin_after`,
+    /// which only takes effect if it is the thread's only pin; a caller
+    /// nested in another pin stays pinned, as it must).
     #[inline]
     pub(crate) fn unpinned<R>(&self, pin: &mut Pin, wait: impl FnOnce() -> R) -> R {
         #[cfg(not(feature = "loom"))]

@@ -151,7 +151,7 @@ fn deleted_keys_are_retired_now_or_when_the_last_snapshot_ends() {
         delete(&store, &[&format!("k{i}")]);
     }
     assert_eq!(settle(&store, 50), 50);
-    assert_eq!(store.inner.index.guard_len(), 50);
+    assert_eq!(store.inner.index.len(), 50);
     let snap = store.snapshot();
     for i in 50..100 {
         delete(&store, &[&format!("k{i}")]);
@@ -159,7 +159,7 @@ fn deleted_keys_are_retired_now_or_when_the_last_snapshot_ends() {
     // The snapshot still sees the keys deleted after it.
     assert_eq!(snap.into_sorted_pairs().len(), 50);
     assert_eq!(settle(&store, 0), 0);
-    assert_eq!(store.inner.index.guard_len(), 0);
+    assert_eq!(store.inner.index.len(), 0);
     assert!(store.snapshot().into_sorted_pairs().is_empty());
 }
 
@@ -198,11 +198,12 @@ fn writes_racing_deletes(store: &std::sync::Arc<LockFreeStore>) {
 }
 
 #[test]
-fn a_long_traversal_that_repins_does_not_hold_back_frees() {
-    // A snapshot of a large store re-pins every `ENTRIES_PER_PIN` entries so
-    // that versions retired meanwhile can be freed. Emulate it on a fresh
-    // thread (no outer pin): retire a chain, then keep the traversal's pin
-    // while re-pinning and helping collection; the chain must be freed.
+fn a_long_traversal_that_yields_unpinned_does_not_hold_back_frees() {
+    // A snapshot of a large store yields unpinned every `ENTRIES_PER_PIN`
+    // entries so that versions retired meanwhile can be freed. Emulate it
+    // on a fresh thread (no outer pin): retire a chain, then keep the
+    // traversal's pin while passing through `unpinned` and helping
+    // collection; the chain must be freed.
     let store = std::sync::Arc::new(LockFreeStore::new());
     let inner = std::sync::Arc::clone(&store.inner);
     let freed = std::thread::spawn(move || {
@@ -211,7 +212,7 @@ fn a_long_traversal_that_repins_does_not_hold_back_frees() {
         // SAFETY: never published; retired once.
         unsafe { inner.reclaim.retire(first, &pin) };
         for _ in 0..2_000 {
-            inner.reclaim.repin(&mut pin);
+            inner.reclaim.unpinned(&mut pin, || ());
             for _ in 0..64 {
                 crossbeam_epoch::pin().flush();
             }
@@ -248,7 +249,7 @@ fn deleted_keys_are_retired_while_snapshots_keep_overlapping() {
     assert!(held.into_sorted_pairs().is_empty());
     let live = settle(&store, 2);
     assert!(live <= 2, "{live} versions of deleted keys still live");
-    assert!(store.inner.index.guard_len() <= 1);
+    assert!(store.inner.index.len() <= 1);
     drop(last);
 }
 
@@ -462,7 +463,7 @@ fn a_key_written_again_soon_after_its_delete_keeps_its_entry() {
     assert_eq!(read(&store, &[&dead(0), &dead(20)]), [None, None]);
     store.sweep();
     assert_eq!(store.unretired_tombstones(), 0);
-    assert_eq!(store.inner.index.guard_len(), 1);
+    assert_eq!(store.inner.index.len(), 1);
 }
 
 #[test]
@@ -476,7 +477,7 @@ fn deleting_only_absent_keys_changes_nothing() {
     // No entry was made, no commit ticked the clock, and no retirement
     // raised the watermark (which would make reads of missing keys at older
     // timestamps restart).
-    assert_eq!(store.inner.index.guard_len(), 1);
+    assert_eq!(store.inner.index.len(), 1);
     assert_eq!(store.inner.clock.now(), clock);
     // Relaxed: the test thread is the only one.
     assert_eq!(store.inner.retired.load(Ordering::Relaxed), 0);

@@ -1,0 +1,208 @@
+//! Long background work (a backup: walking the store, sorting its pairs,
+//! writing the file) hands the processor back at short intervals.
+//!
+//! Invariant: between two yields a paced task does a bounded amount of
+//! work, tens of microseconds on the machine measured, whatever its
+//! scheduling priority.
+//!
+//! Why: Linux's fair scheduler pre-empts a running thread for another only
+//! when that other thread wakes up, or at the running thread's next tick.
+//! A worker that is runnable without having just woken (it yields the core
+//! while it waits, or its short sleep ended before it left the core) can
+//! therefore find a backup writer on its core, even one at `SCHED_IDLE`,
+//! and wait for the writer's tick: 4 to 5 ms, traced on the machine
+//! measured (paper §8.2). A writer that yields every few tens of
+//! microseconds bounds that wait, at the price of one system call per
+//! interval, which is nothing next to the work between two of them.
+
+use crate::sync::thread;
+use crate::token::{Key, Value};
+
+/// Key comparisons a sort makes between two yields: about 50 µs of them.
+const COMPARISONS_PER_YIELD: u32 = 4096;
+
+/// Pairs a pass over sorted pairs reads between two yields.
+const PAIRS_PER_YIELD: u32 = 16_384;
+
+/// Bytes of a large buffer given back to the kernel between two yields.
+const RELEASE_BYTES_PER_YIELD: usize = 1 << 20;
+
+/// The smallest page size Linux uses.
+const PAGE_BYTES: usize = 4096;
+
+/// Counts units of work and yields the processor after every `every`.
+#[derive(Debug)]
+pub struct Pacer {
+    every: u32,
+    done: u32,
+}
+
+impl Pacer {
+    /// A pacer that yields after every `every` units (at least one).
+    pub fn every(every: u32) -> Self {
+        Self {
+            every: every.max(1),
+            done: 0,
+        }
+    }
+
+    /// Counts one unit; returns whether this one ended an interval, after
+    /// yielding.
+    #[inline]
+    pub fn step(&mut self) -> bool {
+        let due = self.due();
+        if due {
+            thread::yield_now();
+        }
+        due
+    }
+
+    /// Counts one unit and returns whether this one ended an interval,
+    /// without yielding: for a caller that yields its own way (unpinned,
+    /// say).
+    #[inline]
+    pub fn due(&mut self) -> bool {
+        self.done += 1;
+        if self.done < self.every {
+            return false;
+        }
+        self.done = 0;
+        true
+    }
+}
+
+/// Drops `buffer`, first giving its memory back to the kernel a megabyte at
+/// a time (`madvise(MADV_DONTNEED)`) with a yield after each, so that
+/// freeing a large buffer is not one long system call: unmapping a backup's
+/// 85 MB of pairs at once took 2 to 4 ms (traced), during which the core
+/// and the address space's lock stay taken. A buffer of a few megabytes or
+/// less is simply dropped.
+pub fn release<T: Copy>(buffer: Vec<T>) {
+    let bytes = buffer.capacity() * std::mem::size_of::<T>();
+    if bytes >= 4 * RELEASE_BYTES_PER_YIELD {
+        for (at, len) in release_steps(buffer.as_ptr() as usize, bytes) {
+            // SAFETY: [at, at + len) is whole pages inside `buffer`'s
+            // allocation (`release_steps`), which this function owns and
+            // drops right after without reading it (`T: Copy` has no
+            // destructor); the kernel only replaces those pages with
+            // zero-filled ones on next touch. A failure leaves the pages to
+            // the drop below.
+            let _ = unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+            thread::yield_now();
+        }
+    }
+    drop(buffer);
+}
+
+/// The whole pages of the `bytes` bytes from `start`, as (address, length)
+/// steps of at most [`RELEASE_BYTES_PER_YIELD`], in order.
+fn release_steps(start: usize, bytes: usize) -> impl Iterator<Item = (usize, usize)> {
+    let end = (start + bytes) / PAGE_BYTES * PAGE_BYTES;
+    let first = start.next_multiple_of(PAGE_BYTES).min(end);
+    (first..end)
+        .step_by(RELEASE_BYTES_PER_YIELD)
+        .map(move |at| (at, RELEASE_BYTES_PER_YIELD.min(end - at)))
+}
+
+/// Removes every pair but the first of each run with one key from sorted
+/// `pairs`, yielding every [`PAIRS_PER_YIELD`] pairs.
+pub fn dedup_sorted_pairs(pairs: &mut Vec<(Key, Value)>) {
+    let mut pacer = Pacer::every(PAIRS_PER_YIELD);
+    let mut kept = 0;
+    for next in 0..pairs.len() {
+        pacer.step();
+        if kept == 0 || pairs[kept - 1].0 != pairs[next].0 {
+            pairs[kept] = pairs[next];
+            kept += 1;
+        }
+    }
+    pairs.truncate(kept);
+}
+
+/// Sorts `pairs` by key (not stably; keys are expected unique), yielding
+/// after every [`COMPARISONS_PER_YIELD`] comparisons: a million pairs take
+/// hundreds of milliseconds to sort.
+pub fn sort_pairs(pairs: &mut [(Key, Value)]) {
+    let mut pacer = Pacer::every(COMPARISONS_PER_YIELD);
+    pairs.sort_unstable_by(|a, b| {
+        pacer.step();
+        a.0.cmp(&b.0)
+    });
+}
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+    use crate::token::testing::key;
+
+    #[test]
+    fn a_pacer_ends_an_interval_after_every_n_steps() {
+        let mut pacer = Pacer::every(3);
+        let ends: Vec<bool> = (0..7).map(|_| pacer.step()).collect();
+        assert_eq!(ends, [false, false, true, false, false, true, false]);
+    }
+
+    #[test]
+    fn a_pacer_of_zero_ends_an_interval_at_every_step() {
+        let mut pacer = Pacer::every(0);
+        assert!((0..3).all(|_| pacer.step()));
+    }
+
+    #[test]
+    fn deduplicating_keeps_the_first_pair_of_each_key_in_order() {
+        let pair = |k: &str, v: &str| (key(k), key(v));
+        let mut pairs = vec![
+            pair("a", "1"),
+            pair("a", "2"),
+            pair("b", "3"),
+            pair("c", "4"),
+            pair("c", "5"),
+            pair("c", "6"),
+        ];
+        dedup_sorted_pairs(&mut pairs);
+        assert_eq!(pairs, [pair("a", "1"), pair("b", "3"), pair("c", "4")]);
+        let mut none: Vec<(Key, Value)> = Vec::new();
+        dedup_sorted_pairs(&mut none);
+        assert!(none.is_empty());
+    }
+
+    /// The steps cover exactly the whole pages inside the buffer, a
+    /// megabyte at most each, without gaps.
+    #[test]
+    fn release_steps_cover_the_whole_pages_inside_the_buffer() {
+        let start = 3 * PAGE_BYTES + 16;
+        let bytes = 5 * RELEASE_BYTES_PER_YIELD + 100;
+        let steps: Vec<(usize, usize)> = release_steps(start, bytes).collect();
+        assert_eq!(steps.first().map(|step| step.0), Some(4 * PAGE_BYTES));
+        let (last, len) = *steps.last().unwrap();
+        assert_eq!(last + len, (start + bytes) / PAGE_BYTES * PAGE_BYTES);
+        for pair in steps.windows(2) {
+            assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "a gap or an overlap");
+        }
+        assert!(steps.iter().all(|&(at, len)| at % PAGE_BYTES == 0
+            && len % PAGE_BYTES == 0
+            && (1..=RELEASE_BYTES_PER_YIELD).contains(&len)));
+        assert_eq!(release_steps(16, PAGE_BYTES).count(), 0, "no whole page");
+    }
+
+    #[test]
+    fn releasing_a_large_buffer_frees_it() {
+        release(vec![(key("k"), key("v")); 200_000]);
+    }
+
+    #[test]
+    fn sorting_pairs_orders_them_by_key() {
+        let mut pairs: Vec<(Key, Value)> = (0..10_000u32)
+            .map(|i| {
+                (
+                    key(&format!("k{}", (i * 7919) % 10_000)),
+                    key(&format!("v{i}")),
+                )
+            })
+            .collect();
+        let mut expected = pairs.clone();
+        expected.sort_by_key(|pair| pair.0);
+        sort_pairs(&mut pairs);
+        assert_eq!(pairs, expected);
+    }
+}
