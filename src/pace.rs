@@ -28,7 +28,31 @@ const PAIRS_PER_YIELD: u32 = 16_384;
 const RELEASE_BYTES_PER_YIELD: usize = 1 << 20;
 
 /// The smallest page size Linux uses.
-const PAGE_BYTES: usize = 4096;
+pub(crate) const PAGE_BYTES: usize = 4096;
+
+/// How many of the pages holding the `bytes` bytes from `start` are
+/// resident (`mincore(2)`), and how many pages there are.
+#[cfg(all(test, not(feature = "loom")))]
+pub(crate) fn resident_pages(start: *const u8, bytes: usize) -> (usize, usize) {
+    let first = start as usize / PAGE_BYTES * PAGE_BYTES;
+    let pages = (start as usize + bytes - first).div_ceil(PAGE_BYTES);
+    let mut resident = vec![0u8; pages];
+    // SAFETY: [first, first + pages pages) lies within the mapping that
+    // holds the buffer (whole pages of it), and `resident` has one byte per
+    // page for the kernel to fill.
+    let status = unsafe {
+        libc::mincore(
+            first as *mut libc::c_void,
+            pages * PAGE_BYTES,
+            resident.as_mut_ptr(),
+        )
+    };
+    assert_eq!(status, 0, "mincore: {}", std::io::Error::last_os_error());
+    (
+        resident.iter().filter(|&&page| page & 1 == 1).count(),
+        pages,
+    )
+}
 
 /// Counts units of work and yields the processor after every `every`.
 #[derive(Debug)]
@@ -77,21 +101,28 @@ impl Pacer {
 /// 85 MB of pairs at once took 2 to 4 ms (traced), during which the core
 /// and the address space's lock stay taken. A buffer of a few megabytes or
 /// less is simply dropped.
-pub fn release<T: Copy>(buffer: Vec<T>) {
+pub fn release<T: Copy>(mut buffer: Vec<T>) {
+    give_back_pages(&mut buffer);
+}
+
+/// Empties `buffer` and, if it holds at least four megabytes, gives its
+/// pages back to the kernel a megabyte at a time with a yield after each;
+/// its capacity stays, now backed by zero-filled pages on next touch.
+fn give_back_pages<T: Copy>(buffer: &mut Vec<T>) {
+    buffer.clear();
     let bytes = buffer.capacity() * std::mem::size_of::<T>();
-    if bytes >= 4 * RELEASE_BYTES_PER_YIELD {
-        for (at, len) in release_steps(buffer.as_ptr() as usize, bytes) {
-            // SAFETY: [at, at + len) is whole pages inside `buffer`'s
-            // allocation (`release_steps`), which this function owns and
-            // drops right after without reading it (`T: Copy` has no
-            // destructor); the kernel only replaces those pages with
-            // zero-filled ones on next touch. A failure leaves the pages to
-            // the drop below.
-            let _ = unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-            thread::yield_now();
-        }
+    if bytes < 4 * RELEASE_BYTES_PER_YIELD {
+        return;
     }
-    drop(buffer);
+    for (at, len) in release_steps(buffer.as_ptr() as usize, bytes) {
+        // SAFETY: [at, at + len) is whole pages inside `buffer`'s
+        // allocation (`release_steps`), which holds no element any more
+        // (`T: Copy` has no destructor to run); the kernel only replaces
+        // those pages with zero-filled ones on next touch. A failure
+        // leaves the pages to the buffer's free.
+        let _ = unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        thread::yield_now();
+    }
 }
 
 /// The whole pages of the `bytes` bytes from `start`, as (address, length)
@@ -185,9 +216,34 @@ mod tests {
         assert_eq!(release_steps(16, PAGE_BYTES).count(), 0, "no whole page");
     }
 
+    fn pairs_of(bytes: usize) -> Vec<(Key, Value)> {
+        vec![(key("k"), key("v")); bytes / std::mem::size_of::<(Key, Value)>()]
+    }
+
+    /// 64 MiB of written pairs are resident; given back, none is (but
+    /// perhaps the partial pages at either end).
     #[test]
-    fn releasing_a_large_buffer_frees_it() {
-        release(vec![(key("k"), key("v")); 200_000]);
+    fn a_large_buffer_given_back_keeps_no_page_resident() {
+        let mut buffer = pairs_of(64 << 20);
+        let bytes = buffer.capacity() * std::mem::size_of::<(Key, Value)>();
+        let (before, pages) = resident_pages(buffer.as_ptr().cast(), bytes);
+        assert_eq!(before, pages, "written pages are resident");
+        give_back_pages(&mut buffer);
+        let (after, _) = resident_pages(buffer.as_ptr().cast(), bytes);
+        assert!(after <= 2, "{after} of {pages} pages still resident");
+        assert!(buffer.is_empty());
+    }
+
+    /// A buffer under four megabytes is only emptied: giving back its few
+    /// pages would cost more system calls than the free saves.
+    #[test]
+    fn a_small_buffer_given_back_keeps_its_pages() {
+        let mut buffer = pairs_of(2 << 20);
+        let bytes = buffer.capacity() * std::mem::size_of::<(Key, Value)>();
+        give_back_pages(&mut buffer);
+        let (after, pages) = resident_pages(buffer.as_ptr().cast(), bytes);
+        assert_eq!(after, pages);
+        assert!(buffer.is_empty());
     }
 
     #[test]

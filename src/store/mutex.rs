@@ -25,6 +25,7 @@
 //!   order they took effect.
 
 use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
+use crate::pace::PAGE_BYTES;
 use crate::token::{Key, Value};
 use crossbeam_utils::CachePadded;
 use hashbrown::hash_map::RawEntryMut;
@@ -207,9 +208,6 @@ impl<L: ShardLock> Sharded<L> {
     }
 }
 
-/// The smallest page size Linux uses.
-const PAGE_BYTES: usize = 4096;
-
 /// Writes `sample` at least once into every page of `buffer`'s spare
 /// capacity, so that the kernel maps those pages now rather than at the
 /// first write to each. (Consecutive writes are less than a page apart.)
@@ -383,31 +381,9 @@ impl Snapshot for CopiedSnapshot {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+    use crate::pace::resident_pages;
     use crate::token::testing::key;
     use std::collections::HashSet;
-
-    /// How many of the pages holding `bytes` bytes from `start` are
-    /// resident (`mincore(2)`).
-    fn resident_pages(start: *const u8, bytes: usize) -> (usize, usize) {
-        let first = start as usize / PAGE_BYTES * PAGE_BYTES;
-        let pages = (start as usize + bytes - first).div_ceil(PAGE_BYTES);
-        let mut resident = vec![0u8; pages];
-        // SAFETY: [first, first + pages pages) lies within the mapping that
-        // holds the buffer (whole pages of it), and `resident` has one byte
-        // per page for the kernel to fill.
-        let status = unsafe {
-            libc::mincore(
-                first as *mut libc::c_void,
-                pages * PAGE_BYTES,
-                resident.as_mut_ptr(),
-            )
-        };
-        assert_eq!(status, 0, "mincore: {}", std::io::Error::last_os_error());
-        (
-            resident.iter().filter(|&&page| page & 1 == 1).count(),
-            pages,
-        )
-    }
 
     /// The snapshot's buffer is mapped before the locks are taken: every
     /// page of it is resident once touched. 64 MiB is more than glibc's
