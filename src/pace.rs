@@ -1,24 +1,26 @@
 //! Long background work (a backup: walking the store, sorting its pairs,
-//! writing the file) hands the processor back at short intervals.
+//! writing the file, freeing its buffer) hands the processor back at short
+//! intervals.
 //!
 //! Invariant: between two yields a paced task does a bounded amount of
-//! work, tens of microseconds on the machine measured, whatever its
-//! scheduling priority.
+//! work (so many entries, comparisons or bytes), whatever its scheduling
+//! priority.
 //!
-//! Why: Linux's fair scheduler pre-empts a running thread for another only
-//! when that other thread wakes up, or at the running thread's next tick.
-//! A worker that is runnable without having just woken (it yields the core
-//! while it waits, or its short sleep ended before it left the core) can
-//! therefore find a backup writer on its core, even one at `SCHED_IDLE`,
-//! and wait for the writer's tick: 4 to 5 ms, traced on the machine
-//! measured (paper §8.2). A writer that yields every few tens of
-//! microseconds bounds that wait, at the price of one system call per
-//! interval, which is nothing next to the work between two of them.
+//! Why (our reading of the traces of paper §8.2): Linux's fair scheduler
+//! takes a core from a running thread for another only when that other
+//! thread wakes up, or at the running thread's tick (250 Hz on the machine
+//! measured, whose kernel also does not pre-empt a system call). A worker
+//! that is runnable without having just woken (it yields the core while it
+//! waits, or its short sleep ended before it left the core) was seen
+//! waiting 1 to 5 ms, runnable, while a backup writer, even one at
+//! `SCHED_IDLE`, ran on its core, and behind the writer's long system
+//! calls. A writer that yields often, and makes no long system call,
+//! bounds that wait, at the price of one system call per interval.
 
 use crate::sync::thread;
 use crate::token::{Key, Value};
 
-/// Key comparisons a sort makes between two yields: about 50 µs of them.
+/// Key comparisons a sort makes between two yields.
 const COMPARISONS_PER_YIELD: u32 = 4096;
 
 /// Pairs a pass over sorted pairs reads between two yields.
@@ -98,7 +100,7 @@ impl Pacer {
 /// Drops `buffer`, first giving its memory back to the kernel a megabyte at
 /// a time (`madvise(MADV_DONTNEED)`) with a yield after each, so that
 /// freeing a large buffer is not one long system call: unmapping a backup's
-/// 85 MB of pairs at once took 2 to 4 ms (traced), during which the core
+/// 85 MB of pairs at once took 2 to 14 ms (traced), during which the core
 /// and the address space's lock stay taken. A buffer of a few megabytes or
 /// less is simply dropped.
 pub fn release<T: Copy>(mut buffer: Vec<T>) {
@@ -136,7 +138,7 @@ fn release_steps(start: usize, bytes: usize) -> impl Iterator<Item = (usize, usi
 }
 
 /// Removes every pair but the first of each run with one key from sorted
-/// `pairs`, yielding every [`PAIRS_PER_YIELD`] pairs.
+/// `pairs`, yielding every 16,384 pairs (`PAIRS_PER_YIELD`).
 pub fn dedup_sorted_pairs(pairs: &mut Vec<(Key, Value)>) {
     let mut pacer = Pacer::every(PAIRS_PER_YIELD);
     let mut kept = 0;
@@ -151,7 +153,7 @@ pub fn dedup_sorted_pairs(pairs: &mut Vec<(Key, Value)>) {
 }
 
 /// Sorts `pairs` by key (not stably; keys are expected unique), yielding
-/// after every [`COMPARISONS_PER_YIELD`] comparisons: a million pairs take
+/// after every 4,096 comparisons (`COMPARISONS_PER_YIELD`): a million pairs take
 /// hundreds of milliseconds to sort.
 pub fn sort_pairs(pairs: &mut [(Key, Value)]) {
     let mut pacer = Pacer::every(COMPARISONS_PER_YIELD);

@@ -18,7 +18,8 @@
 //! scheduler sees. Yielding keeps the load threads always runnable, as in
 //! a server whose workers never run out of work: a backup writer then
 //! shares the cores with them whatever its priority (measured, paper §8.2;
-//! that each yield hands it the core is our reading, not traced). Sleeping
+//! traced, a yielding load thread waits, runnable, while the writer runs
+//! on its core). Sleeping
 //! leaves the cores idle between commands, as in a server whose workers
 //! block when they have nothing to do: a waking load thread then preempts
 //! an idle-priority writer.
