@@ -181,7 +181,10 @@ fn a_missing_jobs_directory_is_a_clear_error() {
 /// `kvs` run on `jobs_dir`, which is no readable directory, fails with a
 /// message that says so, not with a panic.
 fn assert_jobs_dir_is_refused(jobs_dir: &str) {
-    let output = run_kvs_args(&[jobs_dir, "1", "1"]);
+    assert_refused_jobs_dir(jobs_dir, &run_kvs_args(&[jobs_dir, "1", "1"]));
+}
+
+fn assert_refused_jobs_dir(jobs_dir: &str, output: &std::process::Output) {
     assert!(!output.status.success(), "{jobs_dir}: {output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -494,6 +497,33 @@ fn a_jobs_dir_that_is_a_file_is_a_clear_error() {
     let file = dir.path().join("jobs");
     fs::write(&file, "SHOW\n").unwrap();
     assert_jobs_dir_is_refused(file.to_str().unwrap());
+}
+
+/// SPEC §1: a jobs directory the server may not read is refused with a
+/// message, as a file is. Root reads any directory, so as root the server
+/// runs as `nobody`.
+#[test]
+fn an_unreadable_jobs_dir_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs");
+    fs::create_dir(&jobs).unwrap();
+    fs::write(jobs.join("a.job"), "SHOW\n").unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&jobs, fs::Permissions::from_mode(0o000)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kvs"));
+    command.arg(&jobs).args(["1", "1"]);
+    if common::running_as_root() {
+        command.uid(common::NOBODY).gid(common::NOBODY);
+    }
+    let output = process::output(&mut command);
+    fs::set_permissions(&jobs, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_refused_jobs_dir(jobs.to_str().unwrap(), &output);
+    assert!(
+        !jobs.join("a.out").exists(),
+        "a job of an unreadable directory ran"
+    );
 }
 
 #[test]

@@ -13,6 +13,8 @@
 
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use kvs::protocol::ConnectRequest;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
@@ -20,7 +22,7 @@ use nix::unistd::Pid;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -92,11 +94,9 @@ impl Server {
             .env("KVS_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);
-        if unprivileged && running_as_root() {
-            /// The conventional unprivileged user and group, `nobody`.
-            const NOBODY: u32 = 65534;
+        if unprivileged && common::running_as_root() {
             fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-            command.uid(NOBODY).gid(NOBODY);
+            command.uid(common::NOBODY).gid(common::NOBODY);
         }
         if session_leader {
             // SAFETY: the closure runs in the child between fork and exec and
@@ -152,11 +152,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Whether the tests run as root (who owns this process's `/proc` entry).
-fn running_as_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
 fn wait_for(mut done: impl FnMut() -> bool, what: &str) {

@@ -28,6 +28,16 @@ pub fn run_kvs_args(args: &[&str]) -> Output {
     process::output(Command::new(env!("CARGO_BIN_EXE_kvs")).args(args))
 }
 
+/// Whether the tests run as root (who owns this process's `/proc` entry).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// The conventional unprivileged user and group, `nobody`, for a server
+/// that must not have root's rights (root reads any directory).
+pub const NOBODY: u32 = 65534;
+
 /// The system's C compiler, when there is one on the `PATH`.
 pub fn c_compiler() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
