@@ -627,6 +627,66 @@ fn sigint_and_sigterm_stop_batch_jobs_at_a_command_boundary() {
     }
 }
 
+/// SPEC §6: a signal stops the jobs but lets a running backup finish. The
+/// backup's temporary file is made a FIFO, so its writer blocks in the
+/// middle of the backup until the test reads it: the server must still be
+/// running well after SIGTERM, and end once the backup has been written.
+#[test]
+fn sigterm_waits_for_a_backup_still_being_written() {
+    use nix::sys::signal::Signal;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::time::Duration;
+    let dir = dir_with_jobs(&[("a.job", "WRITE [(a,1)]\nBACKUP\nWAIT 60000\n")]);
+    let held = dir.path().join(".a-1.bck.tmp");
+    nix::unistd::mkfifo(&held, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut kvs = process::Watched::spawn(
+        Command::new(env!("CARGO_BIN_EXE_kvs"))
+            .arg(dir.path())
+            .args(["1", "1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let out = dir.path().join("a.out");
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    while !fs::read_to_string(&out).is_ok_and(|t| t == "Waiting...\n") {
+        assert!(std::time::Instant::now() < give_up, "no WAIT");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kvs.signal(Signal::SIGTERM);
+    assert!(
+        !kvs.ends_within(Duration::from_millis(500)),
+        "the server ended while its backup was still being written"
+    );
+    // Now let the backup through: the writer sends its lines and ends.
+    let mut backup = String::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&held)
+        .and_then(|mut fifo| {
+            let give_up = std::time::Instant::now() + Duration::from_secs(20);
+            let mut chunk = [0u8; 256];
+            loop {
+                match fifo.read(&mut chunk) {
+                    Ok(0) if !backup.is_empty() => return Ok(()),
+                    Ok(n) => backup.push_str(std::str::from_utf8(&chunk[..n]).unwrap()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                assert!(std::time::Instant::now() < give_up, "no backup came");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .unwrap();
+    assert_eq!(backup, "(a, 1)\n");
+    let output = kvs.wait_with_output();
+    // A FIFO cannot be synced, so the backup reports its failure; the
+    // point is that the server waited for it.
+    assert!(output.status.success(), "{output:?}");
+}
+
 #[test]
 fn a_job_whose_output_cannot_be_created_fails_the_run_and_the_others_still_run() {
     let dir = dir_with_jobs(&[("a.job", "WRITE [(k,v)]\nREAD [k]\n"), ("b.job", "HELP\n")]);

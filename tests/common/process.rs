@@ -143,6 +143,17 @@ impl Watched {
     }
 
     /// The exit status, or `None` when the deadline killed the child.
+    /// Whether the child ends within `limit` (it keeps running otherwise).
+    pub fn ends_within(&mut self, limit: Duration) -> bool {
+        if self.ended.is_none() {
+            match self.ending.recv_timeout(limit) {
+                Ok(ending) => self.ended = Some(ending),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
     fn wait_ending(&mut self) -> Option<ExitStatus> {
         let ending = *self.ended.get_or_insert_with(|| {
             self.ending
