@@ -634,8 +634,6 @@ fn sigint_and_sigterm_stop_batch_jobs_at_a_command_boundary() {
 #[test]
 fn sigterm_waits_for_a_backup_still_being_written() {
     use nix::sys::signal::Signal;
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     use std::time::Duration;
     let dir = dir_with_jobs(&[("a.job", "WRITE [(a,1)]\nBACKUP\nWAIT 60000\n")]);
     let held = dir.path().join(".a-1.bck.tmp");
@@ -660,26 +658,7 @@ fn sigterm_waits_for_a_backup_still_being_written() {
         "the server ended while its backup was still being written"
     );
     // Now let the backup through: the writer sends its lines and ends.
-    let mut backup = String::new();
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(&held)
-        .and_then(|mut fifo| {
-            let give_up = std::time::Instant::now() + Duration::from_secs(20);
-            let mut chunk = [0u8; 256];
-            loop {
-                match fifo.read(&mut chunk) {
-                    Ok(0) if !backup.is_empty() => return Ok(()),
-                    Ok(n) => backup.push_str(std::str::from_utf8(&chunk[..n]).unwrap()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                assert!(std::time::Instant::now() < give_up, "no backup came");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-        .unwrap();
+    let backup = common::read_fifo_to_end(&held);
     assert_eq!(backup, "(a, 1)\n");
     let output = kvs.wait_with_output();
     // A FIFO cannot be synced, so the backup reports its failure; the

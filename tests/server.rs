@@ -80,8 +80,13 @@ impl Server {
     }
 
     /// `signal` (SIGTERM or SIGINT), then the exit status and stderr.
-    fn stop_with(mut self, signal: Signal) -> (ExitStatus, String, tempfile::TempDir) {
+    fn stop_with(self, signal: Signal) -> (ExitStatus, String, tempfile::TempDir) {
         self.signal(signal);
+        self.exit()
+    }
+
+    /// Waits for the server to exit; its exit status and stderr.
+    fn exit(mut self) -> (ExitStatus, String, tempfile::TempDir) {
         let output = self.child.wait_with_output();
         (
             output.status,
@@ -581,6 +586,29 @@ fn sigterm_and_sigint_stop_at_a_command_boundary_and_let_backups_finish() {
         );
         assert!(!late.stderr.is_empty(), "{signal:?}: {late:?}");
     }
+}
+
+/// SPEC §6: SIGTERM lets a running backup finish. The backup's temporary
+/// file is made a FIFO before the job's `BACKUP`, so its writer blocks in
+/// the middle of the backup until the test reads it: the server must still
+/// be running well after SIGTERM, and end once the backup has been written.
+#[test]
+fn sigterm_waits_for_a_backup_still_being_written() {
+    let job = "WRITE [(a,1)]\nWAIT 1000\nBACKUP\nWAIT 60000\n";
+    let mut server = Server::start_with_threads(1, &[("a.job", job)], &[]);
+    let held = server.path().join(".a-1.bck.tmp");
+    nix::unistd::mkfifo(&held, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    server.wait_for_output("a.out", "Waiting...\nWaiting...\n");
+    server.signal(Signal::SIGTERM);
+    assert!(
+        !server.child.ends_within(Duration::from_millis(500)),
+        "the server ended while its backup was still being written"
+    );
+    assert_eq!(common::read_fifo_to_end(&held), "(a, 1)\n");
+    // A FIFO cannot be synced, so the backup reports its failure; the point
+    // is that the server waited for it.
+    let (status, stderr, _dir) = server.exit();
+    assert!(status.success(), "{stderr}");
 }
 
 #[test]

@@ -38,6 +38,33 @@ pub fn running_as_root() -> bool {
 /// that must not have root's rights (root reads any directory).
 pub const NOBODY: u32 = 65534;
 
+/// Everything written into the FIFO at `path` until its writer closes it:
+/// opens the read end (which lets a writer blocked in its open go on) and
+/// reads until end of file after some data; fails the test after 20 s.
+pub fn read_fifo_to_end(path: &Path) -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::time::{Duration, Instant};
+    let mut fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let give_up = Instant::now() + Duration::from_secs(20);
+    let (mut text, mut chunk) = (Vec::new(), [0u8; 4096]);
+    loop {
+        match fifo.read(&mut chunk) {
+            // End of file before any data: no writer has opened it yet.
+            Ok(0) if !text.is_empty() => return String::from_utf8(text).unwrap(),
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+        assert!(Instant::now() < give_up, "{}: nothing came", path.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The system's C compiler, when there is one on the `PATH`.
 pub fn c_compiler() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
