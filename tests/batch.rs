@@ -666,6 +666,46 @@ fn sigterm_waits_for_a_backup_still_being_written() {
     assert!(output.status.success(), "{output:?}");
 }
 
+/// SPEC §3, end to end: the command line's `MAX_BACKUPS` bounds the
+/// backups in flight. Each backup's temporary file is a FIFO, so its writer
+/// blocks until the test reads it: with `MAX_BACKUPS` 2, two writers block
+/// and the job's third `BACKUP` waits for a permit (no third writer
+/// starts), and it goes on once the first backup is let through.
+#[test]
+fn max_backups_from_the_command_line_bounds_the_backups_in_flight() {
+    use std::time::{Duration, Instant};
+    let dir = dir_with_jobs(&[("a.job", "WRITE [(a,1)]\nBACKUP\nBACKUP\nBACKUP\nREAD [a]\n")]);
+    let held: Vec<PathBuf> = (1..=3)
+        .map(|n| dir.path().join(format!(".a-{n}.bck.tmp")))
+        .collect();
+    for fifo in &held {
+        nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    }
+    let mut kvs = process::Watched::spawn(
+        Command::new(env!("CARGO_BIN_EXE_kvs"))
+            .arg(dir.path())
+            .args(["1", "2"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while common::threads_named(kvs.id(), "backup") < 2 {
+        assert!(Instant::now() < give_up, "two backups never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A window in which the third backup must not start.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(common::threads_named(kvs.id(), "backup"), 2);
+    for fifo in &held {
+        assert_eq!(common::read_fifo_to_end(fifo), "(a, 1)\n");
+    }
+    let output = kvs.wait_with_output();
+    assert!(output.status.success(), "{output:?}");
+    let out = fs::read_to_string(dir.path().join("a.out")).unwrap();
+    assert_eq!(out, "[(a,1)]\n");
+}
+
 #[test]
 fn a_job_whose_output_cannot_be_created_fails_the_run_and_the_others_still_run() {
     let dir = dir_with_jobs(&[("a.job", "WRITE [(k,v)]\nREAD [k]\n"), ("b.job", "HELP\n")]);

@@ -761,21 +761,6 @@ fn a_million_key_backup_round_trips() {
     }
 }
 
-/// The threads of process `pid` named `name`.
-fn threads_named(pid: u32, name: &str) -> usize {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .filter_map(Result::ok)
-                .filter(|task| {
-                    fs::read_to_string(task.path().join("comm"))
-                        .is_ok_and(|comm| comm.trim() == name)
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// Regression: with `--reset-on-sigusr1` the signal thread itself waited at
 /// the command gate for the reset, so while a job command ran on (here a
 /// `BACKUP` waiting for a free backup slot, behind two backups that cannot
@@ -802,7 +787,10 @@ fn sigterm_is_handled_while_a_store_reset_waits_for_a_job_command() {
         let _ = closed.send(());
     });
     let pid = kvs.child.id();
-    wait_for(|| threads_named(pid, "backup") == 2, "two blocked backups");
+    wait_for(
+        || common::threads_named(pid, "backup") == 2,
+        "two blocked backups",
+    );
     // The third BACKUP now waits for a slot, inside the command gate.
     thread::sleep(Duration::from_millis(200));
     kvs.signal(Signal::SIGUSR1);

@@ -65,6 +65,21 @@ pub fn read_fifo_to_end(path: &Path) -> String {
     }
 }
 
+/// How many threads of process `pid` are named `name` (0 once it is gone).
+pub fn threads_named(pid: u32, name: &str) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter(|task| {
+                    fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|comm| comm.trim() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// The system's C compiler, when there is one on the `PATH`.
 pub fn c_compiler() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
