@@ -154,6 +154,27 @@ impl Drop for Server {
     }
 }
 
+/// Opens the FIFO at `path` for writing without blocking: retries while it
+/// has no reader yet, and fails the test past the deadline.
+fn open_fifo_writer(path: &Path) -> File {
+    let give_up = Instant::now() + DEADLINE;
+    loop {
+        match OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)
+        {
+            Ok(file) => return file,
+            Err(e) => assert!(
+                Instant::now() < give_up,
+                "{} never got a reader: {e}",
+                path.display()
+            ),
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
     let give_up = Instant::now() + DEADLINE;
     while !done() {
@@ -423,10 +444,7 @@ fn a_partial_connect_request_from_a_dead_client_is_dropped_and_the_next_is_serve
     .encode()
     .unwrap();
     // The dying client's write end is closed here, as its exit closes it.
-    OpenOptions::new()
-        .write(true)
-        .open(&server.register)
-        .unwrap()
+    open_fifo_writer(&server.register)
         .write_all(&whole[..50])
         .unwrap();
     wait_for(
@@ -477,10 +495,7 @@ fn send_connect(server: &Server, [request, response, notification]: [&Path; 3]) 
         response: response.to_path_buf(),
         notification: notification.to_path_buf(),
     };
-    OpenOptions::new()
-        .write(true)
-        .open(&server.register)
-        .unwrap()
+    open_fifo_writer(&server.register)
         .write_all(&connect.encode().unwrap())
         .unwrap();
 }
@@ -766,20 +781,7 @@ fn kvs_client_waits_while_the_register_fifo_is_full() {
     };
     let request = ConnectRequest::decode(request.as_slice().try_into().unwrap()).unwrap();
     assert_eq!(request.response, PathBuf::from(format!("/tmp/resp{id}")));
-    let mut responses = loop {
-        assert!(
-            Instant::now() < give_up,
-            "kvs-client never opened its response FIFO"
-        );
-        match OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(&request.response)
-        {
-            Ok(file) => break file,
-            Err(_) => thread::sleep(Duration::from_millis(5)),
-        }
-    };
+    let mut responses = open_fifo_writer(&request.response);
     responses.write_all(&[1, 1]).unwrap();
     let (status, stdout, stderr) = exit_of(client);
     assert!(status.success(), "{stderr}");
@@ -811,7 +813,7 @@ fn a_request_fifo_the_server_cannot_read_is_refused_with_an_answer() {
     send_connect(&server, [&later[0], &later[1], &later[2]]);
     assert_eq!(read_answer(&mut responses), [1, 0]);
     let _notifications = open_nonblocking(&later[2], true, false);
-    let mut requests = OpenOptions::new().write(true).open(&later[0]).unwrap();
+    let mut requests = open_fifo_writer(&later[0]);
     requests.write_all(&[2]).unwrap();
     assert_eq!(read_answer(&mut responses), [2, 0]);
     server.stop_cleanly();
