@@ -116,30 +116,15 @@ fn run(engine: Engine) {
     write_group(&*store, &shared, &initial);
 
     let done = Arc::new(AtomicBool::new(false));
-    let mut writers = Vec::new();
-    for owner in 0..OWNERS {
-        let store = Arc::clone(&store);
-        writers.push(std::thread::spawn(move || {
-            let keys: Vec<Token> = (0..PER_OWNER).map(|i| owned_key(owner, i)).collect();
-            let mut rng = Lcg(owner as u64 + 1);
-            for _ in 0..ROUNDS {
-                write_group(&*store, &keys, &split(&mut rng, OWNER_TOTAL, PER_OWNER));
-            }
-        }));
-    }
-    for resetter in 0..2 {
-        let store = Arc::clone(&store);
-        let shared = shared.clone();
-        writers.push(std::thread::spawn(move || {
-            let mut rng = Lcg(100 + resetter);
-            for _ in 0..ROUNDS {
-                write_group(&*store, &shared, &split(&mut rng, SHARED_TOTAL, SHARED));
-            }
-        }));
-    }
+    // Every thread starts at once, the checkers spawned first, so that no
+    // writer can finish before a checker has looked; waiting is each
+    // thread's first step, before anything that could panic.
+    // The owners' writers, the two resetters, the two checkers.
+    let start = Arc::new(std::sync::Barrier::new(OWNERS + 2 + 2));
     let reader = {
-        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        let (store, done, start) = (Arc::clone(&store), Arc::clone(&done), Arc::clone(&start));
         std::thread::spawn(move || {
+            start.wait();
             let keys = KeySet::from_keys(all_keys());
             let mut out = Vec::new();
             let mut seen = Seen::default();
@@ -159,8 +144,9 @@ fn run(engine: Engine) {
         })
     };
     let snapshotter = {
-        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        let (store, done, start) = (Arc::clone(&store), Arc::clone(&done), Arc::clone(&start));
         std::thread::spawn(move || {
+            start.wait();
             let mut seen = Seen::default();
             // Relaxed: a stop flag; the join below orders everything.
             while !done.load(Ordering::Relaxed) {
@@ -178,6 +164,31 @@ fn run(engine: Engine) {
             seen.changes
         })
     };
+    let mut writers = Vec::new();
+    for owner in 0..OWNERS {
+        let store = Arc::clone(&store);
+        let start = Arc::clone(&start);
+        writers.push(std::thread::spawn(move || {
+            start.wait();
+            let keys: Vec<Token> = (0..PER_OWNER).map(|i| owned_key(owner, i)).collect();
+            let mut rng = Lcg(owner as u64 + 1);
+            for _ in 0..ROUNDS {
+                write_group(&*store, &keys, &split(&mut rng, OWNER_TOTAL, PER_OWNER));
+            }
+        }));
+    }
+    for resetter in 0..2 {
+        let store = Arc::clone(&store);
+        let shared = shared.clone();
+        let start = Arc::clone(&start);
+        writers.push(std::thread::spawn(move || {
+            start.wait();
+            let mut rng = Lcg(100 + resetter);
+            for _ in 0..ROUNDS {
+                write_group(&*store, &shared, &split(&mut rng, SHARED_TOTAL, SHARED));
+            }
+        }));
+    }
     // Stops the checkers even if a writer's join panics.
     let stop = StopOnDrop(&done);
     for writer in writers {
