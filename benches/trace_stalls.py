@@ -82,9 +82,10 @@ def main(path, gap_us):
                     ran[who] += min(until, start + length) - max(since, start)
             others = ", ".join(f"{who} {ms * 1e3:.2f} ms" for who, ms in ran.most_common(3))
             print(f"  {start:.6f} {length * 1e6:7.0f} us  {doing}  [{others}]")
-    print("\nbackup writers' system calls: count, longest (us)")
+    print("\nbackup writers' system calls: count, the five longest (us)")
     for nr, lengths in sorted(backup_calls.items(), key=lambda kv: -max(kv[1])):
-        print(f"  {name(nr):16} {len(lengths):7} {max(lengths) * 1e6:9.0f}")
+        longest = ", ".join(f"{length * 1e6:.0f}" for length in sorted(lengths)[::-1][:5])
+        print(f"  {name(nr):16} {len(lengths):7}  {longest}")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ impl Pacer {
 /// Drops `buffer`, first giving its memory back to the kernel a megabyte at
 /// a time (`madvise(MADV_DONTNEED)`) with a yield after each, so that
 /// freeing a large buffer is not one long system call: unmapping a backup's
-/// 85 MB of pairs at once took 2 to 14 ms (traced), during which the core
+/// 85 MB of pairs at once took 1.8 to 14 ms (traced), during which the core
 /// and the address space's lock stay taken. A buffer of a few megabytes or
 /// less is simply dropped.
 pub fn release<T: Copy>(mut buffer: Vec<T>) {
