@@ -117,11 +117,10 @@ fn give_back_pages<T: Copy>(buffer: &mut Vec<T>) {
         return;
     }
     for (at, len) in release_steps(buffer.as_ptr() as usize, bytes) {
-        // SAFETY: [at, at + len) is whole pages inside `buffer`'s
-        // allocation (`release_steps`), which holds no element any more
-        // (`T: Copy` has no destructor to run); the kernel only replaces
-        // those pages with zero-filled ones on next touch. A failure
-        // leaves the pages to the buffer's free.
+        // The buffer holds no element any more (`T: Copy` has no destructor
+        // to run); a failure leaves the pages to the buffer's free.
+        // SAFETY: [at, at + len) is whole pages of `buffer`'s allocation
+        // (`release_steps`); the kernel only zero-fills them on next touch.
         let _ = unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_DONTNEED) };
         thread::yield_now();
     }

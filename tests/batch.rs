@@ -586,6 +586,30 @@ fn no_reader_ever_sees_a_partial_backup() {
     assert_eq!(files_with_ext(dir.path(), "bck").len(), 4);
 }
 
+/// Starts `kvs <dir> <threads> <backups>` in batch mode under the test
+/// deadline, its stderr kept for [`process::Watched::wait_with_output`].
+fn start_batch(dir: &Path, threads: &str, backups: &str) -> process::Watched {
+    process::Watched::spawn(
+        Command::new(env!("CARGO_BIN_EXE_kvs"))
+            .arg(dir)
+            .args([threads, backups])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    )
+}
+
+/// Waits until the job output `out` in `dir` is exactly `Waiting...`: the
+/// job has reached its first `WAIT` with nothing printed before it.
+fn wait_for_waiting(dir: &Path, out: &str) -> PathBuf {
+    let out = dir.join(out);
+    common::wait_for(
+        || fs::read_to_string(&out).is_ok_and(|text| text == "Waiting...\n"),
+        "the job to reach its WAIT",
+    );
+    out
+}
+
 #[test]
 fn sigint_and_sigterm_stop_batch_jobs_at_a_command_boundary() {
     use nix::sys::signal::Signal;
@@ -594,20 +618,8 @@ fn sigint_and_sigterm_stop_batch_jobs_at_a_command_boundary() {
             ("a.job", "WRITE [(a,1)]\nBACKUP\nWAIT 60000\nREAD [a]\n"),
             ("b.job", "HELP\n"),
         ]);
-        let mut kvs = process::Watched::spawn(
-            Command::new(env!("CARGO_BIN_EXE_kvs"))
-                .arg(dir.path())
-                .args(["1", "1"])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped()),
-        );
-        let out = dir.path().join("a.out");
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !fs::read_to_string(&out).is_ok_and(|t| t == "Waiting...\n") {
-            assert!(std::time::Instant::now() < give_up, "{signal:?}: no WAIT");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let mut kvs = start_batch(dir.path(), "1", "1");
+        let out = wait_for_waiting(dir.path(), "a.out");
         kvs.signal(signal);
         let output = kvs.wait_with_output();
         assert!(output.status.success(), "{signal:?}: {output:?}");
@@ -638,20 +650,8 @@ fn sigterm_waits_for_a_backup_still_being_written() {
     let dir = dir_with_jobs(&[("a.job", "WRITE [(a,1)]\nBACKUP\nWAIT 60000\n")]);
     let held = dir.path().join(".a-1.bck.tmp");
     nix::unistd::mkfifo(&held, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let mut kvs = process::Watched::spawn(
-        Command::new(env!("CARGO_BIN_EXE_kvs"))
-            .arg(dir.path())
-            .args(["1", "1"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped()),
-    );
-    let out = dir.path().join("a.out");
-    let give_up = std::time::Instant::now() + Duration::from_secs(20);
-    while !fs::read_to_string(&out).is_ok_and(|t| t == "Waiting...\n") {
-        assert!(std::time::Instant::now() < give_up, "no WAIT");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut kvs = start_batch(dir.path(), "1", "1");
+    wait_for_waiting(dir.path(), "a.out");
     kvs.signal(Signal::SIGTERM);
     assert!(
         !kvs.ends_within(Duration::from_millis(500)),
@@ -673,7 +673,7 @@ fn sigterm_waits_for_a_backup_still_being_written() {
 /// starts), and it goes on once the first backup is let through.
 #[test]
 fn max_backups_from_the_command_line_bounds_the_backups_in_flight() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dir = dir_with_jobs(&[("a.job", "WRITE [(a,1)]\nBACKUP\nBACKUP\nBACKUP\nREAD [a]\n")]);
     let held: Vec<PathBuf> = (1..=3)
         .map(|n| dir.path().join(format!(".a-{n}.bck.tmp")))
@@ -681,19 +681,11 @@ fn max_backups_from_the_command_line_bounds_the_backups_in_flight() {
     for fifo in &held {
         nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     }
-    let mut kvs = process::Watched::spawn(
-        Command::new(env!("CARGO_BIN_EXE_kvs"))
-            .arg(dir.path())
-            .args(["1", "2"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped()),
+    let mut kvs = start_batch(dir.path(), "1", "2");
+    common::wait_for(
+        || common::threads_named(kvs.id(), "backup") >= 2,
+        "two backups to start",
     );
-    let give_up = Instant::now() + Duration::from_secs(20);
-    while common::threads_named(kvs.id(), "backup") < 2 {
-        assert!(Instant::now() < give_up, "two backups never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
     // A window in which the third backup must not start.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(common::threads_named(kvs.id(), "backup"), 2);

@@ -15,17 +15,18 @@
 
 mod common;
 
+use common::process::Watched;
+use common::wait_for;
 use kvs::protocol::ConnectRequest;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::thread;
@@ -54,9 +55,10 @@ fn counting_job() -> String {
     job
 }
 
-/// A running server in a temporary directory; killed if dropped unstopped.
+/// A running server in a temporary directory; killed if dropped unstopped
+/// or still running at the [`DEADLINE`].
 struct Server {
-    child: Child,
+    child: Watched,
     dir: tempfile::TempDir,
     register: PathBuf,
 }
@@ -109,7 +111,7 @@ impl Server {
                 });
             }
         }
-        let child = command.spawn().unwrap();
+        let child = Watched::spawn_with_deadline(&mut command, DEADLINE);
         wait_for(|| register.exists(), "the register FIFO to appear");
         Server {
             child,
@@ -123,7 +125,7 @@ impl Server {
     }
 
     fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+        self.child.signal(signal);
     }
 
     fn stderr(&self) -> String {
@@ -142,15 +144,8 @@ impl Server {
     /// SIGTERM; the server must exit 0 by the deadline.
     fn stop_cleanly(mut self) {
         self.signal(Signal::SIGTERM);
-        let status = wait_or_kill(&mut self.child, "the server to stop");
+        let status = self.child.wait();
         assert!(status.success(), "{status}: {}", self.stderr());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -175,51 +170,26 @@ fn open_fifo_writer(path: &Path) -> File {
     }
 }
 
-fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
-    let give_up = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < give_up, "gave up waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits for `child` to exit; kills it and fails past the deadline.
-fn wait_or_kill(child: &mut Child, what: &str) -> ExitStatus {
-    let give_up = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= give_up {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("killed after {DEADLINE:?} waiting for {what}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The course-order C client, compiled once per test run.
 fn course_client() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c_client/course_client.c");
         let binary = Path::new(env!("CARGO_TARGET_TMPDIR")).join("course_client");
-        let mut cc = Command::new("cc")
-            .args(["-O1", "-Wall", "-Werror", "-o"])
+        let mut cc = Command::new("cc");
+        cc.args(["-O1", "-Wall", "-Werror", "-o"])
             .arg(&binary)
-            .arg(&source)
-            .spawn()
-            .expect("a C compiler (cc) to build tests/c_client/course_client.c");
-        let status = wait_or_kill(&mut cc, "cc to compile the C client");
+            .arg(&source);
+        let status = Watched::spawn_with_deadline(&mut cc, DEADLINE).wait();
         assert!(status.success(), "cc failed on {}", source.display());
         binary
     })
 }
 
-/// A client process whose standard output is read line by line.
+/// A client process whose standard output is read line by line; killed
+/// when dropped or at the [`DEADLINE`].
 struct Client {
-    child: Child,
+    child: Watched,
     lines: Receiver<String>,
     seen: Vec<String>,
 }
@@ -247,12 +217,11 @@ impl Client {
     }
 
     fn spawn(mut command: Command) -> Client {
-        let mut child = command
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        let mut child = Watched::spawn_with_deadline(&mut command, DEADLINE);
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -277,7 +246,7 @@ impl Client {
             match self.lines.recv_timeout(left) {
                 Ok(next) => self.seen.push(next),
                 Err(_) => {
-                    let _ = self.child.kill();
+                    self.child.kill();
                     panic!("no line {line:?}; got {:?}", self.seen);
                 }
             }
@@ -288,7 +257,7 @@ impl Client {
     /// returns the status and every output line.
     fn finish(mut self) -> (ExitStatus, Vec<String>) {
         drop(self.child.stdin.take());
-        let status = wait_or_kill(&mut self.child, "a client to exit");
+        let status = self.child.wait();
         let mut seen = std::mem::take(&mut self.seen);
         seen.extend(self.lines.iter());
         (status, seen)
@@ -299,14 +268,6 @@ impl Client {
         let (status, lines) = self.finish();
         assert!(status.success(), "{status}: {lines:?}");
         lines
-    }
-}
-
-impl Drop for Client {
-    /// A test that fails midway leaves no client behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -354,6 +315,9 @@ fn assert_ordered_session(lines: &[String]) {
 /// Runs one session client per order at once against a server running the
 /// counting job; each must see its notifications in commit order.
 fn assert_sessions_in_orders(orders: &[&str]) {
+    // Compiled before the server starts, so that the compile does not eat
+    // into the job's 2.5 s window for the clients to subscribe.
+    course_client();
     let server = Server::start(&counting_job(), &[]);
     server.wait_for_output("Waiting...");
     let clients: Vec<Client> = orders
@@ -678,36 +642,24 @@ fn sigusr1_ends_sessions_still_opening_and_refuses_queued_connects() {
 
 /// `kvs-client <id> <register>` with no input, waiting at most `wait_ms`
 /// for each step of the server's.
-fn bare_kvs_client(id: &str, register: &Path, wait_ms: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kvs-client"))
-        .arg(id)
-        .arg(register)
-        .env("KVS_CLIENT_WAIT_MS", wait_ms)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+fn bare_kvs_client(id: &str, register: &Path, wait_ms: &str) -> Watched {
+    Watched::spawn_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_kvs-client"))
+            .arg(id)
+            .arg(register)
+            .env("KVS_CLIENT_WAIT_MS", wait_ms)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        DEADLINE,
+    )
 }
 
 /// Waits for `child` (by the deadline); its status, stdout and stderr.
-fn exit_of(mut child: Child) -> (ExitStatus, String, String) {
-    let status = wait_or_kill(&mut child, "kvs-client to exit");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status, stdout, stderr)
+fn exit_of(mut child: Watched) -> (ExitStatus, String, String) {
+    let output = child.wait_with_output();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("kvs-client prints UTF-8");
+    (output.status, text(output.stdout), text(output.stderr))
 }
 
 /// Regression: `kvs-client` waited in a blocking `open` for a server that
@@ -760,7 +712,7 @@ fn kvs_client_waits_while_the_register_fifo_is_full() {
     let mut client = bare_kvs_client(&id, register, "60000");
     thread::sleep(Duration::from_millis(300));
     assert!(
-        client.try_wait().unwrap().is_none(),
+        !client.ends_within(Duration::ZERO),
         "kvs-client gave up on a full FIFO"
     );
     // Play the server: drain the filler, take the request, refuse it.

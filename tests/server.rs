@@ -11,6 +11,7 @@ mod common;
 
 use common::process::{self, Watched};
 use common::skip::require;
+use common::wait_for;
 use kvs::client::{ClientFifos, Connection};
 use kvs::protocol::{ConnectRequest, Request};
 use kvs::token::Token;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a test waits for something it expects to happen; far above what
 /// it takes, so reaching it means it did not happen.
@@ -108,14 +109,6 @@ impl Server {
         let fifos = ClientFifos::in_dir(self.path(), name);
         fifos.create().unwrap();
         fifos
-    }
-}
-
-fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
-    let give_up = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < give_up, "gave up waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
     }
 }
 

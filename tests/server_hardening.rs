@@ -8,46 +8,22 @@
 
 mod common;
 
+use common::process::Watched;
+use common::wait_for;
 use kvs::client::{ClientFifos, Connection};
 use kvs::protocol::Request;
 use kvs::token::Token;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// How long any process a test starts may run before the test kills it and
 /// fails.
 const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Polls `done` every few milliseconds; fails the test after 20 s.
-fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
-    let give_up = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < give_up, "gave up waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits for `child` to exit; kills it and fails the test past the deadline.
-fn wait_with_deadline(child: &mut Child) -> ExitStatus {
-    let give_up = Instant::now() + PROCESS_DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            return status;
-        }
-        if Instant::now() >= give_up {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("a process did not exit within {PROCESS_DEADLINE:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Runs `body` (a client talking to a server over blocking pipes) on its own
 /// thread and fails the test if it has not finished within the deadline.
@@ -80,9 +56,13 @@ fn connect(kvs: &Kvs, name: &str) -> (Connection, ClientFifos) {
     (connection, fifos)
 }
 
-/// A `kvs` process in a directory of job files; killed if the test fails.
+/// A `kvs` process in a directory of job files; killed if the test fails
+/// or it runs past [`PROCESS_DEADLINE`].
 struct Kvs {
-    child: Child,
+    child: Watched,
+    /// Collects the server's stderr while it runs, so that a chatty server
+    /// never blocks on a full pipe.
+    stderr: Option<JoinHandle<String>>,
     /// The directory, owned by the first server started in it.
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
@@ -113,14 +93,20 @@ impl Kvs {
         if let Some(register) = &register {
             command.arg(register);
         }
-        let child = command
+        command
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the kvs binary runs");
+            .stderr(Stdio::piped());
+        let mut child = Watched::spawn_with_deadline(&mut command, PROCESS_DEADLINE);
+        let mut pipe = child.stderr.take().expect("piped");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).expect("stderr is text");
+            text
+        });
         let kvs = Kvs {
             child,
+            stderr: Some(stderr),
             dir: None,
             path: dir.to_path_buf(),
             register,
@@ -148,24 +134,16 @@ impl Kvs {
     }
 
     fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal kvs");
+        self.child.signal(signal);
     }
 
     /// Waits for the exit (within the deadline): status and stderr.
     fn wait(&mut self) -> (ExitStatus, String) {
-        let status = wait_with_deadline(&mut self.child);
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            pipe.read_to_string(&mut stderr).expect("stderr is text");
-        }
+        let status = self.child.wait();
+        let stderr = self.stderr.take().map_or_else(String::new, |reader| {
+            reader.join().expect("the stderr reader")
+        });
         (status, stderr)
-    }
-}
-
-impl Drop for Kvs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -203,18 +181,9 @@ fn identity(path: &Path) -> (u64, u64) {
 
 /// Runs `kvs args...` to its end, within the deadline: status and stderr.
 fn run_kvs<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> (ExitStatus, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the kvs binary runs");
-    let status = wait_with_deadline(&mut child);
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        pipe.read_to_string(&mut stderr).expect("stderr is text");
-    }
-    (status, stderr)
+    let output = common::process::output(Command::new(env!("CARGO_BIN_EXE_kvs")).args(args));
+    let stderr = String::from_utf8(output.stderr).expect("stderr is text");
+    (output.status, stderr)
 }
 
 /// Runs a second `kvs` on `kvs`'s directory and register path to its end.
@@ -510,14 +479,15 @@ fn a_kvs_client_that_keeps_reading_survives_a_burst_from_two_jobs() {
     let kvs = Kvs::start(&files, 2, true, &[]);
     kvs.wait_for_output("a.out", "Waiting...");
     kvs.wait_for_output("b.out", "Waiting...");
-    let mut client = Command::new(env!("CARGO_BIN_EXE_kvs-client"))
-        .arg(format!("kvs-burst-{}", std::process::id()))
-        .arg(kvs.register.as_ref().expect("server mode"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kvs-client runs");
+    let mut client = Watched::spawn_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_kvs-client"))
+            .arg(format!("kvs-burst-{}", std::process::id()))
+            .arg(kvs.register.as_ref().expect("server mode"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        PROCESS_DEADLINE,
+    );
     let mut stdin = client.stdin.take().expect("piped");
     std::io::Write::write_all(&mut stdin, b"SUBSCRIBE [a]\nSUBSCRIBE [b]\n").expect("commands");
     let stdout = client.stdout.take().expect("piped");
@@ -542,7 +512,7 @@ fn a_kvs_client_that_keeps_reading_survives_a_burst_from_two_jobs() {
         seen
     });
     drop(stdin);
-    assert!(wait_with_deadline(&mut client).success());
+    assert!(client.wait().success());
     for key in ["a", "b"] {
         let values = seen.get(key).cloned().unwrap_or_default();
         let numbers: Vec<usize> = values.iter().filter_map(|v| v.parse().ok()).collect();

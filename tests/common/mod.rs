@@ -28,6 +28,19 @@ pub fn run_kvs_args(args: &[&str]) -> Output {
     process::output(Command::new(env!("CARGO_BIN_EXE_kvs")).args(args))
 }
 
+/// Polls `done` every 10 ms until it holds; fails the test, naming `what`,
+/// after 20 s (far above what any test needs, so only a hang reaches it).
+pub fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Whether the tests run as root (who owns this process's `/proc` entry).
 pub fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -37,6 +37,7 @@ enum Ending {
 /// A child process watched by a deadline.
 pub struct Watched {
     what: String,
+    limit: Duration,
     pid: u32,
     /// The child's stdin, when piped.
     pub stdin: Option<ChildStdin>,
@@ -73,6 +74,7 @@ impl Watched {
         });
         Watched {
             what,
+            limit,
             pid,
             stdin,
             stdout,
@@ -109,8 +111,7 @@ impl Watched {
         self.wait_ending().unwrap_or_else(|| {
             panic!(
                 "{} ran past its deadline of {:?} and was killed",
-                self.what,
-                deadline()
+                self.what, self.limit
             )
         })
     }
