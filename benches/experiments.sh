@@ -64,6 +64,12 @@
 #               never freed) against the normal build, 1 thread 0:100 and
 #               2 threads 50:50 at 100k keys, 2 threads 50:50 at 1k keys;
 #               the JSON's label says which build ran
+#   backupcost  what a backup costs the lock-free engine's writers (target
+#               5): latency's closed-loop 50:50 load without backups and
+#               with one every 10 ms, 100k and 1M keys, 1 and 2 threads,
+#               in the normal build (label current), the no-free build
+#               (label no-free) and with the backup writer at SCHED_IDLE
+#               (label idle)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -398,15 +404,35 @@ if wanted memory; then
     done
 fi
 
-if wanted nofree; then
+if wanted nofree || wanted backupcost; then
     cargo build --release --quiet --bin kvs-bench --features ablation-no-free \
         --target-dir "$nofree_target"
+fi
+
+if wanted nofree; then
     start_files nofree
     for config in "1 $medium 0:100" "2 $medium 50:50" "2 $small 50:50"; do
         read -r threads keys mix <<< "$config"
         for build in current no-free; do
             add nofree lockfree --threads "$threads" --keys "$keys" --mix "$mix" \
                 --label "$build" --duration-ms "$duration"
+        done
+    done
+fi
+
+if wanted backupcost; then
+    start_files backupcost
+    for keys in $medium $large; do
+        for threads in 1 2; do
+            for every in 0 10; do
+                for label in current no-free idle; do
+                    priority=normal
+                    [[ $label == idle ]] && priority=idle
+                    add backupcost lockfree --threads "$threads" --mix 50:50 --keys "$keys" \
+                        --backup-every-ms "$every" --backup-priority "$priority" --label "$label" \
+                        --duration-ms "$duration"
+                done
+            done
         done
     done
 fi

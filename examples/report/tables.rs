@@ -201,6 +201,21 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "backupcost",
+            TableSpec {
+                title: "What a backup costs the lock-free writers: write latency (µs), mix 50:50, without backups (backup_every_ms 0) and with one every 10 ms, in the normal build (label current), the no-free build (label no-free) and with the backup writer at SCHED_IDLE (label idle)".into(),
+                rows: vec!["keys", "threads", "label", "backup_every_ms"],
+                metrics: vec![
+                    metric("write_p50_us", "p50"),
+                    metric("write_p99_us", "p99"),
+                    metric("write_p999_us", "p99.9"),
+                    metric("write_p9999_us", "p99.99"),
+                    metric("write_max_us", "max"),
+                    metric("backups", "backups"),
+                ],
+            },
+        ),
+        (
             "memory",
             TableSpec {
                 title: "Experiment 5: memory, 2 threads, without (0) and with (1) back-to-back backups".into(),
