@@ -154,8 +154,10 @@ impl Rig {
             .filter(|(generation, slot)| slot.is_ended(**generation))
             .count() as u64;
         self.wait_for_delivery(expected);
-        // Relaxed: a stop request carries no data; the writers are joined.
-        self.shutdown.store(true, Ordering::Relaxed);
+        // Release: pairs with the Acquire at the head of the writer's loop
+        // (`writer::run`); the load, already stopped, is visible to its last
+        // round. Stored before the doorbells ring.
+        self.shutdown.store(true, Ordering::Release);
         self.hub.wake_every_writer();
         for writer in self.writers {
             writer

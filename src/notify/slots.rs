@@ -14,7 +14,7 @@
 //! serving the session (its manager, its pipe writer) polls that and stops.
 
 use super::doorbell::Doorbell;
-use crate::sync::{self, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{self, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::fs::File;
 
 /// Why a session ended, for the log.
@@ -51,6 +51,8 @@ pub struct Slot {
     writer_session: Mutex<Option<WriterSession>>,
     /// Wakes the slot's pipe writer after a push or an end.
     doorbell: Doorbell,
+    /// The pipe writer has made its last delivery (at shutdown).
+    writer_done: AtomicBool,
 }
 
 impl Default for Slot {
@@ -60,6 +62,7 @@ impl Default for Slot {
             ended: AtomicU64::new(0),
             writer_session: Mutex::new(None),
             doorbell: Doorbell::new(),
+            writer_done: AtomicBool::new(false),
         }
     }
 }
@@ -122,6 +125,20 @@ impl Slot {
     /// Wakes the pipe writer. Costs a system call only if it is asleep.
     pub fn wake_writer(&self) {
         self.doorbell.ring();
+    }
+
+    /// Pipe writer: it has delivered every note it ever will, so the
+    /// session's manager may close the client's pipes.
+    pub fn mark_writer_done(&self) {
+        // Release: pairs with the Acquire in `is_writer_done`; the last
+        // notes are on the pipe before the manager closes it.
+        self.writer_done.store(true, Ordering::Release);
+    }
+
+    /// Whether the pipe writer has made its last delivery.
+    pub fn is_writer_done(&self) -> bool {
+        // Acquire: pairs with the Release store in `mark_writer_done`.
+        self.writer_done.load(Ordering::Acquire)
     }
 
     /// The pipe writer's side of the doorbell.

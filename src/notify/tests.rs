@@ -158,3 +158,64 @@ fn ring_memory_is_counted_in_whole_rings_and_saturates() {
     let refused = huge.check_ring_memory().unwrap_err();
     assert!(refused.contains("--ring-capacity"), "{refused}");
 }
+
+/// A wire of text lines (`key=value`, `key=DELETED`) that writes with no
+/// regard for a full pipe, for a test whose pipe never fills.
+struct TextWire;
+
+impl writer::Wire for TextWire {
+    const NOTE_LEN: usize = 0;
+
+    fn encode(note: &port::Note, bytes: &mut Vec<u8>) {
+        let value = note.value.map_or("DELETED".to_string(), |v| v.to_string());
+        bytes.extend_from_slice(format!("{}={value}\n", note.key).as_bytes());
+    }
+
+    fn write_all(
+        pipe: &mut std::fs::File,
+        bytes: &[u8],
+        _stop: impl Fn() -> bool,
+        _wait: std::time::Duration,
+        _while_full: impl FnMut(),
+    ) -> std::io::Result<()> {
+        std::io::Write::write_all(pipe, bytes)
+    }
+}
+
+/// Regression: a pipe writer told to stop returned at once, dropping the
+/// notes of writes that had committed (the server then closed the pipes,
+/// so a subscriber never heard of them). Stopped before it ever ran, the
+/// writer must still deliver every note committed before the stop, and
+/// only then mark its slot done.
+#[test]
+fn a_stopped_pipe_writer_first_delivers_every_committed_note() {
+    use std::io::Read;
+    for engine in Engine::ALL {
+        let Wiring {
+            hub,
+            mut ports,
+            mut mergers,
+        } = build(engine.open(), layout(1));
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        let slot = &hub.slots()[0];
+        let generation = slot.begin(std::fs::File::from(write_end));
+        hub.subscriptions().subscribe(
+            t("a"),
+            Subscriber {
+                slot: 0,
+                generation,
+            },
+        );
+        ports[0].write(&WriteSet::from_pairs([(t("a"), t("1"))]));
+        ports[0].delete(&KeySet::from_keys([t("a")]));
+        let stopped = std::sync::atomic::AtomicBool::new(true);
+        writer::run::<TextWire>(slot, mergers.remove(0), 64, &stopped);
+        assert!(slot.is_writer_done(), "{engine}");
+        drop(slot.take_writer_session());
+        let mut text = String::new();
+        std::fs::File::from(read_end)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "a=1\na=DELETED\n", "{engine}");
+    }
+}

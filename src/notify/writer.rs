@@ -19,8 +19,8 @@ use super::slots::Slot;
 use super::NoteMerger;
 use std::fs::File;
 use std::io;
-// std: the server's shutdown flag, a stop request read Relaxed that orders
-// nothing; the loom models drive the writer's parts, never its loop.
+// std: the server's flag that stops the writer; the loom models drive the
+// writer's parts, never its loop.
 #[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -64,14 +64,21 @@ const KEEP_NOTES: usize = 1024;
 
 /// Runs until `shutdown` is set, holding at most `limit` notes in the merge
 /// heap while the client's pipe is full (see
-/// [`Layout::held_limit`](super::Layout::held_limit)).
+/// [`Layout::held_limit`](super::Layout::held_limit)); then delivers the
+/// notes its rings hold, as far as the client's pipe takes them without
+/// waiting, and marks the slot's writer done (the session's manager closes
+/// the pipes only then). So a write that committed before the stop was seen
+/// is not lost with the pipe writer.
 #[allow(clippy::disallowed_types)] // std: see the import.
 pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown: &AtomicBool) {
     let mut ready = Vec::new();
     let mut bytes = Vec::new();
     let mut held_rounds = 0;
-    // Relaxed: a stop request carries no data.
-    while !shutdown.load(Ordering::Relaxed) {
+    // Acquire: pairs with a Release store made after the producers stopped
+    // (the bench's), so the last round sees all their pushes; a Relaxed
+    // stop (the server's, with jobs still running) gets what the rings
+    // hold when that round runs.
+    while !shutdown.load(Ordering::Acquire) {
         ready.clear();
         merger.collect_ready(&mut ready);
         if !ready.is_empty() {
@@ -101,6 +108,15 @@ pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown:
             IDLE_NAP,
         );
     }
+    ready.clear();
+    merger.collect_ready(&mut ready);
+    let mut pipe = Draining {
+        merger: &mut merger,
+        limit,
+    };
+    // `shutdown` is set, so this writes only what the pipe has room for.
+    deliver::<W>(slot, &ready, &mut bytes, &mut pipe, shutdown);
+    slot.mark_writer_done();
 }
 
 /// Waits for a worker inside a commit to finish it (no push will announce

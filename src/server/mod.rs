@@ -110,9 +110,14 @@ impl Shared {
         self.shutdown.load(Ordering::Relaxed)
     }
 
-    /// Starts a graceful shutdown.
+    /// Starts a graceful shutdown: the jobs stop at their next command
+    /// boundary, the host takes no more connects, and each pipe writer
+    /// delivers what its rings hold and marks its slot done, which ends the
+    /// slot's session (see `session::should_stop`).
     pub fn shut_down(&self) {
-        // Relaxed: see `is_shutting_down`.
+        // Relaxed: see `is_shutting_down`. Stored before the doorbells
+        // ring, whose fences order it before each writer's re-check in
+        // `park_unless` or make the ring wake the park.
         self.shutdown.store(true, Ordering::Relaxed);
         self.hub.wake_every_writer();
     }

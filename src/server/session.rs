@@ -349,9 +349,12 @@ impl Opening {
     }
 }
 
-/// The stop condition of a session's pipe waits.
+/// The stop condition of a session's pipe waits: the session ended, or the
+/// server is shutting down and the slot's pipe writer has delivered its
+/// last notes (so closing the pipes loses none).
 fn should_stop(shared: &Shared, slot: usize, generation: u64) -> impl Fn() -> bool + '_ {
-    move || shared.hub.slots()[slot].is_ended(generation) || shared.is_shutting_down()
+    let slot = &shared.hub.slots()[slot];
+    move || slot.is_ended(generation) || slot.is_writer_done()
 }
 
 struct Session<'a> {
