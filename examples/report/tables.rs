@@ -9,6 +9,19 @@ const fn metric(field: &'static str, label: &'static str) -> Metric {
     Metric { field, label }
 }
 
+/// The columns of the closed-loop write-latency tables (`latency` and
+/// `backupcost`).
+fn write_latency_metrics() -> Vec<Metric> {
+    vec![
+        metric("write_p50_us", "p50"),
+        metric("write_p99_us", "p99"),
+        metric("write_p999_us", "p99.9"),
+        metric("write_p9999_us", "p99.99"),
+        metric("write_max_us", "max"),
+        metric("backups", "backups"),
+    ]
+}
+
 /// The tables of each experiment, in the paper's order.
 fn specs() -> Vec<(&'static str, TableSpec)> {
     vec![
@@ -50,14 +63,7 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             TableSpec {
                 title: "Experiment 2: write latency (µs), mix 50:50, without backups (backup_every_ms 0), with back-to-back backups (1) and with one every 10 ms (10)".into(),
                 rows: vec!["keys", "threads", "backup_every_ms"],
-                metrics: vec![
-                    metric("write_p50_us", "p50"),
-                    metric("write_p99_us", "p99"),
-                    metric("write_p999_us", "p99.9"),
-                    metric("write_p9999_us", "p99.99"),
-                    metric("write_max_us", "max"),
-                    metric("backups", "backups"),
-                ],
+                metrics: write_latency_metrics(),
             },
         ),
         (
@@ -205,14 +211,7 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             TableSpec {
                 title: "What a backup costs the lock-free writers: write latency (µs), mix 50:50, without backups (backup_every_ms 0) and with one every 10 ms, in the normal build (label current), the no-free build (label no-free) and with the backup writer at SCHED_IDLE (label idle)".into(),
                 rows: vec!["keys", "threads", "label", "backup_every_ms"],
-                metrics: vec![
-                    metric("write_p50_us", "p50"),
-                    metric("write_p99_us", "p99"),
-                    metric("write_p999_us", "p99.9"),
-                    metric("write_p9999_us", "p99.99"),
-                    metric("write_max_us", "max"),
-                    metric("backups", "backups"),
-                ],
+                metrics: write_latency_metrics(),
             },
         ),
         (
