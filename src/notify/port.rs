@@ -78,6 +78,15 @@ pub struct WorkerPort {
     stripes: Stripes,
 }
 
+#[cfg(all(test, not(feature = "loom")))]
+impl WorkerPort {
+    /// Tests: holds this worker's watermark as a commit in progress does,
+    /// until the guard drops, so later commits' notes wait in the merge.
+    pub(super) fn hold_commit_open(&mut self) -> super::merge::CommitGuard<'_> {
+        self.gate.begin(&self.clock)
+    }
+}
+
 impl WorkerPort {
     /// A port for one worker (see [`super::build`]).
     pub(super) fn new(

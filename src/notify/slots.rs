@@ -12,6 +12,9 @@
 //!
 //! A session is *ended* by raising `ended` to its generation; everyone
 //! serving the session (its manager, its pipe writer) polls that and stops.
+//! At shutdown the manager also stops once the pipe writer has made its
+//! last delivery (`writer_done`), so closing the pipes loses no note the
+//! writer could still have sent.
 
 use super::doorbell::Doorbell;
 use crate::sync::{self, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};

@@ -219,3 +219,50 @@ fn a_stopped_pipe_writer_first_delivers_every_committed_note() {
         assert_eq!(text, "a=1\na=DELETED\n", "{engine}");
     }
 }
+
+/// Regression: the last delivery at shutdown collected once, so a note
+/// the merge held back behind another worker's commit in progress was
+/// dropped. It must wait for that commit to end, then deliver the note.
+#[test]
+fn the_last_delivery_waits_for_a_commit_in_progress() {
+    use std::io::Read;
+    for engine in Engine::ALL {
+        let Wiring {
+            hub,
+            mut ports,
+            mut mergers,
+        } = build(engine.open(), layout(2));
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        let slot = &hub.slots()[0];
+        let generation = slot.begin(std::fs::File::from(write_end));
+        hub.subscriptions().subscribe(
+            t("a"),
+            Subscriber {
+                slot: 0,
+                generation,
+            },
+        );
+        let stopped = std::sync::atomic::AtomicBool::new(true);
+        let merger = mergers.remove(0);
+        let (first, second) = ports.split_at_mut(1);
+        std::thread::scope(|scope| {
+            let in_progress = second[0].hold_commit_open();
+            first[0].write(&WriteSet::from_pairs([(t("a"), t("1"))]));
+            // A wait far longer than the test needs: it ends as soon as
+            // the commit in progress does.
+            let wait = std::time::Duration::from_secs(60);
+            let last = scope.spawn(move || {
+                writer::deliver_last::<TextWire>(slot, merger, 64, &stopped, wait);
+            });
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            drop(in_progress);
+            last.join().unwrap();
+        });
+        drop(slot.take_writer_session());
+        let mut text = String::new();
+        std::fs::File::from(read_end)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "a=1\n", "{engine}");
+    }
+}

@@ -24,7 +24,7 @@ use std::io;
 #[allow(clippy::disallowed_types)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How notes go out on a client's notification pipe.
 pub trait Wire {
@@ -64,13 +64,12 @@ const KEEP_NOTES: usize = 1024;
 
 /// Runs until `shutdown` is set, holding at most `limit` notes in the merge
 /// heap while the client's pipe is full (see
-/// [`Layout::held_limit`](super::Layout::held_limit)); then delivers the
-/// notes its rings hold, as far as the client's pipe takes them without
-/// waiting, and marks the slot's writer done (the session's manager closes
-/// the pipes only then). So a write that committed before the stop was seen
-/// is not lost with the pipe writer.
+/// [`Layout::held_limit`](super::Layout::held_limit)); then delivers what
+/// is committed (see [`deliver_last`]) and marks the slot's writer done,
+/// also if it panics: the session's manager closes the pipes only then.
 #[allow(clippy::disallowed_types)] // std: see the import.
 pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown: &AtomicBool) {
+    let _done = MarkDoneOnDrop(slot);
     let mut ready = Vec::new();
     let mut bytes = Vec::new();
     let mut held_rounds = 0;
@@ -108,15 +107,53 @@ pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown:
             IDLE_NAP,
         );
     }
-    ready.clear();
-    merger.collect_ready(&mut ready);
-    let mut pipe = Draining {
-        merger: &mut merger,
-        limit,
-    };
-    // `shutdown` is set, so this writes only what the pipe has room for.
-    deliver::<W>(slot, &ready, &mut bytes, &mut pipe, shutdown);
-    slot.mark_writer_done();
+    deliver_last::<W>(slot, merger, limit, shutdown, LAST_ROUND_WAIT);
+}
+
+/// How long the last delivery waits for commits still in progress (a
+/// commit takes microseconds; a worker preempted mid-commit, a time slice).
+const LAST_ROUND_WAIT: Duration = Duration::from_millis(20);
+
+/// The last delivery, once `shutdown` is set: the notes of every commit
+/// that has finished, waiting up to `wait` ([`LAST_ROUND_WAIT`]) for the
+/// notes the merge holds back behind a commit still in progress, writing only
+/// what the client's pipe has room for (`shutdown` stops any wait on it).
+/// So a write that committed before the stop was seen is not lost with the
+/// pipe writer.
+#[allow(clippy::disallowed_types)] // std: see the import.
+pub(super) fn deliver_last<W: Wire>(
+    slot: &Slot,
+    mut merger: NoteMerger,
+    limit: usize,
+    shutdown: &AtomicBool,
+    wait: Duration,
+) {
+    let (mut ready, mut bytes) = (Vec::new(), Vec::new());
+    let give_up = Instant::now() + wait;
+    let mut held_rounds = 0;
+    loop {
+        ready.clear();
+        merger.collect_ready(&mut ready);
+        let mut pipe = Draining {
+            merger: &mut merger,
+            limit,
+        };
+        deliver::<W>(slot, &ready, &mut bytes, &mut pipe, shutdown);
+        if merger.held() == 0 || Instant::now() >= give_up {
+            return;
+        }
+        wait_for_commit(&mut held_rounds);
+    }
+}
+
+/// Marks the slot's pipe writer done when dropped: after its last delivery,
+/// or when it panics (so that shutdown still ends the slot's session).
+struct MarkDoneOnDrop<'a>(&'a Slot);
+
+impl Drop for MarkDoneOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.mark_writer_done();
+    }
 }
 
 /// Waits for a worker inside a commit to finish it (no push will announce

@@ -84,8 +84,9 @@ impl Config {
 
 /// What the server's threads share.
 #[derive(Debug)]
-// std: `shutdown` is a stop request read Relaxed that orders nothing, and
-// it is the job workers' stop flag too, which batch mode owns as std's.
+// std: `shutdown` is a stop request that publishes nothing (the pipe
+// writers load it Acquire for the bench's sake, see `writer::run`), and it
+// is the job workers' stop flag too, which batch mode owns as std's.
 #[allow(clippy::disallowed_types)]
 pub struct Shared {
     /// The settings.
