@@ -65,7 +65,7 @@ const KEEP_NOTES: usize = 1024;
 /// Runs until `shutdown` is set, holding at most `limit` notes in the merge
 /// heap while the client's pipe is full (see
 /// [`Layout::held_limit`](super::Layout::held_limit)); then delivers what
-/// is committed (see [`deliver_last`]) and marks the slot's writer done,
+/// is committed (see `deliver_last`) and marks the slot's writer done,
 /// also if it panics: the session's manager closes the pipes only then.
 #[allow(clippy::disallowed_types)] // std: see the import.
 pub fn run<W: Wire>(slot: &Slot, mut merger: NoteMerger, limit: usize, shutdown: &AtomicBool) {
