@@ -325,7 +325,7 @@ impl Store for LockFreeStore {
         let (seat, at) = self.inner.registry.register(&self.inner.clock);
         Box::new(LockFreeSnapshot {
             inner: Arc::clone(&self.inner),
-            seat,
+            seat: Some(seat),
             at,
         })
     }
@@ -344,15 +344,18 @@ impl Store for LockFreeStore {
 }
 
 /// A registered snapshot: it owns a reference to the store's internals and a
-/// registry seat, and reads every key at `at` when consumed.
+/// registry seat (until it gives the seat up), and reads every key at `at`
+/// when consumed.
 struct LockFreeSnapshot {
     inner: Arc<Inner>,
-    seat: usize,
+    seat: Option<usize>,
     at: Timestamp,
 }
 
 impl LockFreeSnapshot {
-    fn pairs(&self) -> Vec<(Key, Value)> {
+    /// Copies every key's value at `at`, unsorted. The pin and the index
+    /// guard end with the walk.
+    fn walk(&self) -> Vec<(Key, Value)> {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
@@ -373,24 +376,15 @@ impl LockFreeSnapshot {
                 Seen::Stale => debug_assert!(false, "a registered snapshot read stale"),
             }
         });
-        pace::sort_pairs(&mut pairs);
-        // An entry replaced during the iteration may be met twice; at most
-        // one of the two has a value at `at`, but be safe.
-        pace::dedup_sorted_pairs(&mut pairs);
         pairs
     }
-}
 
-impl Snapshot for LockFreeSnapshot {
-    fn into_sorted_pairs(self: Box<Self>) -> Vec<(Key, Value)> {
-        self.pairs()
-        // Dropping `self` deregisters.
-    }
-}
-
-impl Drop for LockFreeSnapshot {
-    fn drop(&mut self) {
-        if self.inner.registry.deregister(self.seat) {
+    /// Gives the seat up (once): writers may prune below `at` again.
+    fn release_seat(&mut self) {
+        let Some(seat) = self.seat.take() else {
+            return;
+        };
+        if self.inner.registry.deregister(seat) {
             // The oldest snapshot ended: tombstones it held back may go now.
             // This is the one place a snapshot's thread may wait: the sweep
             // walks the index (O(keys)) and removes dead entries with
@@ -400,6 +394,29 @@ impl Drop for LockFreeSnapshot {
             self.inner.sweep_if_held_back();
             self.inner.tidy_now();
         }
+    }
+}
+
+impl Snapshot for LockFreeSnapshot {
+    /// The walk, then the seat given up, then the sort: the pairs are
+    /// copies, so the sort (the longest part of a large backup) holds
+    /// neither a pin, which would keep the epoch from advancing and the
+    /// versions retired meanwhile from being freed, nor the seat, which
+    /// would keep writers from pruning below `at`.
+    fn into_sorted_pairs(mut self: Box<Self>) -> Vec<(Key, Value)> {
+        let mut pairs = self.walk();
+        self.release_seat();
+        pace::sort_pairs(&mut pairs);
+        // An entry replaced during the iteration may be met twice; at most
+        // one of the two has a value at `at`, but be safe.
+        pace::dedup_sorted_pairs(&mut pairs);
+        pairs
+    }
+}
+
+impl Drop for LockFreeSnapshot {
+    fn drop(&mut self) {
+        self.release_seat();
     }
 }
 
