@@ -182,6 +182,32 @@ impl writer::Wire for TextWire {
     }
 }
 
+/// Opens a session on slot 0 over a fresh pipe and subscribes it to key
+/// `a`; returns the pipe's read end.
+fn subscribe_a_pipe(hub: &Hub) -> std::os::fd::OwnedFd {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let slot = &hub.slots()[0];
+    let generation = slot.begin(std::fs::File::from(write_end));
+    let subscriber = Subscriber {
+        slot: 0,
+        generation,
+    };
+    hub.subscriptions().subscribe(t("a"), subscriber);
+    read_end
+}
+
+/// Ends `slot`'s session (closing the pipe's write end) and reads what the
+/// pipe holds.
+fn close_and_read(slot: &Slot, read_end: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    drop(slot.take_writer_session());
+    let mut text = String::new();
+    std::fs::File::from(read_end)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
 /// Regression: a pipe writer told to stop returned at once, dropping the
 /// notes of writes that had committed (the server then closed the pipes,
 /// so a subscriber never heard of them). Stopped before it ever ran, the
@@ -189,33 +215,20 @@ impl writer::Wire for TextWire {
 /// only then mark its slot done.
 #[test]
 fn a_stopped_pipe_writer_first_delivers_every_committed_note() {
-    use std::io::Read;
     for engine in Engine::ALL {
         let Wiring {
             hub,
             mut ports,
             mut mergers,
         } = build(engine.open(), layout(1));
-        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        let read_end = subscribe_a_pipe(&hub);
         let slot = &hub.slots()[0];
-        let generation = slot.begin(std::fs::File::from(write_end));
-        hub.subscriptions().subscribe(
-            t("a"),
-            Subscriber {
-                slot: 0,
-                generation,
-            },
-        );
         ports[0].write(&WriteSet::from_pairs([(t("a"), t("1"))]));
         ports[0].delete(&KeySet::from_keys([t("a")]));
         let stopped = std::sync::atomic::AtomicBool::new(true);
         writer::run::<TextWire>(slot, mergers.remove(0), 64, &stopped);
         assert!(slot.is_writer_done(), "{engine}");
-        drop(slot.take_writer_session());
-        let mut text = String::new();
-        std::fs::File::from(read_end)
-            .read_to_string(&mut text)
-            .unwrap();
+        let text = close_and_read(slot, read_end);
         assert_eq!(text, "a=1\na=DELETED\n", "{engine}");
     }
 }
@@ -225,23 +238,14 @@ fn a_stopped_pipe_writer_first_delivers_every_committed_note() {
 /// dropped. It must wait for that commit to end, then deliver the note.
 #[test]
 fn the_last_delivery_waits_for_a_commit_in_progress() {
-    use std::io::Read;
     for engine in Engine::ALL {
         let Wiring {
             hub,
             mut ports,
             mut mergers,
         } = build(engine.open(), layout(2));
-        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        let read_end = subscribe_a_pipe(&hub);
         let slot = &hub.slots()[0];
-        let generation = slot.begin(std::fs::File::from(write_end));
-        hub.subscriptions().subscribe(
-            t("a"),
-            Subscriber {
-                slot: 0,
-                generation,
-            },
-        );
         let stopped = std::sync::atomic::AtomicBool::new(true);
         let merger = mergers.remove(0);
         let (first, second) = ports.split_at_mut(1);
@@ -258,11 +262,7 @@ fn the_last_delivery_waits_for_a_commit_in_progress() {
             drop(in_progress);
             last.join().unwrap();
         });
-        drop(slot.take_writer_session());
-        let mut text = String::new();
-        std::fs::File::from(read_end)
-            .read_to_string(&mut text)
-            .unwrap();
+        let text = close_and_read(slot, read_end);
         assert_eq!(text, "a=1\n", "{engine}");
     }
 }
