@@ -252,7 +252,7 @@ impl LockFreeStore {
         inner.index.for_each(&guard, |_, entry| {
             // Acquire: pairs with the Release CAS that linked the head.
             let head = entry.head.load(Ordering::Acquire);
-            if head.is_null() || head == version::marker() {
+            if version::is_chain_end(head) {
                 return;
             }
             // SAFETY: loaded from a live entry while pinned.
@@ -269,14 +269,9 @@ impl LockFreeStore {
     pub fn sweep(&self) {
         self.inner.sweep_tombstones();
     }
-}
 
-impl Store for LockFreeStore {
-    fn write(&self, batch: &WriteSet) -> Timestamp {
-        self.write_pausing(batch, || {})
-    }
-
-    fn delete(&self, keys: &KeySet) -> Deletion {
+    /// [`Store::delete`]'s work, pinned.
+    fn delete_pinned(&self, keys: &KeySet) -> Deletion {
         let inner = &*self.inner;
         let guard = inner.index.guard();
         let mut pin = inner.reclaim.pin();
@@ -314,11 +309,35 @@ impl Store for LockFreeStore {
         Deletion { removed, ts }
     }
 
+    /// An operation on `keys` keys is over (its pin dropped): it frees its
+    /// share of the versions whose grace period has passed (`reclaim.rs`).
+    #[inline]
+    fn free_some_after(&self, keys: usize) {
+        self.inner.reclaim.free_some(Reclaimer::free_budget(keys));
+    }
+}
+
+impl Store for LockFreeStore {
+    fn write(&self, batch: &WriteSet) -> Timestamp {
+        let ts = self.write_pausing(batch, || {});
+        self.free_some_after(batch.pairs().len());
+        ts
+    }
+
+    fn delete(&self, keys: &KeySet) -> Deletion {
+        let deletion = self.delete_pinned(keys);
+        self.free_some_after(keys.keys().len());
+        deletion
+    }
+
     fn read(&self, keys: &KeySet, out: &mut Vec<Option<Value>>) {
-        let inner = &*self.inner;
-        let guard = inner.index.guard();
-        let pin = inner.reclaim.pin();
-        inner.read_all(keys, out, &guard, &pin);
+        {
+            let inner = &*self.inner;
+            let guard = inner.index.guard();
+            let pin = inner.reclaim.pin();
+            inner.read_all(keys, out, &guard, &pin);
+        }
+        self.free_some_after(keys.keys().len());
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
@@ -406,6 +425,9 @@ impl Snapshot for LockFreeSnapshot {
     fn into_sorted_pairs(mut self: Box<Self>) -> Vec<(Key, Value)> {
         let mut pairs = self.walk();
         self.release_seat();
+        // The walk's pins ran deferred frees onto this thread's ready list;
+        // free them here, off every writer's path (`reclaim.rs`).
+        self.inner.reclaim.free_ready();
         pace::sort_pairs(&mut pairs);
         // An entry replaced during the iteration may be met twice; at most
         // one of the two has a value at `at`, but be safe.

@@ -61,7 +61,7 @@
 
 use super::index::{Entry, Guard};
 use super::reclaim::Pin;
-use super::version::{marker, State, Version};
+use super::version::{is_chain_end, marker, State, Version};
 use super::write::InstalledSet;
 use super::{Inner, WalkPace};
 
@@ -243,7 +243,7 @@ impl Inner {
         guard: &Guard<'_>,
         pin: &Pin,
     ) -> Retire {
-        if top.is_null() || top == marker() {
+        if is_chain_end(top) {
             return Retire::Moot;
         }
         // SAFETY: `top` was loaded from `entry` while pinned.

@@ -19,6 +19,12 @@
 //! The shared commit records of several-key commands go the same way: their
 //! owner retires one once it has settled every version pointing to it.
 //!
+//! A retired chain is not freed by its deferred closure: the closure moves
+//! it onto a ready list (`ready.rs`), from which each operation frees at
+//! most [`Reclaimer::free_budget`] versions, so that no single command pays
+//! for a whole batch of chains (the loom stand-in frees at the grace
+//! period itself, the earliest and so the strictest point).
+//!
 //! Invariant: `live` = versions allocated − versions freed, for this store
 //! (exact once the threads touching the store are quiescent and deferred
 //! frees have run).
@@ -43,6 +49,9 @@ pub(crate) struct Reclaimer {
 #[cfg(feature = "loom")]
 #[allow(clippy::disallowed_types)]
 mod epoch;
+
+#[cfg(not(feature = "loom"))]
+mod ready;
 
 /// A pin that keeps every version reachable when it was taken alive.
 #[cfg(not(feature = "loom"))]
@@ -179,7 +188,7 @@ impl Reclaimer {
     /// (to the marker) made by a thread pinned before this call, so that
     /// the free, which runs after that thread unpins, sees the cut.
     pub(crate) unsafe fn retire(&self, first: *mut Version, pin: &Pin) {
-        if first.is_null() || first == version::marker() {
+        if version::is_chain_end(first) {
             return;
         }
         let chain = Detached(first);
@@ -190,8 +199,7 @@ impl Reclaimer {
                 let chain = chain;
                 // SAFETY: this runs after the grace period: no reader holds a
                 // pointer into the detached chain, which we own alone.
-                let freed = unsafe { version::free_chain(chain.0, version::Blocks::Reuse) };
-                live.add(-(freed as isize));
+                unsafe { ready::push(chain.0, live) };
             };
             // The no-free ablation (`--features ablation-no-free`, bench
             // builds only) leaks pruned chains, to measure what freeing
@@ -210,6 +218,36 @@ impl Reclaimer {
             let _ = pin;
             self.epoch.retire(epoch::Garbage::Chain(chain.0));
         }
+    }
+
+    /// How many versions an operation on `keys` keys frees at most from
+    /// its thread's ready list: twice what it can allocate, plus a few, so
+    /// that the list shrinks under any load that allocates.
+    #[inline]
+    pub(crate) fn free_budget(keys: usize) -> usize {
+        2 * keys + 8
+    }
+
+    /// Frees at most `budget` versions whose grace period has passed (this
+    /// thread's ready list); returns how many. Call it unpinned, after the
+    /// operation's own work.
+    #[inline]
+    pub(crate) fn free_some(&self, budget: usize) -> usize {
+        #[cfg(not(feature = "loom"))]
+        {
+            ready::free_some(budget)
+        }
+        #[cfg(feature = "loom")]
+        {
+            let _ = budget;
+            0
+        }
+    }
+
+    /// Frees every version on this thread's ready list (a snapshot's
+    /// thread once its walk is over, and tests that wait for frees).
+    pub(crate) fn free_ready(&self) -> usize {
+        self.free_some(usize::MAX)
     }
 
     /// Versions allocated and not yet freed.

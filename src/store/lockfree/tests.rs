@@ -24,14 +24,17 @@ fn delete(store: &LockFreeStore, keys: &[&str]) -> Deletion {
     store.delete(&KeySet::from_keys(keys.iter().map(|k| t(k))))
 }
 
-/// Runs crossbeam-epoch's deferred frees until at most `bound` versions
-/// are live, or gives up after a while (other tests in this process pin the
-/// epoch too, so a collection may need a few rounds); returns the count.
+/// Runs crossbeam-epoch's deferred frees, and frees what they put on this
+/// thread's ready list, until at most `bound` versions are live, or gives
+/// up after a while (other tests in this process pin the epoch too, so a
+/// collection may need a few rounds, and may run on their threads, which
+/// free it in their next operations or when they exit); returns the count.
 fn settle(store: &LockFreeStore, bound: usize) -> usize {
     for _ in 0..2_000 {
         for _ in 0..64 {
             crossbeam_epoch::pin().flush();
         }
+        store.inner.reclaim.free_ready();
         if store.live_versions() <= bound {
             break;
         }
@@ -216,6 +219,7 @@ fn a_long_traversal_that_yields_unpinned_does_not_hold_back_frees() {
             for _ in 0..64 {
                 crossbeam_epoch::pin().flush();
             }
+            inner.reclaim.free_ready();
             if inner.reclaim.live() == 0 {
                 return true;
             }

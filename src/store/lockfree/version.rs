@@ -427,9 +427,31 @@ pub(crate) enum Blocks {
 /// The caller owns the chain: it is unlinked from every entry, no thread
 /// can still hold a pointer into it, and no other call frees any part of it.
 pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { free_chain_prefix(first, usize::MAX, blocks) }.0
+}
+
+/// Whether `p` ends a chain (null, or the marker a retired entry's head
+/// and a cut `next` hold).
+#[inline]
+pub(crate) fn is_chain_end(p: *mut Version) -> bool {
+    p.is_null() || p == marker()
+}
+
+/// Frees at most `limit` versions of a detached chain from `first`,
+/// returning how many it freed and the rest of the chain (its end when
+/// nothing is left), which the caller still owns.
+///
+/// # Safety
+/// As [`free_chain`].
+pub(crate) unsafe fn free_chain_prefix(
+    first: *mut Version,
+    limit: usize,
+    blocks: Blocks,
+) -> (usize, *mut Version) {
     let mut freed = 0;
     let mut p = first;
-    while !p.is_null() && p != marker() {
+    while freed < limit && !is_chain_end(p) {
         // Relaxed: the chain is exclusively ours; nobody else writes it.
         // SAFETY: per the contract, `p` is an owned, live allocation made by
         // `alloc`, reached through the detached chain.
@@ -443,7 +465,7 @@ pub(crate) unsafe fn free_chain(first: *mut Version, blocks: Blocks) -> usize {
         p = next;
         freed += 1;
     }
-    freed
+    (freed, p)
 }
 
 /// Per-thread free lists of version and record blocks (`version/pool.rs`).
