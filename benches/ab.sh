@@ -4,7 +4,8 @@
 # the median (and min-max) of each build's throughput and write p99.9.
 #
 #   benches/ab.sh --a OLD_BIN --b NEW_BIN [--runs 5] [--store lockfree] \
-#       [--duration-ms 2000] [--out FILE.jsonl] "THREADS KEYS MIX" ...
+#       [--duration-ms 2000] [--backup-every-ms 0] [--out FILE.jsonl] \
+#       "THREADS KEYS MIX" ...
 #
 # Each quoted argument is one configuration, e.g. "2 100000 50:50". To
 # build an older commit's kvs-bench beside this checkout:
@@ -15,7 +16,7 @@
 #       --b target/release/kvs-bench "2 1000 50:50" "2 100000 50:50"
 set -euo pipefail
 
-a="" b="" runs=5 store=lockfree duration=2000 out=""
+a="" b="" runs=5 store=lockfree duration=2000 backup_every=0 out=""
 configs=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -24,8 +25,9 @@ while [[ $# -gt 0 ]]; do
         --runs) runs="${2:?--runs needs a number}"; shift ;;
         --store) store="${2:?--store needs lockfree or mutex}"; shift ;;
         --duration-ms) duration="${2:?--duration-ms needs a number}"; shift ;;
+        --backup-every-ms) backup_every="${2:?--backup-every-ms needs a number}"; shift ;;
         --out) out="${2:?--out needs a file}"; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "ab.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
         *) configs+=("$1") ;;
     esac
@@ -53,7 +55,7 @@ for config in "${configs[@]}"; do
             bin=$a
             [[ $side == b ]] && bin=$b
             "$bin" --store "$store" --threads "$threads" --keys "$keys" --mix "$mix" \
-                --duration-ms "$duration" --json |
+                --duration-ms "$duration" --backup-every-ms "$backup_every" --json |
                 sed "s/^{/{\"side\":\"$side\",\"config\":\"$config\",/" >> "$lines"
         done
     done

@@ -1,11 +1,13 @@
 //! Models of a session ending while a worker pushes to it: a full ring (the
-//! client stopped reading) and SIGUSR1's reset, racing the pipe writer.
-//! The worker commits through its real port (`WorkerPort`'s `Commit`), the
-//! writer runs the real merge rounds and delivery filter.
+//! client stopped reading) and SIGUSR1's reset, racing the pipe writer; and
+//! of the shutdown handoff, where the session's manager closes the pipe
+//! once the pipe writer has made its last delivery. The worker commits
+//! through its real port (`WorkerPort`'s `Commit`), the writer runs the real
+//! merge rounds and delivery filter.
 
 use crate::{check, t, write};
 use kvs::notify::subscriptions::{Subscribed, Subscriber};
-use kvs::notify::writer::deliverable;
+use kvs::notify::writer::{self, deliverable, Wire};
 use kvs::notify::{self, Hub, Layout, Note, NoteMerger, WorkerPort};
 use kvs::store::lockfree::LockFreeStore;
 use kvs::store::{Commit, WriteSet};
@@ -21,9 +23,15 @@ fn null_pipe() -> File {
 }
 
 /// One worker and one session slot, whose rings hold `ring_capacity` notes,
-/// over a store holding `k`; a session in the slot subscribed to `k`.
-/// Returns the hub, the session's generation, the port and the merger.
+/// over a store holding `k`; a session in the slot subscribed to `k`, its
+/// notifications going nowhere. Returns the hub, the session's generation,
+/// the port and the merger.
 fn subscribed(ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
+    subscribed_over(null_pipe(), ring_capacity)
+}
+
+/// As [`subscribed`], the session's notifications going to `pipe`.
+fn subscribed_over(pipe: File, ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
     let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
     write(&*store, &[("k", "0")]);
     let layout = Layout {
@@ -37,7 +45,7 @@ fn subscribed(ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
         mut ports,
         mut mergers,
     } = notify::build(store, layout);
-    let generation = hub.slots()[0].begin(null_pipe());
+    let generation = hub.slots()[0].begin(pipe);
     let subscriber = Subscriber {
         slot: 0,
         generation,
@@ -145,5 +153,69 @@ fn a_reset_never_hands_an_old_note_to_the_new_client() {
             0,
             "old note reached the new client"
         );
+    });
+}
+
+/// Notes as text lines (`k=value`), written with a plain `write_all`: the
+/// model's pipe never fills.
+struct LineWire;
+
+impl Wire for LineWire {
+    const NOTE_LEN: usize = 0;
+
+    fn encode(note: &Note, bytes: &mut Vec<u8>) {
+        let value = note.value.map(|v| v.to_string()).unwrap_or_default();
+        bytes.extend_from_slice(format!("{}={value}\n", note.key).as_bytes());
+    }
+
+    fn write_all(
+        pipe: &mut File,
+        bytes: &[u8],
+        _stop: impl Fn() -> bool,
+        _wait: std::time::Duration,
+        _while_full: impl FnMut(),
+    ) -> std::io::Result<()> {
+        std::io::Write::write_all(pipe, bytes)
+    }
+}
+
+/// At shutdown a slot's pipe writer (the real `writer::run`, told to stop
+/// before it starts) makes its last delivery and marks itself done, while
+/// the session's manager waits for that mark and then ends the session and
+/// closes its pipe, as `Session::end` does.
+///
+/// Property: a note committed before the shutdown is on the pipe when the
+/// manager closes it, however the two threads interleave.
+///
+/// Relies on: the writer marking itself done only after its last delivery
+/// (marking it at the start of `run` fails the model: the manager closes
+/// the pipe first and the note is lost), and the slot's session mutex,
+/// under which the writer writes and the manager takes the pipe. The done
+/// flag itself carries no data and is Relaxed: a manager that reads it set
+/// takes the mutex after the writer's last release of it (read-write
+/// coherence), so no ordering on the flag is relied on.
+// std: `writer::run`'s stop flag is the server's std flag.
+#[allow(clippy::disallowed_types)]
+#[test]
+fn the_last_delivery_reaches_the_pipe_before_it_closes() {
+    check(None, || {
+        let (read_end, write_end) = nix::unistd::pipe().expect("a pipe");
+        let (hub, _generation, mut port, merger) = subscribed_over(File::from(write_end), 1);
+        commit_k(&mut port, "1");
+        let writer_hub = Arc::clone(&hub);
+        let writer = thread::spawn(move || {
+            let shutdown = std::sync::atomic::AtomicBool::new(true);
+            writer::run::<LineWire>(&writer_hub.slots()[0], merger, 64, &shutdown);
+        });
+        let slot = &hub.slots()[0];
+        while !slot.is_writer_done() {
+            thread::yield_now();
+        }
+        slot.end_current();
+        drop(slot.take_writer_session());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut File::from(read_end), &mut text).expect("read");
+        writer.join().expect("writer");
+        assert_eq!(text, "k=1\n", "a committed note was lost at shutdown");
     });
 }

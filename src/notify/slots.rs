@@ -133,15 +133,19 @@ impl Slot {
     /// Pipe writer: it has delivered every note it ever will, so the
     /// session's manager may close the client's pipes.
     pub fn mark_writer_done(&self) {
-        // Release: pairs with the Acquire in `is_writer_done`; the last
-        // notes are on the pipe before the manager closes it.
-        self.writer_done.store(true, Ordering::Release);
+        // Relaxed: pairs with nothing. The flag carries no data: the pipe's
+        // writes and its close both happen under `writer_session`'s mutex,
+        // and a manager that reads the flag set takes that mutex after the
+        // writer's last release of it (read-write coherence: had it taken
+        // the mutex first, its read would happen before this store). Modelled
+        // in `loom_tests/session_end.rs`.
+        self.writer_done.store(true, Ordering::Relaxed);
     }
 
     /// Whether the pipe writer has made its last delivery.
     pub fn is_writer_done(&self) -> bool {
-        // Acquire: pairs with the Release store in `mark_writer_done`.
-        self.writer_done.load(Ordering::Acquire)
+        // Relaxed: see `mark_writer_done`.
+        self.writer_done.load(Ordering::Relaxed)
     }
 
     /// The pipe writer's side of the doorbell.

@@ -53,8 +53,10 @@
 //!   tried). O(1) per write while the horizon has not moved since the
 //!   key's last prune; one walk of the versions above the new horizon when
 //!   it has.
-//! * reclamation (`reclaim.rs`): deferred frees run once every thread
-//!   pinned at the retirement has unpinned. No operation waits for it, but
+//! * reclamation (`reclaim.rs`): a retired chain becomes freeable once
+//!   every thread pinned at the retirement has unpinned, and is then freed
+//!   at most `2·keys + 8` versions per later operation of the thread that
+//!   found it so (`reclaim/ready.rs`). No operation waits for it, but
 //!   one thread preempted while pinned (in the middle of any operation)
 //!   delays every free meanwhile. With no snapshot open, a key holds O(1)
 //!   versions after each write to it; versions a snapshot kept are queued

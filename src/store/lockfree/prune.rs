@@ -46,7 +46,7 @@
 //! always did. A key may sit in the queue more than once, or after a sweep
 //! retired it; its turn then finds nothing to do.
 //!
-//! Freed when: versions a snapshot kept go on the next write to the key
+//! Retired when: versions a snapshot kept go on the next write to the key
 //! or, without one, through the backlog after the snapshot ends; dead
 //! keys' tombstones go right after their delete, or, if a snapshot held
 //! them back, by the sweep that runs when the oldest registered snapshot

@@ -123,6 +123,7 @@ pub(super) fn chains_waiting() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Reclaimer;
     use super::*;
 
     /// A detached chain of `len` versions, counted live in `live`.
@@ -156,6 +157,36 @@ mod tests {
         assert_eq!(live.sum(), 0);
         assert_eq!(chains_waiting(), 0);
         assert_eq!(free_some(1), 0);
+    }
+
+    /// Each store operation frees at most its budget from its thread's
+    /// list, after its work, and repeated operations free the whole list.
+    #[test]
+    fn each_store_operation_frees_its_budget_of_waiting_versions() {
+        use crate::store::lockfree::LockFreeStore;
+        use crate::store::{Store, WriteSet};
+        use crate::token::Token;
+        let store = LockFreeStore::new();
+        let key = Token::try_from("k").unwrap();
+        let write = || store.write(&WriteSet::from_pairs([(key, key)]));
+        let live = Arc::new(Counter::default());
+        const LEN: usize = 100;
+        // SAFETY: a fresh chain, never published, pushed once.
+        unsafe { push(chain(LEN, &live), Arc::clone(&live)) };
+        let budget = Reclaimer::free_budget(1) as isize;
+        let mut writes = 0;
+        while live.sum() > 0 && writes < 10_000 {
+            let before = live.sum();
+            write();
+            writes += 1;
+            let freed = before - live.sum();
+            // Chains other threads' stores retire may land on this list
+            // (this thread's pins run crossbeam's collections) and take
+            // part of a budget, so a write may free fewer of ours.
+            assert!(freed <= budget, "one write freed {freed} > {budget}");
+        }
+        assert_eq!(live.sum(), 0, "the list was not freed by {writes} writes");
+        assert!(writes >= LEN / budget as usize);
     }
 
     #[test]
