@@ -23,15 +23,9 @@ fn null_pipe() -> File {
 }
 
 /// One worker and one session slot, whose rings hold `ring_capacity` notes,
-/// over a store holding `k`; a session in the slot subscribed to `k`, its
-/// notifications going nowhere. Returns the hub, the session's generation,
-/// the port and the merger.
+/// over a store holding `k`; a session in the slot subscribed to `k`.
+/// Returns the hub, the session's generation, the port and the merger.
 fn subscribed(ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
-    subscribed_over(null_pipe(), ring_capacity)
-}
-
-/// As [`subscribed`], the session's notifications going to `pipe`.
-fn subscribed_over(pipe: File, ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPort, NoteMerger) {
     let store = Arc::new(LockFreeStore::with_snapshot_seats(1));
     write(&*store, &[("k", "0")]);
     let layout = Layout {
@@ -45,7 +39,7 @@ fn subscribed_over(pipe: File, ring_capacity: usize) -> (Arc<Hub>, u64, WorkerPo
         mut ports,
         mut mergers,
     } = notify::build(store, layout);
-    let generation = hub.slots()[0].begin(pipe);
+    let generation = hub.slots()[0].begin(null_pipe());
     let subscriber = Subscriber {
         slot: 0,
         generation,
@@ -156,8 +150,22 @@ fn a_reset_never_hands_an_old_note_to_the_new_client() {
     });
 }
 
-/// Notes as text lines (`k=value`), written with a plain `write_all`: the
-/// model's pipe never fills.
+/// What the pipe writer "wrote to the pipe" in the current execution: a
+/// loom cell, so that loom checks the manager's read of it happens after
+/// every write (a real pipe's bytes are invisible to loom).
+struct Captured(loom::cell::UnsafeCell<Vec<u8>>);
+
+// SAFETY: the writer appends only inside `deliver`, under the slot's
+// session mutex; the manager reads only after taking the session under the
+// same mutex. Loom reports any access this does not order.
+unsafe impl Sync for Captured {}
+
+loom::lazy_static! {
+    static ref CAPTURED: Captured = Captured(loom::cell::UnsafeCell::new(Vec::new()));
+}
+
+/// Notes as text lines (`k=value`), captured in [`CAPTURED`] instead of
+/// written to the session's pipe.
 struct LineWire;
 
 impl Wire for LineWire {
@@ -169,29 +177,35 @@ impl Wire for LineWire {
     }
 
     fn write_all(
-        pipe: &mut File,
+        _pipe: &mut File,
         bytes: &[u8],
         _stop: impl Fn() -> bool,
         _wait: std::time::Duration,
         _while_full: impl FnMut(),
     ) -> std::io::Result<()> {
-        std::io::Write::write_all(pipe, bytes)
+        // SAFETY: see `Captured`.
+        CAPTURED
+            .0
+            .with_mut(|captured| unsafe { (*captured).extend_from_slice(bytes) });
+        Ok(())
     }
 }
 
 /// At shutdown a slot's pipe writer (the real `writer::run`, told to stop
 /// before it starts) makes its last delivery and marks itself done, while
 /// the session's manager waits for that mark and then ends the session and
-/// closes its pipe, as `Session::end` does.
+/// takes its pipe back to close it, as `Session::end` does.
 ///
-/// Property: a note committed before the shutdown is on the pipe when the
-/// manager closes it, however the two threads interleave.
+/// Property: a note committed before the shutdown has been written when
+/// the manager closes the pipe, and every write of it happens before the
+/// manager looks (loom checks the captured bytes' cell), however the two
+/// threads interleave.
 ///
 /// Relies on: the writer marking itself done only after its last delivery
-/// (marking it at the start of `run` fails the model: the manager closes
-/// the pipe first and the note is lost), and the slot's session mutex,
-/// under which the writer writes and the manager takes the pipe. The done
-/// flag itself carries no data and is Relaxed: a manager that reads it set
+/// (marking it at the start of `run` fails the model: the manager takes the
+/// pipe first and the note is lost), and the slot's session mutex, under
+/// which the writer writes and the manager takes the pipe. The done flag
+/// itself carries no data and is Relaxed: a manager that reads it set
 /// takes the mutex after the writer's last release of it (read-write
 /// coherence), so no ordering on the flag is relied on.
 // std: `writer::run`'s stop flag is the server's std flag.
@@ -199,8 +213,7 @@ impl Wire for LineWire {
 #[test]
 fn the_last_delivery_reaches_the_pipe_before_it_closes() {
     check(None, || {
-        let (read_end, write_end) = nix::unistd::pipe().expect("a pipe");
-        let (hub, _generation, mut port, merger) = subscribed_over(File::from(write_end), 1);
+        let (hub, _generation, mut port, merger) = subscribed(1);
         commit_k(&mut port, "1");
         let writer_hub = Arc::clone(&hub);
         let writer = thread::spawn(move || {
@@ -213,9 +226,9 @@ fn the_last_delivery_reaches_the_pipe_before_it_closes() {
         }
         slot.end_current();
         drop(slot.take_writer_session());
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut File::from(read_end), &mut text).expect("read");
+        // SAFETY: see `Captured`.
+        let text = CAPTURED.0.with(|captured| unsafe { (*captured).clone() });
         writer.join().expect("writer");
-        assert_eq!(text, "k=1\n", "a committed note was lost at shutdown");
+        assert_eq!(text, b"k=1\n", "a committed note was lost at shutdown");
     });
 }

@@ -215,7 +215,8 @@ impl LockFreeStore {
     }
 
     /// Versions allocated and not yet freed (a debugging statistic: exact
-    /// once the store is quiescent and deferred frees have run).
+    /// once the store is quiescent and deferred frees have run, including
+    /// those waiting on threads' ready lists; see `reclaim.rs`).
     pub fn live_versions(&self) -> usize {
         self.inner.reclaim.live()
     }
@@ -415,6 +416,10 @@ impl LockFreeSnapshot {
             self.inner.sweep_if_held_back();
             self.inner.tidy_now();
         }
+        // The walk's, the sweep's and the tidy step's pins ran deferred
+        // frees onto this thread's ready list; free them here, off every
+        // writer's path (`reclaim.rs`).
+        self.inner.reclaim.free_ready();
     }
 }
 
@@ -427,9 +432,6 @@ impl Snapshot for LockFreeSnapshot {
     fn into_sorted_pairs(mut self: Box<Self>) -> Vec<(Key, Value)> {
         let mut pairs = self.walk();
         self.release_seat();
-        // The walk's pins ran deferred frees onto this thread's ready list;
-        // free them here, off every writer's path (`reclaim.rs`).
-        self.inner.reclaim.free_ready();
         pace::sort_pairs(&mut pairs);
         // An entry replaced during the iteration may be met twice; at most
         // one of the two has a value at `at`, but be safe.

@@ -26,8 +26,9 @@
 //! period itself, the earliest and so the strictest point).
 //!
 //! Invariant: `live` = versions allocated − versions freed, for this store
-//! (exact once the threads touching the store are quiescent and deferred
-//! frees have run).
+//! (exact once the threads touching the store are quiescent, deferred
+//! frees have run, and the threads that ran them have freed their ready
+//! lists: within their next operations, or when they exit).
 
 use super::version::{self, Version};
 use crate::sync::stat::Counter;
@@ -245,7 +246,7 @@ impl Reclaimer {
     }
 
     /// Frees every version on this thread's ready list (a snapshot's
-    /// thread once its walk is over, and tests that wait for frees).
+    /// thread once it gives up its seat, and tests that wait for frees).
     pub(crate) fn free_ready(&self) -> usize {
         self.free_some(usize::MAX)
     }

@@ -30,7 +30,7 @@ fn delete(store: &LockFreeStore, keys: &[&str]) -> Deletion {
 /// collection may need a few rounds, and may run on their threads, which
 /// free it in their next operations or when they exit); returns the count.
 fn settle(store: &LockFreeStore, bound: usize) -> usize {
-    for _ in 0..2_000 {
+    for _ in 0..10_000 {
         for _ in 0..64 {
             crossbeam_epoch::pin().flush();
         }

@@ -8,8 +8,15 @@
 //! §8.2). So the closure only moves its chain onto the ready list of the
 //! thread that runs it, and every operation of that thread frees at most a
 //! small budget of versions from the list (`free_some`), after its own work
-//! and outside its pin; a snapshot's thread frees its whole list once its
-//! walk ends (`free_all`), off every writer's path.
+//! and outside its pin; a snapshot's thread frees its whole list once it
+//! gives up its seat (`free_some(usize::MAX)`), off every writer's path.
+//!
+//! A thread receives chains whenever one of its pins collects, not in
+//! proportion to what it frees: a thread that rarely runs an operation
+//! (a session's manager, whose only store operation is a subscription's
+//! read) or one that re-pins while it waits could otherwise gather chains
+//! it never frees. So a list holds at most [`MAX_WAITING_CHAINS`] chains;
+//! a chain that finds it full is freed at once, as before the list.
 //!
 //! Freeing later than the grace period allows is always safe: nothing can
 //! reach a chain once its grace has passed, and the list only delays the
@@ -27,6 +34,9 @@ use super::super::version::{self, Blocks, Version};
 use crate::sync::stat::Counter;
 use std::cell::RefCell;
 use std::sync::Arc;
+
+/// The most chains a thread's ready list holds (see the module docs).
+const MAX_WAITING_CHAINS: usize = 4096;
 
 /// A chain on a ready list: the part not freed yet, and its store's
 /// count of live versions.
@@ -85,8 +95,9 @@ thread_local! {
 }
 
 /// Puts a chain whose grace period has passed on this thread's ready list,
-/// or frees it at once if the list is not usable (the thread is exiting,
-/// or the list is being worked on further up this thread's stack).
+/// or frees it at once if the list is full or not usable (the thread is
+/// exiting, or the list is being worked on further up this thread's
+/// stack).
 ///
 /// # Safety
 /// The chain from `first` is past its grace period: unlinked from every
@@ -95,7 +106,9 @@ pub(super) unsafe fn push(first: *mut Version, live: Arc<Counter>) {
     let mut chain = Some(ReadyChain { rest: first, live });
     let _ = READY.try_with(|ready| {
         if let Ok(mut ready) = ready.try_borrow_mut() {
-            ready.0.extend(chain.take());
+            if ready.0.len() < MAX_WAITING_CHAINS {
+                ready.0.extend(chain.take());
+            }
         }
     });
     if let Some(mut chain) = chain {
@@ -187,6 +200,23 @@ mod tests {
         }
         assert_eq!(live.sum(), 0, "the list was not freed by {writes} writes");
         assert!(writes >= LEN / budget as usize);
+    }
+
+    #[test]
+    fn a_chain_that_finds_the_list_full_is_freed_at_once() {
+        let live = Arc::new(Counter::default());
+        let counted = Arc::clone(&live);
+        std::thread::spawn(move || {
+            for _ in 0..MAX_WAITING_CHAINS + 3 {
+                // SAFETY: fresh chains, never published, pushed once.
+                unsafe { push(chain(2, &counted), Arc::clone(&counted)) };
+            }
+            assert_eq!(chains_waiting(), MAX_WAITING_CHAINS);
+            assert_eq!(counted.sum(), 2 * MAX_WAITING_CHAINS as isize);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(live.sum(), 0);
     }
 
     #[test]
