@@ -1,9 +1,19 @@
 //! Per-thread free lists of version and record blocks. A version or
 //! record freed through the epoch is unreachable for every thread, exactly
 //! as if it went back to the allocator, so its block may be handed out
-//! again; keeping a few per thread spares the allocator a `malloc` and a
+//! again; keeping them per thread spares the allocator a `malloc` and a
 //! `free` per written key (frees arrive in batches of a whole epoch bag,
 //! which overflow the allocator's own per-thread caches).
+//!
+//! Why so many (up to [`CAPACITY`], 4 MiB of versions per thread): after
+//! a snapshot, the versions it kept are freed over the next operations
+//! (`reclaim/ready.rs`), tens of thousands of them at 100k keys. A pool
+//! that overflows hands the excess to glibc's `free`, often for blocks
+//! another thread allocated, and in paired runs that cost two load
+//! threads' write p99.9 under backups about as much again as a build that
+//! never frees (`paper.md` §8.2); a pool that holds them gives them back to
+//! the thread's own next writes instead. The memory is the versions the
+//! snapshot kept, which the store held anyway at its peak.
 //!
 //! Invariant: every pointer in a list is a `Box<T>` allocation whose value
 //! was dropped in place; it is referenced nowhere else.
@@ -13,8 +23,12 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::thread::LocalKey;
 
-/// Blocks of one kind one thread keeps at most (64 KiB of versions).
-const CAPACITY: usize = 1024;
+/// Blocks of one kind one thread keeps at most (4 MiB of versions).
+const CAPACITY: usize = 1 << 16;
+
+/// Room a thread's list starts with (64 KiB of versions); it grows as
+/// needed up to [`CAPACITY`].
+const INITIAL: usize = 1024;
 
 pub(super) struct FreeList<T>(Vec<*mut T>);
 
@@ -34,9 +48,9 @@ pub(super) type List<T> = LocalKey<RefCell<FreeList<T>>>;
 
 thread_local! {
     pub(super) static VERSIONS: RefCell<FreeList<Version>> =
-        RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+        RefCell::new(FreeList(Vec::with_capacity(INITIAL)));
     pub(super) static RECORDS: RefCell<FreeList<Record>> =
-        RefCell::new(FreeList(Vec::with_capacity(CAPACITY)));
+        RefCell::new(FreeList(Vec::with_capacity(INITIAL)));
 }
 
 /// How many blocks `list` keeps on this thread (tests).
