@@ -9,10 +9,10 @@
 //! a snapshot, the versions it kept are freed over the next operations
 //! (`reclaim/ready.rs`), tens of thousands of them at 100k keys. A pool
 //! that overflows hands the excess to glibc's `free`, often for blocks
-//! another thread allocated, and in paired runs that cost two load
-//! threads' write p99.9 under backups about as much again as a build that
-//! never frees (`paper.md` §8.2); a pool that holds them gives them back to
-//! the thread's own next writes instead. The memory is the versions the
+//! another thread allocated; with 1,024 blocks, two load threads' write
+//! p99.9 under backups was about half as long again in a paired run
+//! (`paper.md` §8.2). A pool that holds them gives them back to the
+//! thread's own next writes instead. The memory is the versions the
 //! snapshot kept, which the store held anyway at its peak.
 //!
 //! Invariant: every pointer in a list is a `Box<T>` allocation whose value
