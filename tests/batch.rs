@@ -405,7 +405,11 @@ fn a_backup_on_a_full_disk_fails_cleanly_and_the_job_goes_on() {
             write.push_str(&format!("(key{i:05},{})", "v".repeat(40)));
         }
         write.push_str("]\n");
-        let job = format!("{write}BACKUP\nWAIT 500\nREAD [key00001,nokey]\n");
+        // The first WAIT flushes the output file before the backup starts,
+        // so that the file has its page on the small disk: otherwise a job
+        // thread that loses the processor for a moment finds the disk
+        // already filled by the backup, and its own output fails too.
+        let job = format!("{write}WAIT 1\nBACKUP\nWAIT 500\nREAD [key00001,nokey]\n");
         // The job itself is as large as its backup, so it lives elsewhere;
         // the jobs directory on the small disk holds a link to it.
         let elsewhere = tempfile::tempdir().unwrap();
@@ -424,7 +428,7 @@ fn a_backup_on_a_full_disk_fails_cleanly_and_the_job_goes_on() {
         );
         let out = fs::read_to_string(disk.path().join("full.out")).unwrap();
         let read = format!("[(key00001,{})(nokey,KVSERROR)]\n", "v".repeat(40));
-        assert_eq!(out, format!("Waiting...\n{read}"));
+        assert_eq!(out, format!("Waiting...\nWaiting...\n{read}"));
         assert_eq!(
             names_in(disk.path()),
             ["full.job", "full.out"],
