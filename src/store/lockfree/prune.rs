@@ -125,7 +125,7 @@ impl Inner {
     fn cut_from(&self, first: *mut Version, horizon: Timestamp, pin: &Pin) -> usize {
         let mut walked = 0;
         let mut p = first;
-        while !p.is_null() && p != marker() {
+        while !is_chain_end(p) {
             walked += 1;
             // SAFETY: reached from a live entry while pinned: a version is
             // unlinked only by a cut (which needs the claim we hold) or with
@@ -136,7 +136,7 @@ impl Inner {
                     // Relaxed: only the claim's holder writes `next` below
                     // the head, and the claim orders us after the last one.
                     let tail = version.next.load(Ordering::Relaxed);
-                    if !tail.is_null() && tail != marker() {
+                    if !is_chain_end(tail) {
                         // Release: pairs with the Acquire `next` load of a
                         // reader that meets the cut, so its retry reads a
                         // clock at least our horizon.
