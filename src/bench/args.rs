@@ -113,6 +113,13 @@ pub struct Args {
     #[arg(long, default_value = "")]
     pub label: String,
 
+    /// Diagnostic: class each write by whether its thread was switched out
+    /// during it (two `getrusage` calls per write; perturbs the load, so
+    /// compare only with runs made with it too). Reports the writes
+    /// preempted and blocked, and the latency of those that ran throughout.
+    #[arg(long)]
+    pub count_switches: bool,
+
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,

@@ -8,6 +8,7 @@
 use super::latency::Latencies;
 use super::mix::Mix;
 use super::schedule::{Clock, Pause, RealClock, Schedule};
+use super::switches::{SwitchStats, Switches};
 use super::workload::{self, Rng};
 use crate::store::{Commit, Store};
 use crate::token::Token;
@@ -50,6 +51,9 @@ pub struct Worker {
     pub schedule: Option<Schedule>,
     /// How the worker waits for a command's due time (open loop).
     pub pause: Pause,
+    /// Whether to class each write by its thread's context switches
+    /// (`--count-switches`, [`super::switches`]).
+    pub count_switches: bool,
 }
 
 /// What one worker did.
@@ -67,6 +71,9 @@ pub struct WorkerStats {
     /// Open loop: commands that were due when the run stopped but had not
     /// started (a thread that fell behind its schedule leaves them).
     pub overdue: u64,
+    /// With `--count-switches`: the writes classed by their thread's
+    /// context switches.
+    pub switches: Option<SwitchStats>,
 }
 
 impl WorkerStats {
@@ -77,6 +84,11 @@ impl WorkerStats {
         self.writes.merge(&other.writes);
         self.keys_written += other.keys_written;
         self.overdue += other.overdue;
+        if let Some(theirs) = &other.switches {
+            self.switches
+                .get_or_insert_with(Default::default)
+                .merge(theirs);
+        }
     }
 }
 
@@ -87,7 +99,10 @@ impl Worker {
     /// open loop, it counts from the command's due time on the schedule,
     /// so time spent waiting behind a slow command is part of it.
     pub fn run(mut self, start: &Barrier, stop: &AtomicBool) -> WorkerStats {
-        let mut stats = WorkerStats::default();
+        let mut stats = WorkerStats {
+            switches: self.count_switches.then(SwitchStats::default),
+            ..WorkerStats::default()
+        };
         let mut drawn = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut out = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut seq = 0u64;
@@ -99,18 +114,25 @@ impl Worker {
             let due = self.schedule.as_mut().map(|s| s.start_next(&mut clock));
             workload::draw_keys(&mut self.rng, &self.keys, &mut drawn);
             let reads = self.mix.reads(self.rng.below(100) as u32);
-            let (latencies, began) = if reads {
+            if reads {
                 let set = workload::read_set(&drawn);
                 let began = clock.elapsed();
                 self.store.read(&set, &mut out);
-                (&mut stats.reads, began)
+                let latency = Schedule::latency(due.unwrap_or(began), &clock);
+                stats.reads.record(latency);
             } else {
                 seq += 1;
+                let before = stats.switches.as_ref().and_then(|_| Switches::now());
                 let (written, began) = self.write(&drawn, seq, &clock);
+                let latency = Schedule::latency(due.unwrap_or(began), &clock);
+                stats.writes.record(latency);
                 stats.keys_written += written;
-                (&mut stats.writes, began)
-            };
-            latencies.record(Schedule::latency(due.unwrap_or(began), &clock));
+                if let (Some(switches), Some(before)) = (&mut stats.switches, before) {
+                    if let Some(after) = Switches::now() {
+                        switches.record(before, after, latency);
+                    }
+                }
+            }
             stats.ops += 1;
         }
         if let Some(schedule) = &self.schedule {

@@ -17,6 +17,7 @@
 //! * [`report`]: the JSON record a run prints.
 //! * [`results`]: reading `results/*.jsonl` back into tables.
 //! * [`stats`]: paired ratios, bootstrap intervals, verdicts.
+//! * [`switches`]: which writes their own thread's preemption delayed.
 //!
 //! A run preloads the store, starts every thread behind one barrier, lets
 //! the load run for the requested time, stops it with a flag, and only then
@@ -39,6 +40,7 @@ pub mod results;
 pub mod rss;
 pub mod schedule;
 pub mod stats;
+pub mod switches;
 pub mod workload;
 
 use crate::notify::writer::Wire;
@@ -105,8 +107,12 @@ fn run_load<W: Wire>(args: &Args) -> anyhow::Result<LoadReport> {
     let keys: Arc<[crate::token::Token]> = workload::key_table(args.keys.get()).into();
     workload::preload(&*opened.store, &keys, usize::from(args.value_bytes));
     let measured = measure::<W>(args, &opened, &keys)?;
-    let live_versions = opened.lockfree.as_ref().map(|s| s.live_versions() as u64);
-    let report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
+    let lockfree = opened.lockfree.as_ref();
+    let live_versions = lockfree.map(|s| s.live_versions() as u64);
+    let mut report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
+    if args.count_switches {
+        report.pending_waits = lockfree.map(|s| s.pending_waits());
+    }
     if let Some(path) = &args.hdr_log {
         save_histograms(path, &report.run_id, &measured)
             .with_context(|| format!("appending histograms to {}", path.display()))?;
@@ -212,6 +218,7 @@ fn workers(
             rng: workload::Rng::new(args.seed, index as u64),
             schedule: (args.rate > 0).then(|| Schedule::new(args.rate, threads, index)),
             pause: args.pause,
+            count_switches: args.count_switches,
         })
         .collect()
 }
@@ -373,5 +380,16 @@ fn build_report(
             .as_ref()
             .map(|_| workers.keys_written * args.notify as u64),
         notify_sessions_ended: notify.as_ref().map(|n| n.sessions_ended),
+        writes_preempted: workers.switches.as_ref().map(|s| s.preempted),
+        writes_blocked: workers.switches.as_ref().map(|s| s.blocked),
+        ran_throughout_write_p999_us: workers
+            .switches
+            .as_ref()
+            .and_then(|s| s.ran_throughout.quantile_us(0.999)),
+        ran_throughout_write_max_us: workers
+            .switches
+            .as_ref()
+            .and_then(|s| s.ran_throughout.max_us()),
+        pending_waits: None,
     }
 }

@@ -167,6 +167,25 @@ pub struct LoadReport {
     /// behind by a full ring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_sessions_ended: Option<u64>,
+    /// With `--count-switches`: writes during which their thread was
+    /// switched out while runnable (preempted, or yielded) and never
+    /// blocked (see `bench::switches`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_preempted: Option<u64>,
+    /// With `--count-switches`: writes during which their thread blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_blocked: Option<u64>,
+    /// With `--count-switches`: write p99.9 of the writes during which
+    /// their thread was never switched out, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_throughout_write_p999_us: Option<f64>,
+    /// With `--count-switches`: the longest of those writes, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_throughout_write_max_us: Option<f64>,
+    /// With `--count-switches`, lock-free only: links that waited for
+    /// another command's pending version that was not ready yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_waits: Option<u64>,
 }
 
 /// The figures of one `--fork-pause` run.
@@ -297,6 +316,15 @@ impl LoadReport {
                 r.notify_delivered.unwrap_or(0),
                 r.notify_expected.unwrap_or(0),
                 r.notify_sessions_ended.unwrap_or(0)
+            )?;
+        }
+        if let (Some(preempted), Some(blocked)) = (r.writes_preempted, r.writes_blocked) {
+            writeln!(
+                f,
+                "switches: {preempted} writes preempted, {blocked} blocked; the rest µs p99.9 {} max {}; {} pending waits",
+                Shown(r.ran_throughout_write_p999_us),
+                Shown(r.ran_throughout_write_max_us),
+                Shown(r.pending_waits.map(|w| w as f64)),
             )?;
         }
         if let Some(live) = r.live_versions {

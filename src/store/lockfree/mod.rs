@@ -133,6 +133,10 @@ pub(crate) struct Inner {
     held_back: CachePadded<AtomicUsize>,
     /// Versions visited by pruning walks (a statistic, for tests).
     pruning_walk: Counter,
+    /// Links that had to wait for another command's pending head that was
+    /// not ready yet (a statistic, for the benchmark's attribution of a
+    /// tail: `kvs-bench --count-switches`).
+    pending_waits: Counter,
     /// Keys whose chains a snapshot kept long, with the horizon they were
     /// last pruned at: writes and snapshot ends prune a few each once the
     /// horizon has passed it (`prune.rs`).
@@ -207,6 +211,7 @@ impl LockFreeStore {
                 retired: CachePadded::new(AtomicU64::new(0)),
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
+                pending_waits: Counter::default(),
                 backlog: SegQueue::new(),
                 dead: SegQueue::new(),
                 retire_delay,
@@ -226,6 +231,14 @@ impl LockFreeStore {
     #[doc(hidden)]
     pub fn versions_walked_pruning(&self) -> usize {
         self.inner.pruning_walk.sum().max(0) as usize
+    }
+
+    /// How many links so far waited for another command's pending version
+    /// that was not ready yet (each such link counts once, however long it
+    /// waited; a statistic: exact once the store is quiescent). A pending
+    /// head that is ready is helped, not waited for, and is not counted.
+    pub fn pending_waits(&self) -> u64 {
+        self.inner.pending_waits.sum().max(0) as u64
     }
 
     /// Writes `batch` like [`Store::write`], running `between` after every

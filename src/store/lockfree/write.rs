@@ -166,6 +166,7 @@ impl Inner {
         pin: &mut Pin,
     ) -> Option<(Timestamp, bool)> {
         let wait = SpinWait::new();
+        let mut waited = false;
         loop {
             // Acquire: pairs with the Release CAS that linked the current head
             // (or retired the entry), so we may read that version.
@@ -186,6 +187,10 @@ impl Inner {
                         // (helping); else its owner is between two links:
                         // wait for it.
                         if self.commit_ready(top, seen).is_none() {
+                            if !waited {
+                                waited = true;
+                                self.pending_waits.add(1);
+                            }
                             self.reclaim.unpinned(pin, || wait.wait());
                         }
                         continue;
