@@ -38,7 +38,12 @@
 #               backup every 10 ms, lockfree and mutex
 #   oversub     oversubscription: 16 and 64 load threads on 2 cores (pinned
 #               to CPUs 0-1 with taskset on a larger machine), 100k keys,
-#               90:10, lockfree and mutex
+#               90:10, lockfree and mutex, timed after a warm-up as long as
+#               the timed load (--warmup-ms), so that the figures are the
+#               steady state's, not the heap's growth to the run's size
+#   preempt     oversub's runs with --count-switches: which writes their own
+#               thread's preemption (or blocking) delayed, and the p99.9 of
+#               the others
 #   backupprio  the open-loop fixed-rate check (200k commands/s, 1M keys,
 #               2 threads, 90:10) with a backup every 200 ms written by a
 #               thread at normal, low and idle priority (--backup-priority),
@@ -101,11 +106,13 @@ done
 if [[ $quick == 1 ]]; then
     runs=2
     duration=200
+    warmup=200
     small=1000; medium=10000; large=20000
     starts=50
     job_lines=5000
 else
     duration=2000
+    warmup=2000
     small=1000; medium=100000; large=1000000
     starts=1000
     job_lines=200000
@@ -160,7 +167,7 @@ run_line() {
         return
     fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
-    [[ $experiment == oversub ]] && pin=("${two_cpus[@]}")
+    [[ $experiment == oversub || $experiment == preempt ]] && pin=("${two_cpus[@]}")
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
     "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
         >> "$out/$experiment.jsonl" < /dev/null
@@ -319,18 +326,23 @@ fi
 # The command prefix that confines oversub's processes to two CPUs: none
 # on a machine of two, taskset on a larger one.
 two_cpus=()
-if wanted oversub; then
+if wanted oversub || wanted preempt; then
     if (( $(nproc) > 2 )); then
         command -v taskset > /dev/null ||
             { echo "experiments.sh: oversub needs taskset on a machine of more than 2 CPUs" >&2; exit 2; }
         two_cpus=(taskset -c 0,1)
     fi
-    start_files oversub
-    for threads in 16 64; do
-        add oversub "lockfree mutex" --threads "$threads" --mix 90:10 --keys "$medium" \
-            --duration-ms "$duration"
-    done
 fi
+for experiment in oversub preempt; do
+    wanted "$experiment" || continue
+    start_files "$experiment"
+    switches=()
+    [[ $experiment == preempt ]] && switches=(--count-switches)
+    for threads in 16 64; do
+        add "$experiment" "lockfree mutex" --threads "$threads" --mix 90:10 --keys "$medium" \
+            --duration-ms "$duration" --warmup-ms "$warmup" "${switches[@]}"
+    done
+done
 
 if wanted backup; then
     start_files backup

@@ -111,6 +111,22 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "preempt",
+            TableSpec {
+                title: "Oversubscription with --count-switches: writes their own thread's switch delayed".into(),
+                rows: vec!["threads", "keys"],
+                metrics: vec![
+                    metric("writes", "writes"),
+                    metric("writes_preempted", "preempted"),
+                    metric("writes_blocked", "blocked"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("ran_throughout_write_p999_us", "the rest: p99.9 µs"),
+                    metric("ran_throughout_write_max_us", "the rest: max µs"),
+                    metric("pending_waits", "pending waits"),
+                ],
+            },
+        ),
+        (
             "backupstart",
             TableSpec {
                 title: "Experiment 3b: backup start, from BACKUP to the job's next command (µs; per-run percentiles, medians over runs)".into(),

@@ -49,6 +49,13 @@ pub struct Args {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration_ms: u64,
 
+    /// Run the load this many milliseconds before timing it, measuring
+    /// nothing meanwhile: the figures then describe the steady state
+    /// rather than the first seconds, when the heap is still growing to
+    /// the run's size. Load-only runs (no backups, no --notify).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_ms: u64,
+
     /// Start a backup of the whole store every this many milliseconds, on a
     /// separate thread, as BACKUP does (0: no backups). A backup that takes
     /// longer is followed by the next at once.
@@ -178,6 +185,17 @@ impl Args {
         if self.backup_starts.is_some() && self.backup_every_ms > 0 {
             return Err("--backup-starts and --backup-every-ms are two modes: pick one".into());
         }
+        if self.warmup_ms > 0
+            && (self.notify > 0
+                || self.backup_every_ms > 0
+                || self.backup_starts.is_some()
+                || self.fork_pause)
+        {
+            return Err(
+                "--warmup-ms is for load-only runs: drop --notify, --fork-pause and the backup flags"
+                    .into(),
+            );
+        }
         if self.pause != Pause::Yield && self.rate == 0 {
             return Err("--pause is how an open-loop thread waits: it needs --rate".into());
         }
@@ -227,6 +245,8 @@ mod tests {
             &["--backup-fork", "--store", "mutex"],
             &["--pause", "sleep"],
             &["--pause", "nap", "--rate", "1000"],
+            &["--warmup-ms", "500", "--backup-every-ms", "5"],
+            &["--warmup-ms", "500", "--notify", "1"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

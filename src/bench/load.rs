@@ -54,6 +54,9 @@ pub struct Worker {
     /// Whether to class each write by its thread's context switches
     /// (`--count-switches`, [`super::switches`]).
     pub count_switches: bool,
+    /// With `--warmup-ms`: commands that begin before this instant are run
+    /// but not counted.
+    pub record_from: Option<Instant>,
 }
 
 /// What one worker did.
@@ -114,6 +117,10 @@ impl Worker {
             let due = self.schedule.as_mut().map(|s| s.start_next(&mut clock));
             workload::draw_keys(&mut self.rng, &self.keys, &mut drawn);
             let reads = self.mix.reads(self.rng.below(100) as u32);
+            if self.warming_up() {
+                self.run_unrecorded(reads, &drawn, &mut out, &mut seq, &clock);
+                continue;
+            }
             if reads {
                 let set = workload::read_set(&drawn);
                 let began = clock.elapsed();
@@ -139,6 +146,36 @@ impl Worker {
             stats.overdue = schedule.overdue(clock.elapsed());
         }
         stats
+    }
+
+    /// Whether the warm-up is still on; once it is over, it stays over
+    /// without reading the clock again.
+    fn warming_up(&mut self) -> bool {
+        match self.record_from {
+            Some(from) if Instant::now() < from => true,
+            Some(_) => {
+                self.record_from = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Runs one warm-up command, measuring nothing.
+    fn run_unrecorded(
+        &mut self,
+        reads: bool,
+        drawn: &[Token],
+        out: &mut Vec<Option<crate::token::Value>>,
+        seq: &mut u64,
+        clock: &RealClock,
+    ) {
+        if reads {
+            self.store.read(&workload::read_set(drawn), out);
+        } else {
+            *seq += 1;
+            self.write(drawn, *seq, clock);
+        }
     }
 
     /// Writes the drawn keys; returns how many distinct keys it wrote and

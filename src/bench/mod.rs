@@ -208,6 +208,9 @@ fn workers(
     mut sinks: impl Iterator<Item = Sink>,
 ) -> Vec<Worker> {
     let threads = args.threads.get();
+    // One instant for every worker, so that they all end the warm-up at once.
+    let record_from =
+        (args.warmup_ms > 0).then(|| Instant::now() + Duration::from_millis(args.warmup_ms));
     (0..threads)
         .map(|index| Worker {
             store: Arc::clone(store),
@@ -219,6 +222,7 @@ fn workers(
             schedule: (args.rate > 0).then(|| Schedule::new(args.rate, threads, index)),
             pause: args.pause,
             count_switches: args.count_switches,
+            record_from,
         })
         .collect()
 }
@@ -248,6 +252,7 @@ fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Pa
     let backup_mode = backup_mode(args);
     let stop = AtomicBool::new(false);
     let start = Barrier::new(workers.len() + 1 + usize::from(backup_mode.is_some()));
+    let record_from = workers.first().and_then(|worker| worker.record_from);
     thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
@@ -264,13 +269,7 @@ fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Pa
             })
         });
         start.wait();
-        let began = Instant::now();
-        let cpu_before = rss::cpu_time();
-        progress::wait(
-            began,
-            Duration::from_millis(args.duration_ms),
-            args.store.name(),
-        );
+        let (began, cpu_before) = wait_out_the_load(args, record_from);
         // Starts mode: the load goes on until every start is taken.
         let starts_done = match backup_mode {
             Some(backups::Mode::Starts(_)) => backup.take().map(|h| h.join()),
@@ -299,6 +298,23 @@ fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Pa
             backups,
         }
     })
+}
+
+/// Waits out the workers' warm-up (which they all end at `record_from`),
+/// then the timed load; returns when the timed load began and the
+/// process's CPU time then.
+fn wait_out_the_load(args: &Args, record_from: Option<Instant>) -> (Instant, Option<Duration>) {
+    if let Some(from) = record_from {
+        thread::sleep(from.saturating_duration_since(Instant::now()));
+    }
+    let began = Instant::now();
+    let cpu_before = rss::cpu_time();
+    progress::wait(
+        began,
+        Duration::from_millis(args.duration_ms),
+        args.store.name(),
+    );
+    (began, cpu_before)
 }
 
 fn build_report(
@@ -330,6 +346,7 @@ fn build_report(
         mix: args.mix.to_string(),
         value_bytes: usize::from(args.value_bytes),
         duration_ms: args.duration_ms,
+        warmup_ms: (args.warmup_ms > 0).then_some(args.warmup_ms),
         backup_every_ms: args.backup_every_ms,
         notify: args.notify,
         seed: args.seed,

@@ -39,6 +39,9 @@ pub struct LoadReport {
     pub value_bytes: usize,
     /// Timed duration asked for, in milliseconds.
     pub duration_ms: u64,
+    /// Untimed load run before it (`--warmup-ms`; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
     /// Backup period (0: none).
     pub backup_every_ms: u64,
     /// Subscribers on every key (0: none).
