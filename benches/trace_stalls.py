@@ -1,6 +1,9 @@
 """Reads a tracefs text trace of one kvs-bench run (benches/trace-stalls.sh)
-and reports where its two busiest load threads spent stretches longer than
-a threshold, and the backup writers' longest system calls.
+and reports, over all its load threads, the stretches longer than a
+threshold between two events of one thread, by what the thread was doing;
+then the same in detail for the two busiest load threads; then the backup
+writers' longest system calls. The process's main thread (the lowest
+thread id, which only waits for the load) is not a load thread.
 
 usage: python3 benches/trace_stalls.py TRACE GAP_US
 """
@@ -29,6 +32,8 @@ def main(path, gap_us):
             comm, tid, cpu, t, kind, rest = match.groups()
             events.append((float(t), comm, tid, int(cpu), kind, rest))
     load = collections.Counter(tid for _, comm, tid, _, _, _ in events if comm == "kvs-bench")
+    if load:
+        del load[min(load, key=int)]
     threads = [tid for tid, _ in load.most_common(2)]
 
     last = {}
@@ -50,7 +55,7 @@ def main(path, gap_us):
                 in_call[tid] = (nr, t)
             elif tid in in_call and in_call[tid][0] == nr:
                 backup_calls[nr].append(t - in_call.pop(tid)[1])
-        if tid not in threads:
+        if tid not in load:
             continue
         if kind == "sys_enter":
             doing = "in " + name(int(rest.split()[1]))
@@ -65,6 +70,16 @@ def main(path, gap_us):
         if tid in last and t - last[tid][0] > gap:
             gaps[tid].append((last[tid][0], t - last[tid][0], last[tid][1], cpu))
         last[tid] = (t, doing)
+
+    print(f"\nall {len(load)} load threads: stretches over {gap_us:g} us, count and total")
+    every = collections.Counter()
+    counts = collections.Counter()
+    for tid in load:
+        for _, length, doing, _ in gaps[tid]:
+            every[doing] += length
+            counts[doing] += 1
+    for doing, length in every.most_common():
+        print(f"  {counts[doing]:7}  {length * 1e3:10.2f} ms  {doing}")
 
     for tid in threads:
         found = gaps[tid]
