@@ -55,7 +55,7 @@ pub struct Worker {
     /// (`--count-switches`, [`super::switches`]).
     pub count_switches: bool,
     /// With `--warmup-ms`: commands that begin before this instant are run
-    /// but not counted.
+    /// and measured like the others, and what they measured is dropped.
     pub record_from: Option<Instant>,
 }
 
@@ -102,10 +102,7 @@ impl Worker {
     /// open loop, it counts from the command's due time on the schedule,
     /// so time spent waiting behind a slow command is part of it.
     pub fn run(mut self, start: &Barrier, stop: &AtomicBool) -> WorkerStats {
-        let mut stats = WorkerStats {
-            switches: self.count_switches.then(SwitchStats::default),
-            ..WorkerStats::default()
-        };
+        let mut stats = self.fresh_stats();
         let mut drawn = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut out = Vec::with_capacity(workload::MAX_KEYS_PER_COMMAND);
         let mut seq = 0u64;
@@ -114,13 +111,13 @@ impl Worker {
         // Relaxed: the flag only says when to stop; the statistics reach the
         // main thread through the join, not through this flag.
         while !stop.load(Ordering::Relaxed) {
+            if self.warm_up_ends_now() {
+                // What the warm-up measured is dropped.
+                stats = self.fresh_stats();
+            }
             let due = self.schedule.as_mut().map(|s| s.start_next(&mut clock));
             workload::draw_keys(&mut self.rng, &self.keys, &mut drawn);
             let reads = self.mix.reads(self.rng.below(100) as u32);
-            if self.warming_up() {
-                self.run_unrecorded(reads, &drawn, &mut out, &mut seq, &clock);
-                continue;
-            }
             if reads {
                 let set = workload::read_set(&drawn);
                 let began = clock.elapsed();
@@ -148,33 +145,24 @@ impl Worker {
         stats
     }
 
-    /// Whether the warm-up is still on; once it is over, it stays over
-    /// without reading the clock again.
-    fn warming_up(&mut self) -> bool {
-        match self.record_from {
-            Some(from) if Instant::now() < from => true,
-            Some(_) => {
-                self.record_from = None;
-                false
-            }
-            None => false,
+    /// Empty statistics for this worker's run.
+    fn fresh_stats(&self) -> WorkerStats {
+        WorkerStats {
+            switches: self.count_switches.then(SwitchStats::default),
+            ..WorkerStats::default()
         }
     }
 
-    /// Runs one warm-up command, measuring nothing.
-    fn run_unrecorded(
-        &mut self,
-        reads: bool,
-        drawn: &[Token],
-        out: &mut Vec<Option<crate::token::Value>>,
-        seq: &mut u64,
-        clock: &RealClock,
-    ) {
-        if reads {
-            self.store.read(&workload::read_set(drawn), out);
-        } else {
-            *seq += 1;
-            self.write(drawn, *seq, clock);
+    /// Whether the warm-up ends at this command: true once, at the first
+    /// command that begins at or after `record_from`; the clock is not
+    /// read again afterwards.
+    fn warm_up_ends_now(&mut self) -> bool {
+        match self.record_from {
+            Some(from) if Instant::now() >= from => {
+                self.record_from = None;
+                true
+            }
+            _ => false,
         }
     }
 
