@@ -20,7 +20,7 @@
 //! list ran dry takes it back. One exchange moves a thousand blocks, so the
 //! depot's queue is touched once per thousand allocations or frees.
 //!
-//! Why the depot holds so many (up to [`DEPOT_MAGAZINES`] magazines, about
+//! Why the depot holds so many (up to [`DEPOT_BLOCKS`] blocks, about
 //! 64 MiB of versions): after a snapshot, the versions it kept are freed
 //! over the next operations (`reclaim/ready.rs`), tens of thousands of them
 //! at 100k keys. A pool that overflows hands the excess to glibc's `free`,
@@ -47,8 +47,10 @@ const LOCAL_CAPACITY: usize = 4 * MAGAZINE;
 /// Blocks moved between a thread's list and the depot at once.
 const MAGAZINE: usize = 1024;
 
-/// Magazines the depot of one kind holds at most (2^20 blocks).
-const DEPOT_MAGAZINES: usize = 1024;
+/// Blocks the depot of one kind holds at most (2^20). Counted in blocks,
+/// not magazines, so that the partial magazines exiting threads leave
+/// cannot fill it with a few blocks each.
+const DEPOT_BLOCKS: usize = 1 << 20;
 
 /// Frees a block whose value was already dropped.
 ///
@@ -71,7 +73,7 @@ unsafe impl<T> Send for Magazine<T> {}
 /// The shared stock of one kind of block.
 pub(super) struct Depot<T> {
     magazines: SegQueue<Magazine<T>>,
-    /// Magazines in the queue or about to be pushed: bounds it.
+    /// Blocks in the queue's magazines or about to be pushed: bounds it.
     held: AtomicUsize,
 }
 
@@ -85,14 +87,15 @@ impl<T> Depot<T> {
 
     /// Keeps `magazine`, or frees its blocks when the depot is full.
     fn put(&self, magazine: Magazine<T>) {
+        let blocks = magazine.0.len();
         // Relaxed: the count only bounds the queue; the blocks themselves
         // are handed over by the queue's push and pop.
-        if self.held.fetch_add(1, Ordering::Relaxed) < DEPOT_MAGAZINES {
+        if self.held.fetch_add(blocks, Ordering::Relaxed) + blocks <= DEPOT_BLOCKS {
             self.magazines.push(magazine);
             return;
         }
         // Relaxed: as above.
-        self.held.fetch_sub(1, Ordering::Relaxed);
+        self.held.fetch_sub(blocks, Ordering::Relaxed);
         for block in magazine.0 {
             // SAFETY: a magazine's block, per the module's invariant.
             unsafe { release(block) };
@@ -103,7 +106,7 @@ impl<T> Depot<T> {
     fn take(&self) -> Option<Magazine<T>> {
         let magazine = self.magazines.pop()?;
         // Relaxed: as in `put`.
-        self.held.fetch_sub(1, Ordering::Relaxed);
+        self.held.fetch_sub(magazine.0.len(), Ordering::Relaxed);
         Some(magazine)
     }
 }
@@ -215,6 +218,11 @@ pub(super) unsafe fn give<T: 'static>(pool: &Pool<T>, block: *mut T) {
     }
 }
 
+/// Many threads exchanging blocks of a test kind (`pool_tests.rs`).
+#[cfg(all(test, not(feature = "loom")))]
+#[path = "pool_tests.rs"]
+mod stress;
+
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
@@ -248,5 +256,24 @@ mod tests {
             }
         }
         assert_eq!(drained, LOCAL_CAPACITY, "exiting threads leave every block");
+    }
+
+    #[test]
+    fn partial_magazines_leave_room_for_full_ones() {
+        static SMALL: Depot<u64> = Depot::new();
+        let partial = 2 * MAGAZINE;
+        for i in 0..partial as u64 {
+            SMALL.put(Magazine(vec![block(i)]));
+        }
+        SMALL.put(Magazine((0..MAGAZINE as u64).map(block).collect()));
+        let mut kept = 0;
+        while let Some(magazine) = SMALL.take() {
+            kept += magazine.0.len();
+            for block in magazine.0 {
+                // SAFETY: the test's own box; no value to drop.
+                unsafe { release(block) };
+            }
+        }
+        assert_eq!(kept, partial + MAGAZINE, "the full magazine was kept");
     }
 }
