@@ -109,6 +109,21 @@ impl<T> Depot<T> {
         self.held.fetch_sub(magazine.0.len(), Ordering::Relaxed);
         Some(magazine)
     }
+
+    /// Frees every block the depot holds and returns their addresses
+    /// (tests: what the depot kept, and that no block is in it twice).
+    #[cfg(test)]
+    fn drain(&self) -> Vec<usize> {
+        let mut blocks = Vec::new();
+        while let Some(magazine) = self.take() {
+            for block in magazine.0 {
+                blocks.push(block as usize);
+                // SAFETY: a magazine's block, per the module's invariant.
+                unsafe { release(block) };
+            }
+        }
+        blocks
+    }
 }
 
 /// One thread's list of one kind.
@@ -247,14 +262,7 @@ mod tests {
         unsafe { release(first) };
         drop(taker);
         drop(giver);
-        let mut drained = 0;
-        while let Some(magazine) = DEPOT.take() {
-            drained += magazine.0.len();
-            for block in magazine.0 {
-                // SAFETY: as above.
-                unsafe { release(block) };
-            }
-        }
+        let drained = DEPOT.drain().len();
         assert_eq!(drained, LOCAL_CAPACITY, "exiting threads leave every block");
     }
 
@@ -266,14 +274,7 @@ mod tests {
             SMALL.put(Magazine(vec![block(i)]));
         }
         SMALL.put(Magazine((0..MAGAZINE as u64).map(block).collect()));
-        let mut kept = 0;
-        while let Some(magazine) = SMALL.take() {
-            kept += magazine.0.len();
-            for block in magazine.0 {
-                // SAFETY: the test's own box; no value to drop.
-                unsafe { release(block) };
-            }
-        }
+        let kept = SMALL.drain().len();
         assert_eq!(kept, partial + MAGAZINE, "the full magazine was kept");
     }
 }

@@ -137,19 +137,6 @@ impl Drop for Late {
     }
 }
 
-/// Frees every block in the depot; returns their addresses.
-fn drain_depot() -> Vec<usize> {
-    let mut blocks = Vec::new();
-    while let Some(magazine) = DEPOT.take() {
-        for block in magazine.0 {
-            blocks.push(block as usize);
-            // SAFETY: a magazine's block, per the module's invariant.
-            unsafe { release(block) };
-        }
-    }
-    blocks
-}
-
 #[test]
 fn threads_exchange_blocks_and_every_value_drops_once() {
     a_thread_takes_the_blocks_another_left_at_exit();
@@ -160,7 +147,7 @@ fn threads_exchange_blocks_and_every_value_drops_once() {
 
 fn a_thread_takes_the_blocks_another_left_at_exit() {
     const LEFT: usize = 2 * MAGAZINE + 500;
-    drain_depot();
+    DEPOT.drain();
     let left: HashSet<usize> = thread::spawn(|| {
         let values: Vec<_> = (0..LEFT).map(|_| sent(null_mut(), false)).collect();
         let blocks = values.iter().map(|value| value.0 as usize).collect();
@@ -299,7 +286,7 @@ fn everything_dropped_once_and_pooled_once() {
         DROPPED.load(Ordering::Relaxed),
     );
     assert_eq!(dropped, made, "values not dropped");
-    let mut blocks = drain_depot();
+    let mut blocks = DEPOT.drain();
     let local = LOCAL.with(|local| std::mem::take(&mut local.borrow_mut().blocks));
     for block in local {
         blocks.push(block as usize);
