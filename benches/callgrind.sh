@@ -25,13 +25,20 @@
 # and 3 keys and as many WRITEs of 1, 2 and 3 keys, each kind in its own
 # function; a row gives each kind's inclusive cost divided by its count.
 #
+# With --notes it counts one notification's path instead, stage by stage:
+# `examples/notecount.rs` subscribes one session to every key of a store
+# (10k keys unless --keys says otherwise) and commits --lines WRITEs of 1
+# to 3 keys through a worker's port, merging, encoding and decoding their
+# notes on the same thread; a row gives each stage per write, beside the
+# same writes committed with nobody told.
+#
 # It builds `kvs` and the generator in release mode unless --bin is given.
 # Results at each commit that changed them: results/callgrind.txt.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-lines=50000 keys_list="1000 100000" engines="lockfree mutex" bin="" keep="" ops="" keys_set=""
+lines=50000 keys_list="1000 100000" engines="lockfree mutex" bin="" keep="" ops="" notes="" keys_set=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --lines) lines="${2:?--lines needs a number}"; shift ;;
@@ -40,16 +47,17 @@ while [[ $# -gt 0 ]]; do
         --bin) bin="${2:?--bin needs a kvs binary}"; shift ;;
         --keep) keep="${2:?--keep needs a directory}"; shift ;;
         --ops) ops=yes; [[ -n "$keys_set" ]] || keys_list="1000 1000000" ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --notes) notes=yes; [[ -n "$keys_set" ]] || keys_list="10000" ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "callgrind.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
 command -v valgrind > /dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
 
-if [[ -n "$ops" ]]; then
-    [[ -z "$bin" ]] || { echo "callgrind.sh: --ops measures the library through examples/opcount.rs; drop --bin" >&2; exit 2; }
-    cargo build --release --quiet --example opcount
+if [[ -n "$ops" || -n "$notes" ]]; then
+    [[ -z "$bin" ]] || { echo "callgrind.sh: --ops and --notes measure the library through examples/; drop --bin" >&2; exit 2; }
+    cargo build --release --quiet --example opcount --example notecount
 fi
 if [[ -z "$bin" ]]; then
     cargo build --release --quiet --bin kvs --example jobgen
@@ -89,21 +97,22 @@ inclusive() {
 
 per() { awk -v n="$1" -v d="$2" 'BEGIN { printf "%.0f", n / d }'; }
 
-# One row per engine and store size: instructions per command of each kind.
-count_ops() {
-    local kinds="read_1_key read_2_keys read_3_keys write_1_key write_2_keys write_3_keys"
-    printf '%-9s %8s %7s %7s %7s %7s %7s %7s\n' engine keys read1 read2 read3 write1 write2 write3
+# One row per engine and store size: the inclusive cost of each function
+# named in $2 of examples/$1.rs, divided by --lines (the example runs
+# --lines operations in each).
+count_functions() {
+    local example=$1 names=$2
     for keys in $keys_list; do
         for engine in $engines; do
-            local profile="$work/ops-$engine-$keys.callgrind" row=""
+            local profile="$work/$example-$engine-$keys.callgrind" row=""
             valgrind --tool=callgrind --callgrind-out-file="$profile" \
-                target/release/examples/opcount --engine "$engine" --keys "$keys" \
+                "target/release/examples/$example" --engine "$engine" --keys "$keys" \
                 --ops "$lines" > /dev/null 2>&1
-            for kind in $kinds; do
+            for name in $names; do
                 local cost
-                cost=$(inclusive "$profile" "^opcount::$kind\$")
-                [[ $cost != 0 ]] || echo "callgrind.sh: $kind not found in $profile" >&2
-                row+=$(printf ' %7s' "$(per "$cost" "$lines")")
+                cost=$(inclusive "$profile" "^$example::$name\$")
+                [[ $cost != 0 ]] || echo "callgrind.sh: $name not found in $profile" >&2
+                row+=$(printf ' %8s' "$(per "$cost" "$lines")")
             done
             printf '%-9s %8s%s\n' "$engine" "$keys" "$row"
         done
@@ -111,7 +120,13 @@ count_ops() {
 }
 
 if [[ -n "$ops" ]]; then
-    count_ops
+    printf '%-9s %8s %8s %8s %8s %8s %8s %8s\n' engine keys read1 read2 read3 write1 write2 write3
+    count_functions opcount "read_1_key read_2_keys read_3_keys write_1_key write_2_keys write_3_keys"
+    exit 0
+fi
+if [[ -n "$notes" ]]; then
+    printf '%-9s %8s %8s %8s %8s %8s %8s\n' engine keys plain notified merge encode decode
+    count_functions notecount "commit_plain commit_notified merge_round encode_notes decode_notes"
     exit 0
 fi
 

@@ -29,20 +29,66 @@ pub fn key_table(count: usize) -> Vec<Token> {
 
 /// A value of `len` bytes (1 to 40) that spells `seq` in hex, padded.
 pub fn value(seq: u64, len: usize) -> Token {
-    padded(format!("{seq:x}").as_bytes(), len)
+    padded(&hex(seq, 1), len)
 }
 
 /// A value of `len` bytes (at least [`STAMP_DIGITS`]) whose first 16 bytes
 /// are `nanos` in fixed-width hex: the notification reader recovers the
 /// send time from it, so no shared table is needed to measure delivery.
 pub fn stamped_value(nanos: u64, len: usize) -> Token {
-    padded(format!("{nanos:016x}").as_bytes(), len.max(STAMP_DIGITS))
+    padded(&hex(nanos, STAMP_DIGITS), len.max(STAMP_DIGITS))
 }
 
 /// The send time a [`stamped_value`] carries, if the bytes are one.
 pub fn stamp_of(value: &[u8]) -> Option<u64> {
-    let digits = std::str::from_utf8(value.get(..STAMP_DIGITS)?).ok()?;
-    u64::from_str_radix(digits, 16).ok()
+    // By hand rather than `from_str_radix` on a checked `str`: the reader
+    // decodes every notification, and those two were most of its work.
+    value
+        .get(..STAMP_DIGITS)?
+        .iter()
+        .try_fold(0u64, |n, &digit| {
+            Some(n << 4 | u64::from(hex_value(digit)?))
+        })
+}
+
+/// The value of one hex digit.
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `n` in lower-case hex, zero-padded to at least `width` digits (1 to 16),
+/// with no allocation and no formatter: the load threads stamp every
+/// write, and `format!` made that a fifth of a write's instructions.
+fn hex(n: u64, width: usize) -> Vec16 {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let significant = STAMP_DIGITS - n.leading_zeros() as usize / 4;
+    let len = significant.max(width).clamp(1, STAMP_DIGITS);
+    let mut out = Vec16 {
+        bytes: [b'0'; STAMP_DIGITS],
+        len,
+    };
+    for (place, byte) in out.bytes[..len].iter_mut().rev().enumerate() {
+        *byte = DIGITS[(n >> (4 * place)) as usize & 0xf];
+    }
+    out
+}
+
+/// Up to 16 bytes on the stack.
+struct Vec16 {
+    bytes: [u8; STAMP_DIGITS],
+    len: usize,
+}
+
+impl std::ops::Deref for Vec16 {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 fn padded(text: &[u8], len: usize) -> Token {
@@ -123,6 +169,21 @@ pub fn write_set(drawn: &[Token], value: Token) -> WriteSet {
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_spells_what_the_formatter_spells() {
+        let mut rng = Rng::new(3, 0);
+        let samples = [0, 1, 0xf, 0x10, 0xabc, u64::MAX]
+            .into_iter()
+            .chain((0..1000).map(|_| rng.next_u64() >> (rng.next_u64() % 64)));
+        for n in samples {
+            assert_eq!(&*hex(n, 1), format!("{n:x}").as_bytes());
+            assert_eq!(&*hex(n, STAMP_DIGITS), format!("{n:016x}").as_bytes());
+            assert_eq!(stamp_of(format!("{n:016X}vv").as_bytes()), Some(n));
+        }
+        assert_eq!(stamp_of(b"00000000000000g0"), None);
+        assert_eq!(stamp_of(b"+000000000000000"), None);
+    }
 
     #[test]
     fn values_have_the_requested_length() {

@@ -107,7 +107,7 @@ impl Layout {
         ))
     }
 
-    /// The most notes a slot's pipe writer holds in its merge heap, beyond
+    /// The most notes a slot's pipe writer holds in its merge queues, beyond
     /// what the rings hold, for a client whose pipe is full: four rings'
     /// worth per worker.
     pub fn held_limit(&self) -> usize {

@@ -4,11 +4,11 @@
 //!
 //! The rings are the only buffer a worker writes to, and a full ring ends
 //! the client's session, so the writer keeps them empty: it drains them
-//! into its merge heap every round, and also while it waits for a client's
+//! into its merge queues every round, and also while it waits for a client's
 //! full pipe to accept more, up to
 //! [`Layout::held_limit`](super::Layout::held_limit) notes. A client that
 //! keeps reading therefore only loses its session when a burst outruns the
-//! rings *and* that heap. After a burst, the heap and the byte buffer give
+//! rings *and* those queues. After a burst, the queues and the byte buffer give
 //! their memory back down to a small floor.
 //!
 //! The bytes on the pipe are the server's wire format, which this module
@@ -50,7 +50,7 @@ pub trait Wire {
 /// How long the writer sleeps with nothing to do, unless woken.
 const IDLE_NAP: Duration = Duration::from_millis(50);
 /// Rounds the writer yields the processor (rather than sleeping) while notes
-/// wait in the merge heap for a worker inside a commit: the wait is one
+/// wait in the merge queues for a worker inside a commit: the wait is one
 /// commit and its pushes, a few microseconds, far less than a timed sleep.
 const HELD_YIELDS: u32 = 256;
 /// How long it sleeps once that many yields did not free the notes (the
@@ -59,11 +59,11 @@ const HELD_NAP: Duration = Duration::from_micros(50);
 /// How long one wait for a full pipe lasts before the writer drains the
 /// rings again.
 const PIPE_WAIT: Duration = Duration::from_millis(1);
-/// Notes the merge heap keeps room for after a burst.
+/// Notes the merge queues keep room for after a burst.
 const KEEP_NOTES: usize = 1024;
 
 /// Runs until `shutdown` is set, holding at most `limit` notes in the merge
-/// heap while the client's pipe is full (see
+/// queues while the client's pipe is full (see
 /// [`Layout::held_limit`](super::Layout::held_limit)); then delivers what
 /// is committed (see `deliver_last`) and marks the slot's writer done,
 /// also if it panics: the session's manager closes the pipes only then.

@@ -24,10 +24,20 @@
 //!
 //! a. reads `C = clock.now()` (*Acquire*);
 //! b. reads every watermark (*Acquire*) and takes their minimum `W`;
-//! c. drains every ring (*Acquire* on `tail`) into a min-heap keyed by
-//!    `(ts, arrival)`;
-//! d. pops and emits, in heap order, every message with `ts <= min(C, W)`.
-//!    The rest stay in the heap for a later round.
+//! c. drains every ring (*Acquire* on `tail`) onto the end of that ring's
+//!    queue;
+//! d. emits, smallest `(ts, ring)` first, every queued message with
+//!    `ts <= min(C, W)`. The rest stay queued for a later round.
+//!
+//! **Each ring is sorted.** A ring has one producer, its worker, which
+//! pushes a commit's messages before it begins the next commit; by K1 (the
+//! next `begin` reads the clock after this commit took `ts`, and the next
+//! timestamp is taken after that read) every later commit of the worker has
+//! a larger timestamp. So a ring, and the queue it drains into, hold their
+//! messages in `(ts, push order)` order, and the queues' fronts are the
+//! candidates for the smallest message held: step (d) is a merge of sorted
+//! runs, each message costing a comparison of the fronts, not a heap's
+//! `log n` moves of the message.
 //!
 //! # What the clock must guarantee
 //!
@@ -49,10 +59,10 @@
 //! # Theorem
 //!
 //! *If the writer emits a message `m` with timestamp `t`, every message for
-//! this client with a timestamp `t' < t` has already been emitted or is in
-//! the heap, ahead of `m`.* Hence messages leave in commit order; messages of
-//! one commit (same `ts`, same ring) keep their push order through the
-//! `arrival` tie-break.
+//! this client with a timestamp `t' < t` has already been emitted or is
+//! queued, ahead of `m`.* Hence messages leave in commit order; messages of
+//! one commit (same `ts`, same ring) keep their push order, since they sit
+//! in one queue in that order.
 //!
 //! *Proof.* Take `m'` with `t' < t`, committed by worker `w` as its `j`-th
 //! commit. It suffices that `m'` was pushed before step (c) of the round that
@@ -75,8 +85,8 @@
 //!   load cannot then read `end_k`, which precedes `begin_{k+1}` in `M[w]`'s
 //!   modification order. Contradiction: `j <= k`.
 //!
-//! In both cases `m'` reached the heap in this round or an earlier one, and
-//! the heap emits in `(ts, arrival)` order, so `m'` leaves before `m`. ∎
+//! In both cases `m'` reached its queue in this round or an earlier one,
+//! and step (d) emits in `(ts, ring)` order, so `m'` leaves before `m`. ∎
 //!
 //! A worker that goes from idle to active between the writer's reads is
 //! the `IDLE` case: either its new commit's timestamp exceeds `C` (so
@@ -108,9 +118,9 @@
 //!
 //! # Liveness and memory
 //!
-//! A message waits in the heap only while some worker that may commit an
+//! A message waits in its queue only while some worker that may commit an
 //! earlier timestamp is inside `begin..end`, that is for the length of one
-//! commit and its pushes. The heap is not bounded by the rings' capacity:
+//! commit and its pushes. The queues are not bounded by the rings' capacity:
 //! a worker stalled inside a commit lets the others' messages pile up here.
 //! Workers never block on it; a server that wants a hard bound stops
 //! draining, the rings fill, and the client is disconnected as for a slow
@@ -127,8 +137,7 @@ use crate::ring::Consumer;
 use crate::store::{Store, Timestamp};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::fmt;
 
 /// The watermark of a worker that is not inside a commit.
@@ -300,53 +309,29 @@ impl fmt::Debug for CommitGuard<'_> {
     }
 }
 
-/// A drained message waiting for its turn. The heap is a max-heap, so the
-/// key is reversed: the smallest `(ts, arrival)` comes out first.
-struct Queued<T> {
-    key: Reverse<(Timestamp, u64)>,
-    message: T,
-}
-
-impl<T> PartialEq for Queued<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl<T> Eq for Queued<T> {}
-
-impl<T> PartialOrd for Queued<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T> Ord for Queued<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
-}
-
 /// Merges one client's rings (one per worker) into commit order.
 pub struct Merger<T, C> {
     marks: Arc<Watermarks>,
     clock: C,
     rings: Vec<Consumer<(Timestamp, T)>>,
-    heap: BinaryHeap<Queued<T>>,
-    /// Messages drained so far: breaks timestamp ties in arrival order,
-    /// which is push order for the messages of one commit.
-    arrivals: u64,
+    /// What each ring has given up and the merge not yet emitted, in the
+    /// ring's order, which is timestamp order (module doc, *Each ring is
+    /// sorted*). Index `i` holds ring `i`'s messages.
+    queues: Vec<VecDeque<(Timestamp, T)>>,
+    /// Messages in all the queues.
+    held: usize,
 }
 
 impl<T, C: CommitClock> Merger<T, C> {
     /// A merger over `rings`, watching the workers' `marks` and `clock`.
     pub fn new(marks: Arc<Watermarks>, clock: C, rings: Vec<Consumer<(Timestamp, T)>>) -> Self {
+        let queues = rings.iter().map(|_| VecDeque::new()).collect();
         Merger {
             marks,
             clock,
             rings,
-            heap: BinaryHeap::new(),
-            arrivals: 0,
+            queues,
+            held: 0,
         }
     }
 
@@ -363,26 +348,33 @@ impl<T, C: CommitClock> Merger<T, C> {
 
     /// Messages drained but not yet emitted.
     pub fn held(&self) -> usize {
-        self.heap.len()
+        self.held
     }
 
-    /// Drains the rings into the merge heap without emitting anything, while
-    /// fewer than `limit` messages wait there: lets the pipe writer keep the
-    /// rings empty while the client's pipe is full. Emitting stays the job
-    /// of [`collect_ready`](Self::collect_ready), whose round reads the clock
-    /// and the watermarks before its own drain, so messages drained here
-    /// early change nothing about which it may emit.
+    /// Drains the rings into the merge queues without emitting anything,
+    /// while fewer than `limit` messages wait there: lets the pipe writer
+    /// keep the rings empty while the client's pipe is full. Emitting stays
+    /// the job of [`collect_ready`](Self::collect_ready), whose round reads
+    /// the clock and the watermarks before its own drain, so messages
+    /// drained here early change nothing about which it may emit.
     pub fn absorb(&mut self, limit: usize) {
-        if self.heap.len() < limit {
+        if self.held < limit {
             self.drain_rings();
         }
     }
 
-    /// Gives back the merge heap's memory beyond `keep` messages once it has
-    /// emptied below that, so a burst does not pin its peak for good.
+    /// Gives back the merge queues' memory beyond `keep` messages in all
+    /// once they have emptied below that, so a burst does not pin its peak
+    /// for good.
     pub fn shrink(&mut self, keep: usize) {
-        if self.heap.len() <= keep && self.heap.capacity() > keep {
-            self.heap.shrink_to(keep);
+        if self.held > keep {
+            return;
+        }
+        let keep_each = keep.div_ceil(self.queues.len().max(1));
+        for queue in &mut self.queues {
+            if queue.capacity() > keep_each {
+                queue.shrink_to(keep_each.max(queue.len()));
+            }
         }
     }
 
@@ -395,7 +387,7 @@ impl<T, C: CommitClock> Merger<T, C> {
     /// Whether every producer is gone and everything they pushed has been
     /// emitted.
     pub fn is_finished(&mut self) -> bool {
-        self.heap.is_empty()
+        self.held == 0
             && self
                 .rings
                 .iter_mut()
@@ -403,30 +395,55 @@ impl<T, C: CommitClock> Merger<T, C> {
     }
 
     fn drain_rings(&mut self) {
-        for ring in &mut self.rings {
-            let heap = &mut self.heap;
-            let arrivals = &mut self.arrivals;
-            ring.drain_with(|(ts, message)| {
-                heap.push(Queued {
-                    key: Reverse((ts, *arrivals)),
-                    message,
-                });
-                *arrivals += 1;
+        for (ring, queue) in self.rings.iter_mut().zip(&mut self.queues) {
+            self.held += ring.drain_with(|stamped| {
+                debug_assert!(
+                    queue.back().map_or(true, |(last, _)| *last <= stamped.0),
+                    "a ring's timestamps went down"
+                );
+                queue.push_back(stamped);
             });
         }
     }
 
+    /// Emits, smallest `(timestamp, ring)` first, every queued message with
+    /// a timestamp at most `limit`. The queues are sorted runs, so the
+    /// smallest front is the smallest message held; the queue that has it
+    /// gives up messages until its front passes `limit` or another queue's.
     fn emit_up_to(&mut self, limit: Timestamp, out: &mut Vec<T>) -> usize {
         let before = out.len();
-        while let Some(top) = self.heap.peek() {
-            if top.key.0 .0 > limit {
+        while let Some(first) = self.earliest_front(usize::MAX) {
+            let (ts, ring) = first;
+            if ts > limit {
                 break;
             }
-            if let Some(queued) = self.heap.pop() {
-                out.push(queued.message);
+            let next = self
+                .earliest_front(ring)
+                .unwrap_or((Timestamp::MAX, usize::MAX));
+            let queue = &mut self.queues[ring];
+            while let Some((ts, _)) = queue.front() {
+                if *ts > limit || (*ts, ring) > next {
+                    break;
+                }
+                if let Some((_, message)) = queue.pop_front() {
+                    out.push(message);
+                }
             }
         }
-        out.len() - before
+        let emitted = out.len() - before;
+        self.held -= emitted;
+        emitted
+    }
+
+    /// The smallest `(timestamp, ring)` among the queues' fronts, leaving
+    /// out queue `except`.
+    fn earliest_front(&self, except: usize) -> Option<(Timestamp, usize)> {
+        self.queues
+            .iter()
+            .enumerate()
+            .filter(|&(ring, _)| ring != except)
+            .filter_map(|(ring, queue)| queue.front().map(|(ts, _)| (*ts, ring)))
+            .min()
     }
 }
 
@@ -434,7 +451,7 @@ impl<T, C> fmt::Debug for Merger<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Merger")
             .field("rings", &self.rings.len())
-            .field("held", &self.heap.len())
+            .field("held", &self.held)
             .finish()
     }
 }

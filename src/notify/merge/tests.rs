@@ -25,7 +25,7 @@ fn setup(workers: usize, capacity: usize) -> Setup {
 }
 
 #[test]
-fn absorb_respects_its_limit_and_the_heap_shrinks_after_a_burst() {
+fn absorb_respects_its_limit_and_the_queues_shrink_after_a_burst() {
     let (clock, mut gates, mut rings, mut merger) = setup(1, 64);
     let guard = gates[0].begin(&*clock);
     let ts = take_ts(&clock);
@@ -33,15 +33,18 @@ fn absorb_respects_its_limit_and_the_heap_shrinks_after_a_burst() {
         rings[0].push((ts, (ts, tag))).unwrap();
     }
     merger.absorb(0);
-    assert_eq!(merger.held(), 0, "a full heap drains nothing");
+    assert_eq!(merger.held(), 0, "full queues drain nothing");
     merger.absorb(1);
     assert_eq!(merger.held(), 40);
     guard.end();
     let mut out = Vec::new();
     assert_eq!(merger.collect_ready(&mut out), 40);
-    assert!(merger.heap.capacity() >= 40);
+    assert!(merger.queues[0].capacity() >= 40);
     merger.shrink(4);
-    assert!(merger.heap.capacity() < 40, "the burst's memory is kept");
+    assert!(
+        merger.queues[0].capacity() < 40,
+        "the burst's memory is kept"
+    );
 }
 
 #[test]
@@ -94,6 +97,30 @@ fn a_commit_newer_than_the_clock_read_waits_a_round() {
     merger.collect_ready(&mut out);
     assert_eq!(out, [(5, 0)]);
     let _ = gates.pop();
+}
+
+/// Each ring holds a sorted run; a round interleaves the runs by
+/// timestamp, stops at the emission bound, and keeps the rest queued.
+#[test]
+fn runs_of_several_rings_interleave_by_timestamp() {
+    let (clock, gates, mut rings, mut merger) = setup(3, 8);
+    for (ring, stamps) in [(0, [1, 1, 4, 9]), (1, [2, 3, 5, 6]), (2, [7, 8, 10, 11])] {
+        for (tag, ts) in stamps.into_iter().enumerate() {
+            rings[ring].push((ts, (ts, ring * 10 + tag))).unwrap();
+        }
+    }
+    clock.store(6, Ordering::Release);
+    let mut out = Vec::new();
+    assert_eq!(merger.collect_ready(&mut out), 7);
+    let expected = [(1, 0), (1, 1), (2, 10), (3, 11), (4, 2), (5, 12), (6, 13)];
+    assert_eq!(out, expected);
+    assert_eq!(merger.held(), 5);
+    clock.store(11, Ordering::Release);
+    out.clear();
+    assert_eq!(merger.collect_ready(&mut out), 5);
+    let expected = [(7, 20), (8, 21), (9, 3), (10, 22), (11, 23)];
+    assert_eq!(out, expected);
+    drop(gates);
 }
 
 #[test]
