@@ -4,8 +4,11 @@
 # the median (and min-max) of each build's throughput and write p99.9.
 #
 #   benches/ab.sh --a OLD_BIN --b NEW_BIN [--runs 5] [--store lockfree] \
-#       [--duration-ms 2000] [--backup-every-ms 0] [--out FILE.jsonl] \
-#       "THREADS KEYS MIX" ...
+#       [--duration-ms 2000] [--backup-every-ms 0] [--notify 0] \
+#       [--out FILE.jsonl] "THREADS KEYS MIX" ...
+#
+# --notify N subscribes N sessions to every key (with rings of 65,536
+# notes, as experiments.sh's notify runs, so no session is ended).
 #
 # Each quoted argument is one configuration, e.g. "2 100000 50:50". To
 # build an older commit's kvs-bench beside this checkout:
@@ -16,7 +19,7 @@
 #       --b target/release/kvs-bench "2 1000 50:50" "2 100000 50:50"
 set -euo pipefail
 
-a="" b="" runs=5 store=lockfree duration=2000 backup_every=0 out=""
+a="" b="" runs=5 store=lockfree duration=2000 backup_every=0 notify=0 out=""
 configs=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -26,8 +29,9 @@ while [[ $# -gt 0 ]]; do
         --store) store="${2:?--store needs lockfree or mutex}"; shift ;;
         --duration-ms) duration="${2:?--duration-ms needs a number}"; shift ;;
         --backup-every-ms) backup_every="${2:?--backup-every-ms needs a number}"; shift ;;
+        --notify) notify="${2:?--notify needs a number}"; shift ;;
         --out) out="${2:?--out needs a file}"; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "ab.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
         *) configs+=("$1") ;;
     esac
@@ -45,6 +49,9 @@ for bin in "$a" "$b"; do
     [[ -x "$bin" ]] || { echo "ab.sh: $bin is not an executable" >&2; exit 2; }
 done
 
+notify_args=()
+[[ $notify == 0 ]] || notify_args=(--notify "$notify" --ring-capacity 65536)
+
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
 
@@ -55,7 +62,8 @@ for config in "${configs[@]}"; do
             bin=$a
             [[ $side == b ]] && bin=$b
             "$bin" --store "$store" --threads "$threads" --keys "$keys" --mix "$mix" \
-                --duration-ms "$duration" --backup-every-ms "$backup_every" --json |
+                --duration-ms "$duration" --backup-every-ms "$backup_every" \
+                "${notify_args[@]}" --json |
                 sed "s/^{/{\"side\":\"$side\",\"config\":\"$config\",/" >> "$lines"
         done
     done
