@@ -318,8 +318,6 @@ pub struct Merger<T, C> {
     /// ring's order, which is timestamp order (module doc, *Each ring is
     /// sorted*). Index `i` holds ring `i`'s messages.
     queues: Vec<VecDeque<(Timestamp, T)>>,
-    /// Messages in all the queues.
-    held: usize,
 }
 
 impl<T, C: CommitClock> Merger<T, C> {
@@ -331,7 +329,6 @@ impl<T, C: CommitClock> Merger<T, C> {
             clock,
             rings,
             queues,
-            held: 0,
         }
     }
 
@@ -346,11 +343,6 @@ impl<T, C: CommitClock> Merger<T, C> {
         self.emit_up_to(clock.min(floor), out)
     }
 
-    /// Messages drained but not yet emitted.
-    pub fn held(&self) -> usize {
-        self.held
-    }
-
     /// Drains the rings into the merge queues without emitting anything,
     /// while fewer than `limit` messages wait there: lets the pipe writer
     /// keep the rings empty while the client's pipe is full. Emitting stays
@@ -358,7 +350,7 @@ impl<T, C: CommitClock> Merger<T, C> {
     /// the clock and the watermarks before its own drain, so messages
     /// drained here early change nothing about which it may emit.
     pub fn absorb(&mut self, limit: usize) {
-        if self.held < limit {
+        if self.held() < limit {
             self.drain_rings();
         }
     }
@@ -367,7 +359,7 @@ impl<T, C: CommitClock> Merger<T, C> {
     /// once they have emptied below that, so a burst does not pin its peak
     /// for good.
     pub fn shrink(&mut self, keep: usize) {
-        if self.held > keep {
+        if self.held() > keep {
             return;
         }
         let keep_each = keep.div_ceil(self.queues.len().max(1));
@@ -387,7 +379,7 @@ impl<T, C: CommitClock> Merger<T, C> {
     /// Whether every producer is gone and everything they pushed has been
     /// emitted.
     pub fn is_finished(&mut self) -> bool {
-        self.held == 0
+        self.held() == 0
             && self
                 .rings
                 .iter_mut()
@@ -396,7 +388,7 @@ impl<T, C: CommitClock> Merger<T, C> {
 
     fn drain_rings(&mut self) {
         for (ring, queue) in self.rings.iter_mut().zip(&mut self.queues) {
-            self.held += ring.drain_with(|stamped| {
+            ring.drain_with(|stamped| {
                 debug_assert!(
                     queue.back().map_or(true, |(last, _)| *last <= stamped.0),
                     "a ring's timestamps went down"
@@ -430,9 +422,7 @@ impl<T, C: CommitClock> Merger<T, C> {
                 }
             }
         }
-        let emitted = out.len() - before;
-        self.held -= emitted;
-        emitted
+        out.len() - before
     }
 
     /// The smallest `(timestamp, ring)` among the queues' fronts, leaving
@@ -447,11 +437,18 @@ impl<T, C: CommitClock> Merger<T, C> {
     }
 }
 
+impl<T, C> Merger<T, C> {
+    /// Messages drained but not yet emitted.
+    pub fn held(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum()
+    }
+}
+
 impl<T, C> fmt::Debug for Merger<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Merger")
             .field("rings", &self.rings.len())
-            .field("held", &self.held)
+            .field("held", &self.held())
             .finish()
     }
 }
