@@ -89,18 +89,21 @@ impl Token {
     /// [`MAX_TOKEN_LEN`]; [`Token::new`] says why.
     #[inline]
     pub fn scan_prefix(bytes: &[u8]) -> Option<Self> {
-        let mut token = Self {
-            len: 0,
-            bytes: [0; MAX_TOKEN_LEN],
-        };
+        // The length is counted in a local, not in `len`: a field would be
+        // stored and reloaded for every byte, since it could alias `out`.
+        let mut out = [0; MAX_TOKEN_LEN];
+        let mut len = 0;
         for &byte in bytes {
             if !is_token_byte(byte) {
                 break;
             }
-            *token.bytes.get_mut(usize::from(token.len))? = byte;
-            token.len += 1;
+            *out.get_mut(len)? = byte;
+            len += 1;
         }
-        (token.len > 0).then_some(token)
+        (len > 0).then_some(Self {
+            len: len as u8,
+            bytes: out,
+        })
     }
 
     /// The token's bytes, without padding.
