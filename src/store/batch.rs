@@ -26,6 +26,8 @@ pub struct WriteSet {
 impl WriteSet {
     /// Builds the set from pairs in command order; when a key repeats, its
     /// last value wins.
+    // `sort_by`, see below: clippy's `sort_by_key` would copy the keys.
+    #[allow(clippy::unnecessary_sort_by)]
     pub fn from_pairs(pairs: impl IntoIterator<Item = (Key, Value)>) -> Self {
         let mut pairs: SmallVec<[(Key, Value); INLINE_KEYS]> = pairs.into_iter().collect();
         // A stable sort keeps repeated keys in command order, so the last of
