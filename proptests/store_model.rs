@@ -17,11 +17,14 @@ enum Op {
     ReadSnapshot(usize),
 }
 
+/// Commands of one to six keys: the mutex engine keeps a command of at
+/// most four keys in fixed arrays and a longer one in its general path,
+/// and both must be exercised.
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => prop::collection::vec((key(), value()), 1..4).prop_map(Op::Write),
-        2 => prop::collection::vec(key(), 1..4).prop_map(Op::Delete),
-        3 => prop::collection::vec(key(), 1..4).prop_map(Op::Read),
+        4 => prop::collection::vec((key(), value()), 1..7).prop_map(Op::Write),
+        2 => prop::collection::vec(key(), 1..7).prop_map(Op::Delete),
+        3 => prop::collection::vec(key(), 1..7).prop_map(Op::Read),
         1 => Just(Op::TakeSnapshot),
         1 => any::<usize>().prop_map(Op::ReadSnapshot),
     ]

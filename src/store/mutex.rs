@@ -56,6 +56,10 @@ type Indices = SmallVec<[usize; 4]>;
 /// Each key's hash and shard, in the command's order.
 type Placed = SmallVec<[(u64, usize); 4]>;
 
+/// The most keys a command may name to take the array path of
+/// [`Sharded::each_key_locked`].
+const FEW_KEYS: usize = 4;
+
 /// A reader-writer lock over one shard. Two are provided, so that the
 /// standard library's and `parking_lot`'s can be measured against each other
 /// on the same engine.
@@ -188,6 +192,59 @@ impl<L: ShardLock> Sharded<L> {
         (per_key, order)
     }
 
+    /// Runs `each` on every key of a command of several keys, in order,
+    /// with the key's index, its hash and its shard's guard, while every shard the
+    /// command touches is held through `lock` (taken in ascending order,
+    /// each once, and all released when `each` has run for every key).
+    ///
+    /// A command of at most [`FEW_KEYS`] keys, which is nearly every one,
+    /// keeps its hashes, shards and guards in fixed arrays and finds each
+    /// key's guard by a short linear search; a longer one takes the general
+    /// path ([`Sharded::shards_for`] and [`Locked`]).
+    fn each_key_locked<'s, 'k, G>(
+        &'s self,
+        keys: impl ExactSizeIterator<Item = &'k Key>,
+        lock: impl Fn(&'s L) -> G,
+        mut each: impl FnMut(usize, u64, &mut G),
+    ) {
+        if keys.len() > FEW_KEYS {
+            let (per_key, order) = self.shards_for(keys);
+            let mut locked = Locked::new(order, |i| lock(&self.shards[i]));
+            for (i, &(hash, shard)) in per_key.iter().enumerate() {
+                each(i, hash, locked.shard(shard));
+            }
+            return;
+        }
+        let mut hashes = [0u64; FEW_KEYS];
+        let mut shard_of = [0usize; FEW_KEYS];
+        let mut order = [0usize; FEW_KEYS];
+        let (mut count, mut distinct) = (0, 0);
+        for key in keys {
+            let (hash, shard) = self.place(key);
+            (hashes[count], shard_of[count]) = (hash, shard);
+            count += 1;
+            if !order[..distinct].contains(&shard) {
+                order[distinct] = shard;
+                distinct += 1;
+            }
+        }
+        let order = &mut order[..distinct];
+        order.sort_unstable();
+        let mut guards: [Option<G>; FEW_KEYS] = [None, None, None, None];
+        for (guard, &shard) in guards.iter_mut().zip(order.iter()) {
+            *guard = Some(lock(&self.shards[shard]));
+        }
+        for i in 0..count {
+            let slot = order.iter().position(|&shard| shard == shard_of[i]);
+            let guard = slot.and_then(|slot| guards[slot].as_mut());
+            each(
+                i,
+                hashes[i],
+                guard.expect("every key's shard was locked above"),
+            );
+        }
+    }
+
     fn lock_for_write(&self, indices: Indices) -> Locked<L::Write<'_>> {
         Locked::new(indices, |i| self.shards[i].write())
     }
@@ -262,11 +319,12 @@ impl<L: ShardLock> Store for Sharded<L> {
             insert_hashed(&mut locked, hash, *key, *value);
             return self.tick();
         }
-        let (per_key, order) = self.shards_for(batch.pairs().iter().map(|(key, _)| key));
-        let mut locked = self.lock_for_write(order);
-        for ((key, value), &(hash, shard)) in batch.pairs().iter().zip(&per_key) {
-            insert_hashed(locked.shard(shard), hash, *key, *value);
-        }
+        let pairs = batch.pairs();
+        let keys = pairs.iter().map(|(key, _)| key);
+        self.each_key_locked(keys, L::write, |i, hash, shard| {
+            let (key, value) = pairs[i];
+            insert_hashed(shard, hash, key, value);
+        });
         self.tick()
     }
 
@@ -282,14 +340,11 @@ impl<L: ShardLock> Store for Sharded<L> {
                 ts,
             };
         }
-        let (per_key, order) = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_write(order);
-        let removed: Presence = keys
-            .keys()
-            .iter()
-            .zip(&per_key)
-            .map(|(key, &(hash, shard))| remove_hashed(locked.shard(shard), hash, key))
-            .collect();
+        let keys = keys.keys();
+        let mut removed = Presence::new();
+        self.each_key_locked(keys.iter(), L::write, |i, hash, shard| {
+            removed.push(remove_hashed(shard, hash, &keys[i]));
+        });
         let ts = removed.contains(&true).then(|| self.tick());
         Deletion { removed, ts }
     }
@@ -302,14 +357,10 @@ impl<L: ShardLock> Store for Sharded<L> {
             out.push(get_hashed(&self.shards[shard].read(), hash, key));
             return;
         }
-        let (per_key, order) = self.shards_for(keys.keys().iter());
-        let mut locked = self.lock_for_read(order);
-        out.extend(
-            keys.keys()
-                .iter()
-                .zip(&per_key)
-                .map(|(key, &(hash, shard))| get_hashed(locked.shard(shard), hash, key)),
-        );
+        let keys = keys.keys();
+        self.each_key_locked(keys.iter(), L::read, |i, hash, shard| {
+            out.push(get_hashed(shard, hash, &keys[i]));
+        });
     }
 
     fn snapshot(&self) -> Box<dyn Snapshot> {
