@@ -160,8 +160,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         let _entered = self.gate.filter(|_| touches_store).map(CommandGate::enter);
         match command {
             Command::Write(pairs) => {
-                self.commit
-                    .write(&WriteSet::from_pairs(pairs.iter().copied()));
+                self.commit.write(&WriteSet::from_slice(pairs));
                 Ok(())
             }
             Command::Read(keys) => self.read(keys),

@@ -26,10 +26,24 @@ pub struct WriteSet {
 impl WriteSet {
     /// Builds the set from pairs in command order; when a key repeats, its
     /// last value wins.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (Key, Value)>) -> Self {
+        Self::normalized(pairs.into_iter().collect())
+    }
+
+    /// [`WriteSet::from_pairs`] from a slice, copied in one step.
+    pub fn from_slice(pairs: &[(Key, Value)]) -> Self {
+        Self::normalized(SmallVec::from_slice(pairs))
+    }
+
+    /// `pairs` sorted by key, keeping the last value of a repeated key.
     // `sort_by`, see below: clippy's `sort_by_key` would copy the keys.
     #[allow(clippy::unnecessary_sort_by)]
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (Key, Value)>) -> Self {
-        let mut pairs: SmallVec<[(Key, Value); INLINE_KEYS]> = pairs.into_iter().collect();
+    fn normalized(mut pairs: SmallVec<[(Key, Value); INLINE_KEYS]>) -> Self {
+        // Already ascending without repeats (every one-pair write, and
+        // often a short one): nothing to move.
+        if pairs.windows(2).all(|two| two[0].0 < two[1].0) {
+            return Self { pairs };
+        }
         // A stable sort keeps repeated keys in command order, so the last of
         // each run is the value that wins: each later pair of a run hands
         // its value to the one kept before it. (`sort_by`, not
@@ -110,8 +124,16 @@ mod tests {
 
     #[test]
     fn last_value_of_a_repeated_key_wins() {
-        let set = WriteSet::from_pairs([(t("b"), t("1")), (t("a"), t("x")), (t("b"), t("2"))]);
+        let pairs = [(t("b"), t("1")), (t("a"), t("x")), (t("b"), t("2"))];
+        let set = WriteSet::from_pairs(pairs);
         assert_eq!(set.pairs(), &[(t("a"), t("x")), (t("b"), t("2"))]);
+        assert_eq!(WriteSet::from_slice(&pairs), set);
+        // Ascending already, and with a repeat only at the end.
+        let sorted = [(t("a"), t("1")), (t("b"), t("2")), (t("b"), t("3"))];
+        assert_eq!(
+            WriteSet::from_slice(&sorted).pairs(),
+            &[(t("a"), t("1")), (t("b"), t("3"))]
+        );
         // Two distinct keys written (the benchmark counts writes by it).
         assert_eq!(set.len(), 2);
         assert!(!set.is_empty());
