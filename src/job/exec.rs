@@ -193,7 +193,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         let values = &self.values;
         let listed = with_slots(&self.sorted_keys).map(|(key, slot)| {
             let value = values[slot].as_ref();
-            (key, value.map_or(READ_MISSING, |v| v.as_bytes()))
+            (key, value.unwrap_or(&READ_MISSING))
         });
         write_pair_list(&mut self.out, listed)
     }
@@ -217,7 +217,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         }
         write_pair_list(
             &mut self.out,
-            missing().map(|(key, _)| (key, DELETE_MISSING)),
+            missing().map(|(key, _)| (key, &DELETE_MISSING)),
         )
     }
 

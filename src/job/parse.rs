@@ -219,6 +219,8 @@ fn keys_into(
 }
 
 /// The token at `at`, and the position of the byte that ended it.
+// Always inlined, for the reason `Token::scan_prefix` is.
+#[inline(always)]
 fn scan_token(line: &[u8], at: usize) -> Option<(Token, usize)> {
     let token = Token::scan_prefix(&line[at..])?;
     Some((token, at + token.as_bytes().len()))
