@@ -60,21 +60,19 @@ pub fn write_show_lines(out: &mut impl Write, pairs: &[(Key, Value)]) -> io::Res
 /// Kept out of line so that profiles show the output's cost by itself
 /// (`benches/callgrind.sh`).
 ///
-/// The line is put together in a buffer on the stack and handed to `out`
-/// in one call (or one per few pairs, for a long list), each token copied
-/// as its whole padded field (a fixed-size copy) with the position then
-/// advanced by its length: five `write_all` calls per pair, each with its
-/// own variable-length copy, cost the job path more than the rest of the
+/// The line is put together in `scratch` and handed to `out` in one call
+/// (or one per few pairs, for a long list), each token copied as its whole
+/// padded field (a fixed-size copy) with the position then advanced by its
+/// length: five `write_all` calls per pair, each with its own
+/// variable-length copy, cost the job path more than the rest of the
 /// output together (callgrind).
 #[inline(never)]
 pub fn write_pair_list<'a>(
     out: &mut impl Write,
+    scratch: &mut ListScratch,
     pairs: impl IntoIterator<Item = (&'a Key, &'a Value)>,
 ) -> io::Result<()> {
-    /// The room one pair may need while it is written: `(`, `,`, `)` and
-    /// two whole fields.
-    const PAIR_ROOM: usize = 2 * MAX_TOKEN_LEN + 3;
-    let mut line = [0u8; 4 * PAIR_ROOM];
+    let line = &mut scratch.0;
     line[0] = b'[';
     let mut at = 1;
     for (key, value) in pairs {
@@ -84,14 +82,29 @@ pub fn write_pair_list<'a>(
             at = 0;
         }
         line[at] = b'(';
-        at = put_token(&mut line, at + 1, key);
+        at = put_token(line, at + 1, key);
         line[at] = b',';
-        at = put_token(&mut line, at + 1, value);
+        at = put_token(line, at + 1, value);
         line[at] = b')';
         at += 1;
     }
     line[at..at + 2].copy_from_slice(b"]\n");
     out.write_all(&line[..at + 2])
+}
+
+/// The room one pair may need while [`write_pair_list`] writes it: `(`,
+/// `,`, `)` and two whole fields.
+const PAIR_ROOM: usize = 2 * MAX_TOKEN_LEN + 3;
+
+/// The buffer [`write_pair_list`] builds a line in: room for four pairs.
+/// A job keeps one for all its lines, so none is zeroed per line.
+#[derive(Debug)]
+pub struct ListScratch([u8; 4 * PAIR_ROOM]);
+
+impl Default for ListScratch {
+    fn default() -> Self {
+        Self([0; 4 * PAIR_ROOM])
+    }
 }
 
 /// Copies `token`'s whole padded field into `line` at `at` (the bytes past
@@ -132,7 +145,7 @@ mod tests {
         assert_eq!(show, b"(a, 1)\n(b, two)\n");
         let mut list = Vec::new();
         let listed = [(&pairs[0].0, &pairs[0].1), (&pairs[1].0, &READ_MISSING)];
-        write_pair_list(&mut list, listed).unwrap();
+        write_pair_list(&mut list, &mut ListScratch::default(), listed).unwrap();
         assert_eq!(list, b"[(a,1)(b,KVSERROR)]\n");
         assert_eq!(DELETE_MISSING.as_bytes(), b"KVSMISSING");
         assert_eq!(backup_file_name("job", 2), "job-2.bck");
@@ -153,7 +166,12 @@ mod tests {
         }
         expected.extend_from_slice(b"]\n");
         let mut list = Vec::new();
-        write_pair_list(&mut list, pairs.iter().copied()).unwrap();
+        write_pair_list(
+            &mut list,
+            &mut ListScratch::default(),
+            pairs.iter().copied(),
+        )
+        .unwrap();
         assert_eq!(list, expected);
     }
 

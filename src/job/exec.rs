@@ -11,9 +11,10 @@ use super::command::Command;
 use super::gate::CommandGate;
 use crate::backup::Backups;
 use crate::format::{
-    backup_file_name, write_pair_list, write_show_lines, DELETE_MISSING, HELP_TEXT, READ_MISSING,
-    WAITING,
+    backup_file_name, write_pair_list, write_show_lines, ListScratch, DELETE_MISSING, HELP_TEXT,
+    READ_MISSING, WAITING,
 };
+use crate::store::batch::sort_short_by;
 use crate::store::{Commit, KeySet, Store, WriteSet};
 use crate::token::{Key, Value};
 use std::io::{self, Write};
@@ -99,8 +100,12 @@ pub struct JobExecutor<'a, W: Write, C: Commit = &'a dyn Store> {
     sleeper: &'a dyn Sleeper,
     out: W,
     backup_names: BackupNames,
+    // Reused by every command, so that none is allocated or moved per
+    // command.
     sorted_keys: Vec<Key>,
+    key_set: KeySet,
     values: Vec<Option<Value>>,
+    list_line: ListScratch,
 }
 
 impl<'a, W: Write> JobExecutor<'a, W> {
@@ -122,7 +127,9 @@ impl<'a, W: Write> JobExecutor<'a, W> {
             out,
             backup_names,
             sorted_keys: Vec::new(),
+            key_set: KeySet::default(),
             values: Vec::new(),
+            list_line: ListScratch::default(),
         }
     }
 }
@@ -140,7 +147,9 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
             out: self.out,
             backup_names: self.backup_names,
             sorted_keys: self.sorted_keys,
+            key_set: self.key_set,
             values: self.values,
+            list_line: self.list_line,
         }
     }
 
@@ -188,22 +197,20 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
     /// `READ`: every key named, ascending, repeats kept, read at one instant.
     fn read(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_sorted(&self.sorted_keys);
-        self.store.read(&set, &mut self.values);
+        self.store.read(&self.key_set, &mut self.values);
         let values = &self.values;
         let listed = with_slots(&self.sorted_keys).map(|(key, slot)| {
             let value = values[slot].as_ref();
             (key, value.unwrap_or(&READ_MISSING))
         });
-        write_pair_list(&mut self.out, listed)
+        write_pair_list(&mut self.out, &mut self.list_line, listed)
     }
 
     /// `DELETE`: prints the keys that were missing, ascending; a key named
     /// twice is missing the second time, since the first deleted it.
     fn delete(&mut self, keys: &[Key]) -> io::Result<()> {
         self.sort_keys(keys);
-        let set = KeySet::from_sorted(&self.sorted_keys);
-        let deletion = self.commit.delete(&set);
+        let deletion = self.commit.delete(&self.key_set);
         let removed = &deletion.removed;
         let missing = || {
             let mut previous = None;
@@ -217,6 +224,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         }
         write_pair_list(
             &mut self.out,
+            &mut self.list_line,
             missing().map(|(key, _)| (key, &DELETE_MISSING)),
         )
     }
@@ -232,10 +240,14 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         Ok(())
     }
 
+    /// Puts `keys` in `sorted_keys`, ascending with repeats kept (what the
+    /// command prints), and in `key_set` without repeats (what the store is
+    /// asked).
     fn sort_keys(&mut self, keys: &[Key]) {
         self.sorted_keys.clear();
         self.sorted_keys.extend_from_slice(keys);
-        self.sorted_keys.sort_unstable();
+        sort_short_by(&mut self.sorted_keys, |a, b| a < b);
+        self.key_set.refill_sorted(&self.sorted_keys);
     }
 }
 

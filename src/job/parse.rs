@@ -218,12 +218,11 @@ fn keys_into(
     }
 }
 
-/// The token at `at`, and the position of the byte that ended it.
-// Always inlined, for the reason `Token::scan_prefix` is.
+/// The token at `at`, and the position of the byte that ended it. Always
+/// inlined, for the reason [`Token::scan_prefix`] is.
 #[inline(always)]
 fn scan_token(line: &[u8], at: usize) -> Option<(Token, usize)> {
-    let token = Token::scan_prefix(&line[at..])?;
-    Some((token, at + token.as_bytes().len()))
+    Token::scan_prefix(&line[at..]).map(|token| (token, at + token.as_bytes().len()))
 }
 
 /// Reads `key,key,...]` from `at` into `keys`; the position past the `]`.
@@ -240,8 +239,7 @@ fn scan_keys(line: &[u8], mut at: usize, keys: &mut Keys) -> Option<usize> {
     }
 }
 
-/// Reads `(key,value)(key,value),...]` from `at` into `pairs`; the position
-/// past the `]`.
+/// Reads `(k,v)(k,v),...]` from `at` into `pairs`; the position past the `]`.
 fn scan_pairs(line: &[u8], mut at: usize, pairs: &mut Pairs) -> Option<usize> {
     pairs.clear();
     loop {

@@ -36,8 +36,6 @@ impl WriteSet {
     }
 
     /// `pairs` sorted by key, keeping the last value of a repeated key.
-    // `sort_by`, see below: clippy's `sort_by_key` would copy the keys.
-    #[allow(clippy::unnecessary_sort_by)]
     fn normalized(mut pairs: SmallVec<[(Key, Value); INLINE_KEYS]>) -> Self {
         // Already ascending without repeats (every one-pair write, and
         // often a short one): nothing to move.
@@ -46,9 +44,8 @@ impl WriteSet {
         }
         // A stable sort keeps repeated keys in command order, so the last of
         // each run is the value that wins: each later pair of a run hands
-        // its value to the one kept before it. (`sort_by`, not
-        // `sort_by_key`, which copies both 41-byte keys per comparison.)
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        // its value to the one kept before it.
+        sort_short_by(&mut pairs, |a, b| a.0 < b.0);
         pairs.dedup_by(|later, kept| {
             let repeat = later.0 == kept.0;
             if repeat {
@@ -75,6 +72,35 @@ impl WriteSet {
     }
 }
 
+/// Sorts `items` stably by `less`. A command names one to a few keys: for
+/// up to eight items an insertion sort by adjacent swaps, inlined, costs
+/// a fraction of the standard library's sort (its small-slice sort is an
+/// out-of-line call that moves 41-byte elements through a temporary);
+/// longer slices take the standard library's merge sort.
+pub fn sort_short_by<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    /// The longest slice sorted by insertion.
+    const SHORT: usize = 8;
+    if items.len() > SHORT {
+        items.sort_by(|a, b| {
+            if less(a, b) {
+                std::cmp::Ordering::Less
+            } else if less(b, a) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
+        return;
+    }
+    for next in 1..items.len() {
+        let mut at = next;
+        while at > 0 && less(&items[at], &items[at - 1]) {
+            items.swap(at, at - 1);
+            at -= 1;
+        }
+    }
+}
+
 /// The keys of one atomic read or delete: sorted, each key once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeySet {
@@ -93,13 +119,26 @@ impl KeySet {
     /// Builds the set from keys already in ascending order, dropping
     /// repeats (it skips the sort of [`KeySet::from_keys`]).
     pub fn from_sorted(keys: &[Key]) -> Self {
+        let mut set = Self::default();
+        set.refill_sorted(keys);
+        set
+    }
+
+    /// Makes this set [`KeySet::from_sorted`]`(keys)` in place, reusing its
+    /// storage: a caller that keeps one set for all its commands moves no
+    /// set around. Each key is pushed unless it repeats the one before, so
+    /// the copy and the removal of repeats are one pass.
+    pub fn refill_sorted(&mut self, keys: &[Key]) {
         debug_assert!(
             keys.windows(2).all(|pair| pair[0] <= pair[1]),
             "from_sorted: unsorted keys"
         );
-        let mut keys: SmallVec<[Key; INLINE_KEYS]> = SmallVec::from_slice(keys);
-        keys.dedup();
-        Self { keys }
+        self.keys.clear();
+        for key in keys {
+            if self.keys.last() != Some(key) {
+                self.keys.push(*key);
+            }
+        }
     }
 
     /// The keys, ascending.
