@@ -48,6 +48,25 @@ pub fn is_token_byte(byte: u8) -> bool {
     TOKEN_BYTES[usize::from(byte)]
 }
 
+/// Copies the token that starts `bytes` into `out` (all zero on entry) and
+/// returns its length: its bytes up to the first that may not be in a
+/// token, or `None` when there are none or more than [`MAX_TOKEN_LEN`]. With
+/// [`Token::from_scanned`], what [`Token::scan_prefix`] is made of.
+#[inline(always)]
+pub(crate) fn scan_token_bytes(bytes: &[u8], out: &mut [u8; MAX_TOKEN_LEN]) -> Option<usize> {
+    // The length is counted in a local: a field would be stored and
+    // reloaded for every byte, since it could alias `out`.
+    let mut len = 0;
+    for &byte in bytes {
+        if !is_token_byte(byte) {
+            break;
+        }
+        *out.get_mut(len)? = byte;
+        len += 1;
+    }
+    (len > 0).then_some(len)
+}
+
 /// [`is_token_byte`] as a table, so that validating a token costs one load
 /// per byte.
 const TOKEN_BYTES: [bool; 256] = {
@@ -91,21 +110,22 @@ impl Token {
     // through memory on its way to the command's list (callgrind).
     #[inline(always)]
     pub fn scan_prefix(bytes: &[u8]) -> Option<Self> {
-        // The length is counted in a local, not in `len`: a field would be
-        // stored and reloaded for every byte, since it could alias `out`.
         let mut out = [0; MAX_TOKEN_LEN];
-        let mut len = 0;
-        for &byte in bytes {
-            if !is_token_byte(byte) {
-                break;
-            }
-            *out.get_mut(len)? = byte;
-            len += 1;
-        }
-        (len > 0).then_some(Self {
+        let len = scan_token_bytes(bytes, &mut out)?;
+        Some(Self::from_scanned(out, len))
+    }
+
+    /// The token whose bytes [`scan_token_bytes`] put in `bytes`, `len` of
+    /// them. Built from the parts, so a parser can scan into a local array
+    /// and construct the token only where it is stored.
+    #[inline(always)]
+    pub(crate) fn from_scanned(bytes: [u8; MAX_TOKEN_LEN], len: usize) -> Self {
+        debug_assert!((1..=MAX_TOKEN_LEN).contains(&len));
+        debug_assert!(bytes[len..].iter().all(|&b| b == 0));
+        Self {
             len: len as u8,
-            bytes: out,
-        })
+            bytes,
+        }
     }
 
     /// A token spelled by `text`, checked when the constant holding it is

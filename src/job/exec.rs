@@ -199,7 +199,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         self.sort_keys(keys);
         self.store.read(&self.key_set, &mut self.values);
         let values = &self.values;
-        let listed = with_slots(&self.sorted_keys).map(|(key, slot)| {
+        let listed = with_slots(&self.sorted_keys, &self.key_set).map(|(key, slot)| {
             let value = values[slot].as_ref();
             (key, value.unwrap_or(&READ_MISSING))
         });
@@ -214,7 +214,7 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
         let removed = &deletion.removed;
         let missing = || {
             let mut previous = None;
-            with_slots(&self.sorted_keys).filter(move |&(_, slot)| {
+            with_slots(&self.sorted_keys, &self.key_set).filter(move |&(_, slot)| {
                 let repeat = previous.replace(slot) == Some(slot);
                 repeat || !removed[slot]
             })
@@ -251,14 +251,18 @@ impl<'a, W: Write, C: Commit> JobExecutor<'a, W, C> {
     }
 }
 
-/// Each of `sorted` (ascending, repeats kept) with its slot in the
+/// Each of `sorted` (ascending, repeats kept) with its slot in `set`, the
 /// [`KeySet`] built from it: the number of distinct keys before it, which
 /// is its index among the set's keys and in the store's answers. Found by
-/// walking the keys in order rather than searching the set for each.
-fn with_slots(sorted: &[Key]) -> impl Iterator<Item = (&Key, usize)> {
+/// walking the keys in order rather than searching the set for each; when
+/// nothing repeats (the set is as long), a key's slot is its index.
+fn with_slots<'k>(sorted: &'k [Key], set: &KeySet) -> impl Iterator<Item = (&'k Key, usize)> {
+    let repeats = set.keys().len() < sorted.len();
     let mut slot = 0;
     sorted.iter().enumerate().map(move |(i, key)| {
-        if i > 0 && sorted[i - 1] != *key {
+        if !repeats {
+            slot = i;
+        } else if i > 0 && sorted[i - 1] != *key {
             slot += 1;
         }
         (key, slot)

@@ -32,7 +32,7 @@
 //! `(a, b)` is a value with a leading space, which is invalid.
 
 use super::command::{Command, Keys, Pairs};
-use crate::token::{Token, TokenError};
+use crate::token::{scan_token_bytes, Token, TokenError, MAX_TOKEN_LEN};
 use std::io::{self, BufRead};
 
 /// The longest line the reader accepts, in bytes. A longer line is reported
@@ -175,8 +175,7 @@ fn skip_blanks(text: &[u8], at: usize) -> usize {
 /// The position just past the `[` that follows a command word ending at
 /// `word_end` (after any whitespace).
 fn open_bracket(line: &[u8], word_end: usize) -> Option<usize> {
-    let at = skip_blanks(line, word_end);
-    (line.get(at) == Some(&b'[')).then_some(at + 1)
+    expect(line, skip_blanks(line, word_end), b'[')
 }
 
 /// Runs `scan` on the pairs of `command`, made a `WRITE` first unless it
@@ -218,19 +217,14 @@ fn keys_into(
     }
 }
 
-/// The token at `at`, and the position of the byte that ended it. Always
-/// inlined, for the reason [`Token::scan_prefix`] is.
-#[inline(always)]
-fn scan_token(line: &[u8], at: usize) -> Option<(Token, usize)> {
-    Token::scan_prefix(&line[at..]).map(|token| (token, at + token.as_bytes().len()))
-}
-
 /// Reads `key,key,...]` from `at` into `keys`; the position past the `]`.
 fn scan_keys(line: &[u8], mut at: usize, keys: &mut Keys) -> Option<usize> {
     keys.clear();
     loop {
-        let (key, end) = scan_token(line, at)?;
-        keys.push(key);
+        let mut key = [0; MAX_TOKEN_LEN];
+        let len = scan_token_bytes(line.get(at..)?, &mut key)?;
+        keys.push(Token::from_scanned(key, len));
+        let end = at + len;
         match line.get(end)? {
             b',' => at = end + 1,
             b']' => return Some(end + 1),
@@ -243,11 +237,17 @@ fn scan_keys(line: &[u8], mut at: usize, keys: &mut Keys) -> Option<usize> {
 fn scan_pairs(line: &[u8], mut at: usize, pairs: &mut Pairs) -> Option<usize> {
     pairs.clear();
     loop {
+        // Made tokens only in the push: returned, each is copied twice more.
+        let (mut key, mut value) = ([0; MAX_TOKEN_LEN], [0; MAX_TOKEN_LEN]);
         let at_key = expect(line, at, b'(')?;
-        let (key, key_end) = scan_token(line, at_key)?;
-        let (value, value_end) = scan_token(line, expect(line, key_end, b',')?)?;
-        at = expect(line, value_end, b')')?;
-        pairs.push((key, value));
+        let key_len = scan_token_bytes(line.get(at_key..)?, &mut key)?;
+        let at_value = expect(line, at_key + key_len, b',')?;
+        let value_len = scan_token_bytes(line.get(at_value..)?, &mut value)?;
+        at = expect(line, at_value + value_len, b')')?;
+        pairs.push((
+            Token::from_scanned(key, key_len),
+            Token::from_scanned(value, value_len),
+        ));
         match line.get(at)? {
             b']' => return Some(at + 1),
             b',' => at += 1,
