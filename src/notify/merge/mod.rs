@@ -88,6 +88,14 @@
 //! In both cases `m'` reached its queue in this round or an earlier one,
 //! and step (d) emits in `(ts, ring)` order, so `m'` leaves before `m`. ∎
 //!
+//! **Equal timestamps on different rings.** The theorem orders only
+//! `t' < t`. Two commits on different workers may take the same timestamp
+//! in the lock-free engine (a commit's timestamp is `max(tick, minimum)`,
+//! `store/lockfree/write.rs`, and a minimum, one past its keys' last
+//! versions, can equal another commit's tick); such commits share no key,
+//! so they commute and either order is a commit order. Step (d) emits them
+//! by ring index, deterministically.
+//!
 //! A worker that goes from idle to active between the writer's reads is
 //! the `IDLE` case: either its new commit's timestamp exceeds `C` (so
 //! nothing at or below `C` waits on it), or the writer's clock read already
