@@ -215,6 +215,11 @@ fn machine(text: &str, key: &str) -> Figure {
         .and_then(|rest| rest.split_whitespace().next())
         .map_or(Figure::Missing, |word| {
             let word = word.trim_end_matches(',');
+            // A commit is a word even when its hex digits read as a number
+            // (`6e75902` parses as 6 × 10^75902).
+            if key.starts_with("commit") {
+                return Figure::Word(word.into());
+            }
             word.parse().map_or_else(
                 |_| Figure::Word(word.into()),
                 |x| Figure::Number(x, "".into()),

@@ -156,3 +156,15 @@ fn a_boolean_filter_selects_by_a_json_boolean() {
     let (problems, checked) = check(paper, &runs);
     assert_eq!((problems.len(), checked), (0, 3), "{problems:?}");
 }
+
+/// A commit whose hex digits read as a float (`6e75902`, 6 × 10^75902) is
+/// still compared as a word.
+#[test]
+fn a_commit_that_reads_as_a_number_is_a_word() {
+    let mut runs = runs();
+    runs.get_mut("").unwrap().machine = "commit: 6e75902\n".into();
+    let paper = "at `6e75902`<!-- check: machine commit -->.\n";
+    assert_eq!(check(paper, &runs), (Vec::<String>::new(), 1));
+    let (problems, _) = check("at `6e75903`<!-- check: machine commit -->.\n", &runs);
+    assert_eq!(problems.len(), 1);
+}
