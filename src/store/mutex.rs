@@ -193,9 +193,12 @@ impl<L: ShardLock> Sharded<L> {
     }
 
     /// Runs `each` on every key of a command of several keys, in order,
-    /// with the key's index, its hash and its shard's guard, while every shard the
-    /// command touches is held through `lock` (taken in ascending order,
-    /// each once, and all released when `each` has run for every key).
+    /// with the key's index, its hash and its shard's guard, while every
+    /// shard the command touches is held through `lock` (taken in ascending
+    /// order, each once). `each` says whether it changed the store; if any
+    /// call did, the command's timestamp is taken while every lock is still
+    /// held (the module's last invariant) and returned. Then the locks are
+    /// released.
     ///
     /// A command of at most [`FEW_KEYS`] keys, which is nearly every one,
     /// keeps its hashes, shards and guards in fixed arrays and finds each
@@ -205,15 +208,18 @@ impl<L: ShardLock> Sharded<L> {
         &'s self,
         keys: impl ExactSizeIterator<Item = &'k Key>,
         lock: impl Fn(&'s L) -> G,
-        mut each: impl FnMut(usize, u64, &mut G),
-    ) {
+        mut each: impl FnMut(usize, u64, &mut G) -> bool,
+    ) -> Option<Timestamp> {
+        let mut changed = false;
         if keys.len() > FEW_KEYS {
             let (per_key, order) = self.shards_for(keys);
             let mut locked = Locked::new(order, |i| lock(&self.shards[i]));
             for (i, &(hash, shard)) in per_key.iter().enumerate() {
-                each(i, hash, locked.shard(shard));
+                changed |= each(i, hash, locked.shard(shard));
             }
-            return;
+            let ts = changed.then(|| self.tick());
+            drop(locked);
+            return ts;
         }
         let mut hashes = [0u64; FEW_KEYS];
         let mut shard_of = [0usize; FEW_KEYS];
@@ -237,12 +243,12 @@ impl<L: ShardLock> Sharded<L> {
         for i in 0..count {
             let slot = order.iter().position(|&shard| shard == shard_of[i]);
             let guard = slot.and_then(|slot| guards[slot].as_mut());
-            each(
-                i,
-                hashes[i],
-                guard.expect("every key's shard was locked above"),
-            );
+            let guard = guard.expect("every key's shard was locked above");
+            changed |= each(i, hashes[i], guard);
         }
+        let ts = changed.then(|| self.tick());
+        drop(guards);
+        ts
     }
 
     fn lock_for_write(&self, indices: Indices) -> Locked<L::Write<'_>> {
@@ -321,11 +327,12 @@ impl<L: ShardLock> Store for Sharded<L> {
         }
         let pairs = batch.pairs();
         let keys = pairs.iter().map(|(key, _)| key);
-        self.each_key_locked(keys, L::write, |i, hash, shard| {
+        let ts = self.each_key_locked(keys, L::write, |i, hash, shard| {
             let (key, value) = pairs[i];
             insert_hashed(shard, hash, key, value);
+            true
         });
-        self.tick()
+        ts.expect("a write changes every key it names")
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
@@ -342,10 +349,11 @@ impl<L: ShardLock> Store for Sharded<L> {
         }
         let keys = keys.keys();
         let mut removed = Presence::new();
-        self.each_key_locked(keys.iter(), L::write, |i, hash, shard| {
-            removed.push(remove_hashed(shard, hash, &keys[i]));
+        let ts = self.each_key_locked(keys.iter(), L::write, |i, hash, shard| {
+            let gone = remove_hashed(shard, hash, &keys[i]);
+            removed.push(gone);
+            gone
         });
-        let ts = removed.contains(&true).then(|| self.tick());
         Deletion { removed, ts }
     }
 
@@ -358,8 +366,10 @@ impl<L: ShardLock> Store for Sharded<L> {
             return;
         }
         let keys = keys.keys();
+        // A read changes nothing, so it takes no timestamp.
         self.each_key_locked(keys.iter(), L::read, |i, hash, shard| {
             out.push(get_hashed(shard, hash, &keys[i]));
+            false
         });
     }
 
@@ -446,8 +456,120 @@ impl Snapshot for CopiedSnapshot {
 mod tests {
     use super::*;
     use crate::pace::resident_pages;
-    use crate::token::testing::key;
+    use crate::token::testing::{key, value};
+    use std::cell::RefCell;
     use std::collections::HashSet;
+    use std::sync::Arc;
+
+    thread_local! {
+        /// Run once by the next [`HookLock`] write guard, just after it
+        /// unlocks its shard.
+        static AFTER_UNLOCK: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    /// `parking_lot`'s lock, whose write guard runs [`AFTER_UNLOCK`] on the
+    /// same thread right after releasing the shard: another command can
+    /// then run, deterministically, in the instant between a command's
+    /// unlock and whatever it does after.
+    struct HookLock(parking_lot::RwLock<Shard>);
+
+    struct HookWrite<'a>(Option<parking_lot::RwLockWriteGuard<'a, Shard>>);
+
+    impl Deref for HookWrite<'_> {
+        type Target = Shard;
+        fn deref(&self) -> &Shard {
+            self.0.as_ref().expect("held until dropped")
+        }
+    }
+
+    impl DerefMut for HookWrite<'_> {
+        fn deref_mut(&mut self) -> &mut Shard {
+            self.0.as_mut().expect("held until dropped")
+        }
+    }
+
+    impl Drop for HookWrite<'_> {
+        fn drop(&mut self) {
+            drop(self.0.take());
+            if let Some(hook) = AFTER_UNLOCK.with(|hook| hook.borrow_mut().take()) {
+                hook();
+            }
+        }
+    }
+
+    impl ShardLock for HookLock {
+        type Read<'a> = parking_lot::RwLockReadGuard<'a, Shard>;
+        type Write<'a> = HookWrite<'a>;
+        fn new(shard: Shard) -> Self {
+            Self(parking_lot::RwLock::new(shard))
+        }
+        fn read(&self) -> Self::Read<'_> {
+            self.0.read()
+        }
+        fn write(&self) -> Self::Write<'_> {
+            HookWrite(Some(self.0.write()))
+        }
+    }
+
+    /// Runs `first` on a one-shard store whose shard, once `first` unlocks
+    /// it, is written by a second command of `keys` (all set to `B`) before
+    /// `first` returns; the two commands' timestamps, and `keys`' values.
+    fn overtaken_after_unlock(
+        keys: &[&str],
+        first: impl FnOnce(&Sharded<HookLock>) -> Option<Timestamp>,
+    ) -> (Option<Timestamp>, Timestamp, Vec<Option<Value>>) {
+        let store = Arc::new(Sharded::<HookLock>::with_shards(1));
+        let set = KeySet::from_keys(keys.iter().map(|k| key(k)));
+        let second_write = WriteSet::from_pairs(keys.iter().map(|k| (key(k), value("B"))));
+        let second_ts = Arc::new(std::sync::Mutex::new(None));
+        let (other, seen) = (Arc::clone(&store), Arc::clone(&second_ts));
+        AFTER_UNLOCK.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || {
+                *seen.lock().unwrap() = Some(other.write(&second_write));
+            }));
+        });
+        let first_ts = first(&store);
+        let second_ts = second_ts.lock().unwrap().expect("the second write ran");
+        let mut values = Vec::new();
+        store.read(&set, &mut values);
+        (first_ts, second_ts, values)
+    }
+
+    /// The module's last invariant: a command of several keys takes its
+    /// timestamp before it releases its locks, so a command that changes
+    /// the same keys after it gets a later one (the notification merge
+    /// orders by timestamp). Two keys take the array path, five the
+    /// general one.
+    #[test]
+    fn a_several_key_write_is_timestamped_before_it_unlocks() {
+        for keys in [&["a", "b"][..], &["a", "b", "c", "d", "e"]] {
+            let first = WriteSet::from_pairs(keys.iter().map(|k| (key(k), value("A"))));
+            let (first_ts, second_ts, values) =
+                overtaken_after_unlock(keys, |store| Some(store.write(&first)));
+            assert!(first_ts.unwrap() < second_ts, "{} keys", keys.len());
+            assert!(values.iter().all(|v| *v == Some(value("B"))));
+        }
+    }
+
+    #[test]
+    fn a_several_key_delete_is_timestamped_before_it_unlocks() {
+        for keys in [&["a", "b"][..], &["a", "b", "c", "d", "e"]] {
+            let set = KeySet::from_keys(keys.iter().map(|k| key(k)));
+            let filled = WriteSet::from_pairs(keys.iter().map(|k| (key(k), value("A"))));
+            let (first_ts, second_ts, values) = overtaken_after_unlock(keys, |store| {
+                // Fill without firing the hook: it is armed already, so
+                // fill through the shard's lock directly.
+                let mut shard = store.shards[0].0.write();
+                for (k, v) in filled.pairs() {
+                    shard.insert(*k, *v);
+                }
+                drop(shard);
+                store.delete(&set).ts
+            });
+            assert!(first_ts.unwrap() < second_ts, "{} keys", keys.len());
+            assert!(values.iter().all(|v| *v == Some(value("B"))));
+        }
+    }
 
     /// The snapshot's buffer is mapped before the locks are taken: every
     /// page of it is resident once touched. 64 MiB is more than glibc's
