@@ -116,18 +116,11 @@ impl KeySet {
         Self { keys }
     }
 
-    /// Builds the set from keys already in ascending order, dropping
-    /// repeats (it skips the sort of [`KeySet::from_keys`]).
-    pub fn from_sorted(keys: &[Key]) -> Self {
-        let mut set = Self::default();
-        set.refill_sorted(keys);
-        set
-    }
-
-    /// Makes this set [`KeySet::from_sorted`]`(keys)` in place, reusing its
-    /// storage: a caller that keeps one set for all its commands moves no
-    /// set around. Each key is pushed unless it repeats the one before, so
-    /// the copy and the removal of repeats are one pass.
+    /// Makes this set the keys of `keys`, which are already in ascending
+    /// order, without repeats (it skips the sort of [`KeySet::from_keys`]),
+    /// reusing its storage: a caller that keeps one set for all its
+    /// commands moves no set around. Each key is pushed unless it repeats
+    /// the one before, so the copy and the removal of repeats are one pass.
     pub fn refill_sorted(&mut self, keys: &[Key]) {
         debug_assert!(
             keys.windows(2).all(|pair| pair[0] <= pair[1]),
@@ -188,12 +181,12 @@ mod tests {
     }
 
     #[test]
-    fn key_set_from_sorted_keys_drops_repeats_like_from_keys() {
+    fn key_set_refilled_from_sorted_keys_drops_repeats_like_from_keys() {
         let sorted = [t("a"), t("b"), t("b"), t("c")];
-        assert_eq!(KeySet::from_sorted(&sorted), KeySet::from_keys(sorted));
-        assert_eq!(
-            KeySet::from_sorted(&sorted).keys(),
-            &[t("a"), t("b"), t("c")]
-        );
+        // A set in use before, as the executor's is.
+        let mut set = KeySet::from_keys([t("z"), t("y"), t("x"), t("w")]);
+        set.refill_sorted(&sorted);
+        assert_eq!(set, KeySet::from_keys(sorted));
+        assert_eq!(set.keys(), &[t("a"), t("b"), t("c")]);
     }
 }

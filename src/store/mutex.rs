@@ -177,18 +177,10 @@ impl<L: ShardLock> Sharded<L> {
     /// once), and those shards ascending and unique: the order in which a
     /// command must lock them.
     fn shards_for<'k>(&self, keys: impl Iterator<Item = &'k Key>) -> (Placed, Indices) {
-        // One pass, pushing into the inline vectors (at most three keys, so a
-        // linear `contains` costs less than collecting, sorting and `dedup`).
-        let mut per_key = Placed::new();
-        let mut order = Indices::new();
-        for key in keys {
-            let (hash, shard) = self.place(key);
-            per_key.push((hash, shard));
-            if !order.contains(&shard) {
-                order.push(shard);
-            }
-        }
+        let per_key: Placed = keys.map(|key| self.place(key)).collect();
+        let mut order: Indices = per_key.iter().map(|&(_, shard)| shard).collect();
         order.sort_unstable();
+        order.dedup();
         (per_key, order)
     }
 
@@ -297,13 +289,8 @@ struct Locked<G> {
 
 impl<G> Locked<G> {
     /// Locks each of `indices` (ascending) with `lock`, in that order.
-    fn new(indices: Indices, mut lock: impl FnMut(usize) -> G) -> Self {
-        // A loop of pushes, not `collect()`: SmallVec's `FromIterator` costs
-        // about a hundred instructions more per command (callgrind, --ops).
-        let mut guards = SmallVec::new();
-        for &index in &indices {
-            guards.push(lock(index));
-        }
+    fn new(indices: Indices, lock: impl FnMut(usize) -> G) -> Self {
+        let guards = indices.iter().copied().map(lock).collect();
         Self { indices, guards }
     }
 
