@@ -69,6 +69,10 @@
 #               never freed) against the normal build, 1 thread 0:100 and
 #               2 threads 50:50 at 100k keys, 2 threads 50:50 at 1k keys;
 #               the JSON's label says which build ran
+#   allocator   the global allocator: kvs-bench built as shipped (mimalloc,
+#               label mimalloc) against `--features system-allocator` (the
+#               C library's malloc, label system), both engines, 2 threads,
+#               90:10 at 1k, 100k and 1M keys and 50:50 at 100k keys
 #   backupcost  what a backup costs the lock-free engine's writers (target
 #               5): latency's closed-loop 50:50 load without backups and
 #               with one every 10 ms, 100k and 1M keys, 1 and 2 threads,
@@ -120,10 +124,12 @@ fi
 
 cargo build --release --quiet --bin kvs-bench
 bench=target/release/kvs-bench
-# The ablation build lives in its own target directory, so that it never
-# replaces the normal kvs-bench.
+# The ablation and system-allocator builds live in target directories of
+# their own, so that neither replaces the normal kvs-bench.
 nofree_target=target/ablation-no-free
 nofree_bench=$nofree_target/release/kvs-bench
+system_target=target/system-allocator
+system_bench=$system_target/release/kvs-bench
 mkdir -p "$out"
 
 wanted() {
@@ -158,8 +164,8 @@ add() {
 }
 
 # run_line EXPERIMENT ARGS: one run, appended to the experiment's files
-# (with the ablation build when ARGS carry its label; on two CPUs for
-# oversub).
+# (with the ablation or system-allocator build when ARGS carry its label;
+# on two CPUs for oversub).
 run_line() {
     local experiment=$1 args=$2 binary=$bench pin=()
     if [[ $experiment == jobs ]]; then
@@ -167,6 +173,7 @@ run_line() {
         return
     fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
+    [[ " $args " == *" --label system "* ]] && binary=$system_bench
     [[ $experiment == oversub || $experiment == preempt ]] && pin=("${two_cpus[@]}")
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
     "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
@@ -427,6 +434,19 @@ if wanted nofree; then
         read -r threads keys mix <<< "$config"
         for build in current no-free; do
             add nofree lockfree --threads "$threads" --keys "$keys" --mix "$mix" \
+                --label "$build" --duration-ms "$duration"
+        done
+    done
+fi
+
+if wanted allocator; then
+    cargo build --release --quiet --bin kvs-bench --features system-allocator \
+        --target-dir "$system_target"
+    start_files allocator
+    for config in "$small 90:10" "$medium 90:10" "$medium 50:50" "$large 90:10"; do
+        read -r keys mix <<< "$config"
+        for build in mimalloc system; do
+            add allocator "lockfree mutex" --threads 2 --keys "$keys" --mix "$mix" \
                 --label "$build" --duration-ms "$duration"
         done
     done

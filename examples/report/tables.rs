@@ -223,6 +223,19 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "allocator",
+            TableSpec {
+                title: "The global allocator: kvs-bench as shipped (label mimalloc) against `--features system-allocator` (label system, the C library's malloc), 2 threads".into(),
+                rows: vec!["keys", "mix", "label"],
+                metrics: vec![
+                    metric("ops_per_sec", "ops/s"),
+                    metric("write_p99_us", "write p99 µs"),
+                    metric("write_p999_us", "write p99.9 µs"),
+                    metric("peak_rss_kib", "peak RSS KiB"),
+                ],
+            },
+        ),
+        (
             "backupcost",
             TableSpec {
                 title: "What a backup costs the lock-free writers: write latency (µs), mix 50:50, without backups (backup_every_ms 0) and with one every 10 ms, in the normal build (label current), the no-free build (label no-free) and with the backup writer at SCHED_IDLE (label idle)".into(),

@@ -24,6 +24,7 @@
 //!   its write locks, so two commands that share a key get timestamps in the
 //!   order they took effect.
 
+use super::batch::sort_short_by;
 use super::{Deletion, Engine, KeySet, Presence, Snapshot, Store, Timestamp, WriteSet};
 use crate::pace::PAGE_BYTES;
 use crate::token::{Key, Value};
@@ -227,7 +228,7 @@ impl<L: ShardLock> Sharded<L> {
             }
         }
         let order = &mut order[..distinct];
-        order.sort_unstable();
+        sort_short_by(order, |a, b| a < b);
         let mut guards: [Option<G>; FEW_KEYS] = [None, None, None, None];
         for (guard, &shard) in guards.iter_mut().zip(order.iter()) {
             *guard = Some(lock(&self.shards[shard]));
