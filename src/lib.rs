@@ -58,10 +58,13 @@ pub mod token;
 /// without a lock, and a block freed by another thread (a version the
 /// lock-free engine reclaims on whichever thread collects its epoch) goes
 /// back to its page's list without one either. Against the C library's
-/// malloc it saves the lock-free engine about 450 instructions per job
-/// command at 100k keys (`paper.md` §9.1); the mutex engine allocates
-/// nothing per command. `--features system-allocator` builds with the C
-/// library's malloc instead, for that comparison (experiment `allocator`).
+/// malloc it saves the lock-free engine 489 instructions per job command
+/// at 100k keys (`paper.md` §9.1); the mutex engine allocates nothing per
+/// command. Where the kernel allows transparent huge pages mimalloc asks
+/// for them, which raises an idle server's resident memory from about 5
+/// to about 50 MiB (README; `MIMALLOC_ALLOW_THP=0` turns it off).
+/// `--features system-allocator` builds with the C library's malloc
+/// instead, for that comparison (experiment `allocator`).
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
