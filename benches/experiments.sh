@@ -70,9 +70,14 @@
 #               2 threads 50:50 at 100k keys, 2 threads 50:50 at 1k keys;
 #               the JSON's label says which build ran
 #   allocator   the global allocator: kvs-bench built as shipped (mimalloc,
-#               label mimalloc) against `--features system-allocator` (the
-#               C library's malloc, label system), both engines, 2 threads,
-#               90:10 at 1k, 100k and 1M keys and 50:50 at 100k keys
+#               without transparent huge pages, label mimalloc), the same
+#               binary with MIMALLOC_ALLOW_THP=1 (mimalloc on transparent
+#               huge pages, label mimalloc-thp) and `--features
+#               system-allocator` (the C library's malloc, label system),
+#               both engines, 2 threads, 90:10 at 1k, 100k and 1M keys and
+#               50:50 at 100k keys; and the notification rig's paced runs
+#               (8 subscribers, 50k commands/s), where huge pages ended
+#               sessions
 #   backupcost  what a backup costs the lock-free engine's writers (target
 #               5): latency's closed-loop 50:50 load without backups and
 #               with one every 10 ms, 100k and 1M keys, 1 and 2 threads,
@@ -95,7 +100,7 @@ while [[ $# -gt 0 ]]; do
         --order-seed) order_seed="${2:?--order-seed needs a number}"; shift ;;
         --only) only+=("${2:?--only needs an experiment name}"); shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
-        -h|--help) sed -n '2,66p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "experiments.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -164,19 +169,21 @@ add() {
 }
 
 # run_line EXPERIMENT ARGS: one run, appended to the experiment's files
-# (with the ablation or system-allocator build when ARGS carry its label;
+# (with the ablation or system-allocator build when ARGS carry its label,
+# with mimalloc's transparent huge pages on for label mimalloc-thp;
 # on two CPUs for oversub).
 run_line() {
-    local experiment=$1 args=$2 binary=$bench pin=()
+    local experiment=$1 args=$2 binary=$bench pin=() environment=()
     if [[ $experiment == jobs ]]; then
         time_jobs "$args" >> "$out/jobs.jsonl"
         return
     fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
     [[ " $args " == *" --label system "* ]] && binary=$system_bench
+    [[ " $args " == *" --label mimalloc-thp "* ]] && environment=(MIMALLOC_ALLOW_THP=1)
     [[ $experiment == oversub || $experiment == preempt ]] && pin=("${two_cpus[@]}")
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
-    "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
+    env "${environment[@]}" "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
         >> "$out/$experiment.jsonl" < /dev/null
 }
 
@@ -445,10 +452,14 @@ if wanted allocator; then
     start_files allocator
     for config in "$small 90:10" "$medium 90:10" "$medium 50:50" "$large 90:10"; do
         read -r keys mix <<< "$config"
-        for build in mimalloc system; do
+        for build in mimalloc mimalloc-thp system; do
             add allocator "lockfree mutex" --threads 2 --keys "$keys" --mix "$mix" \
                 --label "$build" --duration-ms "$duration"
         done
+    done
+    for build in mimalloc mimalloc-thp system; do
+        add allocator "lockfree mutex" --threads 2 --mix 0:100 --keys 10000 --notify 8 \
+            --rate 50000 --label "$build" --duration-ms "$duration"
     done
 fi
 

@@ -4,6 +4,7 @@
 //! From the bottom up (each module builds only on those listed before
 //! it; `tests/architecture.rs` holds the exact diagram):
 //!
+//! * [`allocator`]: the binaries' allocator (mimalloc) and its huge pages.
 //! * [`token`]: keys and values (1–40 bytes, stored inline).
 //! * [`sync`]: the std/loom facade every synchronization primitive comes from.
 //! * [`ring`]: the wait-free single-producer single-consumer ring that
@@ -34,6 +35,7 @@
 // std's), so Cargo.toml allows the lint and it is turned on here then.
 #![cfg_attr(feature = "loom", warn(clippy::disallowed_types))]
 
+pub mod allocator;
 pub mod app;
 pub mod backup;
 // std: the load generator's flags and counters are its own; no loom model
@@ -52,22 +54,6 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod token;
-
-/// Every binary, test and example built on this crate allocates through
-/// mimalloc: a thread takes and frees small blocks from pages of its own,
-/// without a lock, and a block freed by another thread (a version the
-/// lock-free engine reclaims on whichever thread collects its epoch) goes
-/// back to its page's list without one either. Against the C library's
-/// malloc it saves the lock-free engine 489 instructions per job command
-/// at 100k keys (`paper.md` §9.1); the mutex engine allocates nothing per
-/// command. Where the kernel allows transparent huge pages mimalloc asks
-/// for them, which raises an idle server's resident memory from about 5
-/// to about 50 MiB (README; `MIMALLOC_ALLOW_THP=0` turns it off).
-/// `--features system-allocator` builds with the C library's malloc
-/// instead, for that comparison (experiment `allocator`).
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Shows an error and each of its causes once, as `error: cause: root
 /// cause` (the same text as anyhow's `{:#}`).

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     init_logging();
+    kvs::allocator::settle_huge_pages();
     let args = Args::parse();
     match kvs::app::run(&args) {
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,

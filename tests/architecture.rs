@@ -39,6 +39,7 @@ use std::path::PathBuf;
 /// The module diagram: each top-level module and the modules it builds on
 /// directly. `None`: the top, which may use anything.
 const DIAGRAM: &[(&str, Option<&[&str]>)] = &[
+    ("allocator", Some(&[])),
     ("token", Some(&[])),
     ("sync", Some(&[])),
     ("ring", Some(&["sync"])),

@@ -225,13 +225,14 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
         (
             "allocator",
             TableSpec {
-                title: "The global allocator: kvs-bench as shipped (label mimalloc) against `--features system-allocator` (label system, the C library's malloc), 2 threads".into(),
-                rows: vec!["keys", "mix", "label"],
+                title: "The global allocator: kvs-bench as shipped (label mimalloc, without transparent huge pages), with MIMALLOC_ALLOW_THP=1 (label mimalloc-thp) and built with `--features system-allocator` (label system, the C library's malloc), 2 threads; notify 8: the notification rig's paced runs (50k writes/s)".into(),
+                rows: vec!["keys", "mix", "notify", "label"],
                 metrics: vec![
                     metric("ops_per_sec", "ops/s"),
                     metric("write_p99_us", "write p99 µs"),
                     metric("write_p999_us", "write p99.9 µs"),
                     metric("peak_rss_kib", "peak RSS KiB"),
+                    metric("notify_p99_us", "notify p99 µs"),
                 ],
             },
         ),

@@ -6,6 +6,7 @@ use kvs::server::wire::PipeWire;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    kvs::allocator::settle_huge_pages();
     let args = match Args::parse().validate() {
         Ok(args) => args,
         Err(message) => {

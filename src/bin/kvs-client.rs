@@ -22,6 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 fn main() -> ExitCode {
+    kvs::allocator::settle_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let [_, id, register] = args.as_slice() else {
         eprintln!("usage: kvs-client <client_id> <register_fifo>");
