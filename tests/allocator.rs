@@ -70,11 +70,7 @@ fn the_server_turns_huge_pages_off_unless_the_variable_asks_for_them() {
     if require(huge_pages_here(), CANNOT_TELL).is_none() {
         return;
     }
-    for (variable, expected) in [
-        (None, !MIMALLOC),
-        (Some("1"), true),
-        (Some("0"), !MIMALLOC),
-    ] {
+    for (variable, expected) in [(None, !MIMALLOC), (Some("1"), true), (Some("0"), !MIMALLOC)] {
         let (mut child, _dir) = server(variable);
         assert_eq!(
             huge_pages_enabled(child.id()),

@@ -179,12 +179,16 @@ fn measure<W: Wire>(
         port: Box::new(port),
         epoch,
     });
-    let workers = workers(args, &opened.store, keys, sinks);
+    // One instant for every worker, so that they all end the warm-up at
+    // once, and the timed load begins then.
+    let record_from =
+        (args.warmup_ms > 0).then(|| Instant::now() + Duration::from_millis(args.warmup_ms));
+    let workers = workers(args, &opened.store, keys, sinks, record_from);
     let backup_dir = tempfile::Builder::new()
         .prefix("kvs-bench-backup-")
         .tempdir()
         .context("creating a directory for backups")?;
-    let timed = run_timed(args, opened, workers, backup_dir.path());
+    let timed = run_timed(args, opened, workers, record_from, backup_dir.path());
     let notify = match rig {
         Some(rig) => Some(rig.finish(timed.workers.keys_written * args.notify as u64)?),
         None => None,
@@ -198,19 +202,17 @@ fn measure<W: Wire>(
     })
 }
 
-/// One load thread per `--threads`; the first ones publish through
-/// `sinks` (the rig's worker ports, with `--notify`), the others write to
-/// the store.
+/// One load thread per `--threads`, each recording from `record_from` (the
+/// end of the warm-up, if any); the first ones publish through `sinks` (the
+/// rig's worker ports, with `--notify`), the others write to the store.
 fn workers(
     args: &Args,
     store: &Arc<dyn crate::store::Store>,
     keys: &Arc<[crate::token::Token]>,
     mut sinks: impl Iterator<Item = Sink>,
+    record_from: Option<Instant>,
 ) -> Vec<Worker> {
     let threads = args.threads.get();
-    // One instant for every worker, so that they all end the warm-up at once.
-    let record_from =
-        (args.warmup_ms > 0).then(|| Instant::now() + Duration::from_millis(args.warmup_ms));
     (0..threads)
         .map(|index| Worker {
             store: Arc::clone(store),
@@ -246,13 +248,19 @@ struct Timed {
 }
 
 /// Releases the workers and the backup thread together, waits out the
-/// load, then stops and joins them all.
-fn run_timed(args: &Args, opened: &Opened, workers: Vec<Worker>, backup_dir: &Path) -> Timed {
+/// warm-up (which the workers end at `record_from`) and the load, then
+/// stops and joins them all.
+fn run_timed(
+    args: &Args,
+    opened: &Opened,
+    workers: Vec<Worker>,
+    record_from: Option<Instant>,
+    backup_dir: &Path,
+) -> Timed {
     let (store, forker) = (&opened.store, opened.forker.as_deref());
     let backup_mode = backup_mode(args);
     let stop = AtomicBool::new(false);
     let start = Barrier::new(workers.len() + 1 + usize::from(backup_mode.is_some()));
-    let record_from = workers.first().and_then(|worker| worker.record_from);
     thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()

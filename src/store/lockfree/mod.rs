@@ -241,22 +241,6 @@ impl LockFreeStore {
         self.inner.pending_waits.sum().max(0) as u64
     }
 
-    /// Writes `batch` like [`Store::write`], running `between` after every
-    /// pending version is installed and before the commit. For models and
-    /// tests that need a commit held pending.
-    #[doc(hidden)]
-    pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
-        let inner = &*self.inner;
-        let guard = inner.index.guard();
-        let mut pin = inner.reclaim.pin();
-        let items = batch
-            .pairs()
-            .iter()
-            .map(|(key, value)| (*key, Some(*value), None));
-        let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, between);
-        ts
-    }
-
     /// Dead keys whose entry is not retired yet (a committed tombstone at
     /// the head): for models and tests of retirement.
     #[doc(hidden)]
@@ -318,7 +302,7 @@ impl LockFreeStore {
         // and the commit, and the delete, committing later, would neither
         // remove it nor see it absent at its own instant (loom model
         // `store_delete_absent_key` fails so).
-        let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, || {});
+        let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, |_| {});
         let removed: Presence = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_dead(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
@@ -335,7 +319,7 @@ impl LockFreeStore {
 
 impl Store for LockFreeStore {
     fn write(&self, batch: &WriteSet) -> Timestamp {
-        let ts = self.write_pausing(batch, || {});
+        let ts = self.write_holding(batch, |_| {});
         self.free_some_after(batch.pairs().len());
         ts
     }

@@ -107,6 +107,60 @@ fn a_pending_commit_does_not_block_readers_and_lands_after_them() {
     assert!(store.inner.clock.now() >= ts);
 }
 
+/// How long a test waits for another thread to do what it must; far
+/// above what that takes, so reaching it means it never happens.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[test]
+fn a_writer_that_meets_a_command_between_two_links_waits_for_it_and_counts_the_wait() {
+    let store = LockFreeStore::new();
+    let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
+    let (mut counted, mut passed) = (false, false);
+    std::thread::scope(|scope| {
+        store.write_pausing_after_first_link(&batch, || {
+            // "a" holds our pending version and the record is not ready, so
+            // a writer of "a" can neither help nor pass: it waits, once.
+            // (No assertion in here: a panic would leave our version
+            // pending and that writer waiting forever.)
+            let other = scope.spawn(|| write(&store, &[("a", "2")]));
+            let give_up = std::time::Instant::now() + PATIENCE;
+            while store.pending_waits() == 0 && std::time::Instant::now() < give_up {
+                std::thread::yield_now();
+            }
+            counted = store.pending_waits() > 0;
+            passed = other.is_finished();
+        });
+    });
+    assert!(counted, "no wait counted");
+    assert!(!passed, "it passed a command that was not ready");
+    // It linked on top of ours once we committed: its value is the newer.
+    assert_eq!(store.pending_waits(), 1);
+    assert_eq!(read(&store, &["a", "b"]), vec![Some(t("2")), Some(t("1"))]);
+}
+
+#[test]
+fn a_writer_that_meets_a_ready_command_commits_it_instead_of_waiting() {
+    let store = &LockFreeStore::new();
+    let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
+    let mut got_past = false;
+    std::thread::scope(|scope| {
+        store.write_pausing(&batch, || {
+            // Ready, not committed: a writer of "a" commits us and goes on
+            // while we are still held here. (No assertion in here: see the
+            // test above.)
+            let (done, finished) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                write(store, &[("a", "2")]);
+                let _ = done.send(());
+            });
+            got_past = finished.recv_timeout(PATIENCE).is_ok();
+        });
+    });
+    assert!(got_past, "the writer did not get past a ready command");
+    assert_eq!(store.pending_waits(), 0);
+    assert_eq!(read(store, &["a", "b"]), vec![Some(t("2")), Some(t("1"))]);
+}
+
 #[test]
 fn an_overwritten_key_holds_a_bounded_number_of_versions() {
     let store = LockFreeStore::new();

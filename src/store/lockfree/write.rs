@@ -27,8 +27,9 @@
 use super::index::{Entry, EntryRef, Guard};
 use super::reclaim::Pin;
 use super::version::{marker, Record, State, Version};
-use super::Inner;
+use super::{Inner, LockFreeStore};
 use crate::store::Timestamp;
+use crate::store::WriteSet;
 use crate::sync::{Ordering, SpinWait};
 use crate::token::{Key, Value};
 use smallvec::SmallVec;
@@ -37,6 +38,18 @@ use smallvec::SmallVec;
 /// job lines write one to three pairs), so such a write allocates nothing
 /// but its versions; longer commands spill to the heap.
 pub(crate) type InstalledSet<'g> = SmallVec<[Installed<'g>; 3]>;
+
+/// A point inside [`Inner::commit_batch`] where a test or model may hold
+/// the command (the store itself passes a hook that does nothing there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// This many of the command's versions are linked, and the record is
+    /// not ready: another writer of those keys waits for the owner.
+    Linked(usize),
+    /// Every version is linked and the record marked ready, not committed:
+    /// another writer of those keys commits it for the owner.
+    Ready,
+}
 
 /// One pending version a command linked.
 pub(crate) struct Installed<'g> {
@@ -53,23 +66,21 @@ pub(crate) struct Installed<'g> {
 impl Inner {
     /// Writes `items` (ascending, unique keys; `None` writes a tombstone;
     /// each with the key's entry if the caller just found it) at one
-    /// instant. `between` runs after every version is installed and before
-    /// the commit (tests use it to hold a commit pending).
+    /// instant. `hold` runs at each [`Stage`] the command passes (tests and
+    /// models use it to hold a commit pending; the store passes a no-op).
     pub(crate) fn commit_batch<'g>(
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
         guard: &'g Guard<'_>,
         pin: &mut Pin,
-        between: impl FnOnce(),
+        mut hold: impl FnMut(Stage),
     ) -> (Timestamp, InstalledSet<'g>) {
         let shared = if items.len() > 1 {
             self.reclaim.alloc_record()
         } else {
             std::ptr::null_mut()
         };
-        let installed: InstalledSet<'g> = items
-            .map(|(key, value, found)| self.install(key, value, found, shared, guard, pin))
-            .collect();
+        let installed = self.install_all(items, shared, guard, pin, &mut hold);
         let horizon = if installed.is_empty() {
             0
         } else {
@@ -84,7 +95,7 @@ impl Inner {
             .max()
             .unwrap_or(0);
         let Some(first) = installed.first() else {
-            between();
+            hold(Stage::Ready);
             return (self.clock.tick(), installed);
         };
         // SAFETY: our own pending version: it stays linked, and so alive,
@@ -93,7 +104,7 @@ impl Inner {
         // From here on a writer that meets one of our versions commits the
         // command for us (`link`); whoever commits first fixes `ts`.
         let marked = first.mark_ready(lower);
-        between();
+        hold(Stage::Ready);
         let ts = self
             .commit_ready(first, marked)
             .expect("a record its owner marked ready commits");
@@ -111,6 +122,27 @@ impl Inner {
         // a later clock), so the backlog is worked off with the same one.
         self.tidy(horizon, guard, pin);
         (ts, installed)
+    }
+
+    /// Installs a pending version for each of `items`, in order, all
+    /// answering to `shared` (null for a one-key command), calling `hold`
+    /// after each link.
+    fn install_all<'g>(
+        &'g self,
+        items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
+        shared: *const Record,
+        guard: &'g Guard<'_>,
+        pin: &mut Pin,
+        hold: &mut impl FnMut(Stage),
+    ) -> InstalledSet<'g> {
+        items
+            .enumerate()
+            .map(|(index, (key, value, found))| {
+                let one = self.install(key, value, found, shared, guard, pin);
+                hold(Stage::Linked(index + 1));
+                one
+            })
+            .collect()
     }
 
     /// Links a pending version of `key` for `record` into `found` (the
@@ -241,5 +273,57 @@ impl Inner {
             self.clock.advance_to(ts);
         }
         Some(ts)
+    }
+}
+
+/// Commits held at a [`Stage`], for models and tests.
+impl LockFreeStore {
+    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
+    /// running `between` after every pending version is installed and
+    /// before the commit. For models and tests that need a commit held
+    /// pending.
+    #[doc(hidden)]
+    pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
+        self.write_pausing_at(batch, Stage::Ready, between)
+    }
+
+    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
+    /// running `between` once its first version is linked and before the
+    /// next is (the record not ready: another writer of that key waits
+    /// instead of helping). For tests that need a command caught between
+    /// two links.
+    #[doc(hidden)]
+    pub fn write_pausing_after_first_link(
+        &self,
+        batch: &WriteSet,
+        between: impl FnOnce(),
+    ) -> Timestamp {
+        self.write_pausing_at(batch, Stage::Linked(1), between)
+    }
+
+    /// Writes `batch`, running `between` once, when the commit reaches `at`.
+    fn write_pausing_at(&self, batch: &WriteSet, at: Stage, between: impl FnOnce()) -> Timestamp {
+        let mut between = Some(between);
+        self.write_holding(batch, |stage| {
+            if stage == at {
+                if let Some(between) = between.take() {
+                    between();
+                }
+            }
+        })
+    }
+
+    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
+    /// running `hold` at each stage.
+    pub(super) fn write_holding(&self, batch: &WriteSet, hold: impl FnMut(Stage)) -> Timestamp {
+        let inner = &*self.inner;
+        let guard = inner.index.guard();
+        let mut pin = inner.reclaim.pin();
+        let items = batch
+            .pairs()
+            .iter()
+            .map(|(key, value)| (*key, Some(*value), None));
+        let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, hold);
+        ts
     }
 }
