@@ -15,10 +15,9 @@
 //! for them on all its memory. The binaries turn them off for their process
 //! at start-up ([`settle_huge_pages`]), because of what they cost a server:
 //! an idle one holds about 50 MiB instead of about 9 (a first touch of each
-//! notification ring makes 2 MiB resident), and the faults and splits of
-//! huge pages stall the threads that meet them for milliseconds, long
-//! enough for a subscriber's rings to fill and its session to end
-//! (`paper.md`, *The allocator*). The two huge pages mimalloc touched before
+//! notification ring makes 2 MiB resident), and with them a subscriber's
+//! rings filled and its session ended under a paced load it follows
+//! easily without them (`paper.md`, *The allocator*). The two huge pages mimalloc touched before
 //! `main` stay (and are used); `MIMALLOC_ALLOW_THP=0` in the environment
 //! avoids even those, and `MIMALLOC_ALLOW_THP=1` keeps huge pages
 //! everywhere, which a large store may prefer.
