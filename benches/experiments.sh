@@ -78,6 +78,11 @@
 #               50:50 at 100k keys; and the notification rig's paced runs
 #               (8 subscribers, 50k commands/s), where huge pages ended
 #               sessions
+#   allocjobs   the allocator's arms on job files (experiment jobs' two
+#               files at 1k and 100k keys): `kvs` as shipped (label
+#               mimalloc), with MIMALLOC_ALLOW_THP=1 (label mimalloc-thp)
+#               and built with `--features system-allocator` (label
+#               system), both engines, 1 and 2 threads
 #   backupcost  what a backup costs the lock-free engine's writers (target
 #               5): latency's closed-loop 50:50 load without backups and
 #               with one every 10 ms, 100k and 1M keys, 1 and 2 threads,
@@ -135,6 +140,7 @@ nofree_target=target/ablation-no-free
 nofree_bench=$nofree_target/release/kvs-bench
 system_target=target/system-allocator
 system_bench=$system_target/release/kvs-bench
+system_kvs=$system_target/release/kvs
 mkdir -p "$out"
 
 wanted() {
@@ -174,8 +180,8 @@ add() {
 # on two CPUs for oversub).
 run_line() {
     local experiment=$1 args=$2 binary=$bench pin=() environment=()
-    if [[ $experiment == jobs ]]; then
-        time_jobs "$args" >> "$out/jobs.jsonl"
+    if [[ $experiment == jobs || $experiment == allocjobs ]]; then
+        time_jobs "$experiment" "$args" >> "$out/$experiment.jsonl"
         return
     fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
@@ -187,18 +193,23 @@ run_line() {
         >> "$out/$experiment.jsonl" < /dev/null
 }
 
-# time_jobs ARGS: one run of experiment jobs (ARGS as `add` writes them:
-# --store S --seed N --threads T --keys K), timed from the process's start
-# to its exit, as a JSON line. The seed only pairs the runs: every run of a
-# key count reads the same two job files.
+# time_jobs EXPERIMENT ARGS: one run of experiment jobs or allocjobs (ARGS
+# as `add` writes them: --store S --seed N --threads T --keys K, then
+# --label L for allocjobs), timed from the process's start to its exit, as
+# a JSON line. The seed only pairs the runs: every run of a key count reads
+# the same two job files. The label picks the build and environment as in
+# run_line.
 time_jobs() {
-    local store seed threads keys
-    read -r _ store _ seed _ threads _ keys <<< "$1"
-    local dir=$jobs_work/$keys command=(target/release/kvs "$jobs_work/$keys" "$threads" 1 --store "$store")
+    local experiment=$1 store seed threads keys label=""
+    read -r _ store _ seed _ threads _ keys _ label <<< "$2"
+    local dir=$jobs_work/$keys binary=target/release/kvs environment=()
+    [[ $label == system ]] && binary=$system_kvs
+    [[ $label == mimalloc-thp ]] && environment=(MIMALLOC_ALLOW_THP=1)
+    local command=("$binary" "$dir" "$threads" 1 --store "$store")
     [[ $store == yardstick ]] && command=(target/release/yardstick "$dir" "$threads")
     rm -f "$dir"/*.out
     local start=${EPOCHREALTIME/,/.}
-    if ! "${command[@]}" > /dev/null 2> "$jobs_work/stderr" < /dev/null; then
+    if ! env "${environment[@]}" "${command[@]}" > /dev/null 2> "$jobs_work/stderr" < /dev/null; then
         echo "experiments.sh: ${command[*]} failed:" >&2
         cat "$jobs_work/stderr" >&2
         return 1
@@ -206,10 +217,12 @@ time_jobs() {
     local end=${EPOCHREALTIME/,/.}
     local out_bytes
     out_bytes=$(cat "$dir"/*.out | wc -c)
-    awk -v store="$store" -v seed="$seed" -v threads="$threads" -v keys="$keys" \
-        -v lines="$job_lines" -v start="$start" -v end="$end" -v out_bytes="$out_bytes" 'BEGIN {
+    awk -v experiment="$experiment" -v store="$store" -v seed="$seed" -v threads="$threads" \
+        -v keys="$keys" -v label="$label" -v lines="$job_lines" -v start="$start" -v end="$end" \
+        -v out_bytes="$out_bytes" 'BEGIN {
         wall = (end - start) * 1000
-        printf "{\"experiment\":\"jobs\",\"store\":\"%s\",\"seed\":%d,\"threads\":%d,\"keys\":%d,", store, seed, threads, keys
+        printf "{\"experiment\":\"%s\",\"store\":\"%s\",\"seed\":%d,\"threads\":%d,\"keys\":%d,", experiment, store, seed, threads, keys
+        if (label != "") printf "\"label\":\"%s\",", label
         printf "\"files\":2,\"lines_per_file\":%d,\"wall_ms\":%.3f,\"commands_per_sec\":%.1f,\"out_bytes\":%d}\n", lines, wall, 2 * lines / (wall / 1000), out_bytes
     }'
 }
@@ -248,21 +261,42 @@ capacity_of() {
          | if length == 0 then 0 else .[(length / 2 | floor)] end' "$out/capacity.jsonl"
 }
 
-if wanted jobs; then
+# The two job files of experiments jobs and allocjobs at each key count,
+# one directory per key count under $jobs_work.
+if wanted jobs || wanted allocjobs; then
     cargo build --release --quiet --bin kvs --example jobgen
-    cc -O2 -pthread -o target/release/yardstick benches/yardstick/yardstick.c
     jobs_work=$(mktemp -d)
-    start_files jobs
-    rm "$out/jobs.hlog" # timed from outside: no histograms
     for keys in $small $medium; do
         mkdir "$jobs_work/$keys"
         for file in 1 2; do
             target/release/examples/jobgen "$job_lines" "$keys" "$file" > "$jobs_work/$keys/$file.job"
         done
+    done
+fi
+
+if wanted jobs; then
+    cc -O2 -pthread -o target/release/yardstick benches/yardstick/yardstick.c
+    start_files jobs
+    rm "$out/jobs.hlog" # timed from outside: no histograms
+    for keys in $small $medium; do
         for threads in 1 2; do
             add jobs "lockfree mutex" --threads "$threads" --keys "$keys"
         done
         add jobs yardstick --threads 2 --keys "$keys"
+    done
+fi
+
+if wanted allocjobs; then
+    cargo build --release --quiet --bin kvs --features system-allocator \
+        --target-dir "$system_target"
+    start_files allocjobs
+    rm "$out/allocjobs.hlog" # timed from outside: no histograms
+    for keys in $small $medium; do
+        for threads in 1 2; do
+            for build in mimalloc mimalloc-thp system; do
+                add allocjobs "lockfree mutex" --threads "$threads" --keys "$keys" --label "$build"
+            done
+        done
     done
 fi
 

@@ -237,6 +237,17 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
             },
         ),
         (
+            "allocjobs",
+            TableSpec {
+                title: "The global allocator on job files (experiment jobs' 2 files of 200k lines): `kvs` as shipped (label mimalloc, without transparent huge pages), with MIMALLOC_ALLOW_THP=1 (label mimalloc-thp) and built with `--features system-allocator` (label system), wall time of the whole run (ms)".into(),
+                rows: vec!["keys", "threads", "label"],
+                metrics: vec![
+                    metric("wall_ms", "wall ms"),
+                    metric("commands_per_sec", "commands/s"),
+                ],
+            },
+        ),
+        (
             "backupcost",
             TableSpec {
                 title: "What a backup costs the lock-free writers: write latency (µs), mix 50:50, without backups (backup_every_ms 0) and with one every 10 ms, in the normal build (label current), the no-free build (label no-free) and with the backup writer at SCHED_IDLE (label idle)".into(),
