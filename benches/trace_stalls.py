@@ -2,7 +2,9 @@
 and reports, over all its load threads, the stretches longer than a
 threshold between two events of one thread, by what the thread was doing;
 then the same in detail for the two busiest load threads; then the backup
-writers' longest system calls. The process's main thread (the lowest
+writers' longest system calls; then, by thread name (the digits at its end
+dropped), the user page faults and how long each took (from the fault to
+the thread's next event). The process's main thread (the lowest
 thread id, which only waits for the load) is not a load thread.
 
 usage: python3 benches/trace_stalls.py TRACE GAP_US
@@ -42,7 +44,15 @@ def main(path, gap_us):
     spans = []
     in_call = {}
     backup_calls = collections.defaultdict(list)
+    faults = collections.defaultdict(list)
+    faulted = {}
+    faulted_at = {}
     for t, comm, tid, cpu, kind, rest in events:
+        if tid in faulted:
+            faults[faulted.pop(tid)].append(t - faulted_at[tid])
+        if kind == "page_fault_user":
+            faulted[tid] = comm.rstrip("0123456789").rstrip("-")
+            faulted_at[tid] = t
         if kind == "sched_switch":
             switch = SWITCH.match(rest)
             if cpu in running:
@@ -101,6 +111,11 @@ def main(path, gap_us):
     for nr, lengths in sorted(backup_calls.items(), key=lambda kv: -max(kv[1])):
         longest = ", ".join(f"{length * 1e6:.0f}" for length in sorted(lengths)[::-1][:5])
         print(f"  {name(nr):16} {len(lengths):7}  {longest}")
+
+    print("\nuser page faults by thread name: count, over 1 ms, longest and total (ms)")
+    for role, lengths in sorted(faults.items(), key=lambda kv: -sum(kv[1])):
+        over = sum(length > 1e-3 for length in lengths)
+        print(f"  {role:16} {len(lengths):7} {over:6} {max(lengths) * 1e3:9.2f} {sum(lengths) * 1e3:9.1f}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ use common::wait_for;
 use std::fs;
 use std::process::{Command, Stdio};
 
+/// The variable as the README documents it to users, written out here
+/// rather than taken from `kvs::allocator::ALLOW_THP_VARIABLE`, so that a
+/// rename of the constant fails these tests instead of following them.
+const ALLOW_THP: &str = "MIMALLOC_ALLOW_THP";
+
 /// `Some(true)` when the kernel may give process `pid` transparent huge
 /// pages, `Some(false)` when the process turned them off; `None` when the
 /// kernel does not say (or the process is gone).
@@ -56,9 +61,9 @@ fn server(allow_thp: Option<&str>) -> (Watched, tempfile::TempDir) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .env_remove("MIMALLOC_ALLOW_THP");
+        .env_remove(ALLOW_THP);
     if let Some(value) = allow_thp {
-        command.env("MIMALLOC_ALLOW_THP", value);
+        command.env(ALLOW_THP, value);
     }
     let child = Watched::spawn(&mut command);
     wait_for(|| register.exists(), "the register FIFO to appear");
@@ -75,7 +80,7 @@ fn the_server_turns_huge_pages_off_unless_the_variable_asks_for_them() {
         assert_eq!(
             huge_pages_enabled(child.id()),
             Some(expected),
-            "MIMALLOC_ALLOW_THP={variable:?}"
+            "{ALLOW_THP}={variable:?}"
         );
         child.kill();
     }
@@ -99,7 +104,7 @@ fn the_load_generator_runs_without_huge_pages_by_default() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .env_remove("MIMALLOC_ALLOW_THP"),
+            .env_remove(ALLOW_THP),
     );
     // The setting is made first thing in `main`: wait for it, or for the
     // process to be gone, whichever comes first.
