@@ -29,6 +29,7 @@ mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
 mod store_two_snapshots;
 mod store_writer_helps_pending;
+mod store_writer_waits_for_linking;
 mod subscribe_vs_delete;
 mod wake;
 

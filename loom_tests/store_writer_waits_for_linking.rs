@@ -1,0 +1,70 @@
+//! Model 15: a writer that meets a command between two links waits for it.
+
+use crate::{check, read, spawn_at_start, t, write, StartLine};
+use kvs::store::lockfree::LockFreeStore;
+use kvs::store::WriteSet;
+use kvs::sync::{thread, Arc};
+
+/// Property: writer A (`WRITE [(a,1)(b,1)]`) yields between linking its
+/// version of `a` and its version of `b` (its record not ready), while
+/// writer B (`WRITE [(a,2)]`) runs, so that B meets A's pending head on
+/// `a` while A is still linking (B must wait: `pending_waits` counts it,
+/// and some execution must do so), once A is ready, or not at all. Both
+/// finish, and the outcome is one serial order: if A committed first, B's
+/// read after its write sees `(2, 1)`; if B did, `(2, 0)` or, once A has
+/// committed too, `(1, 1)`; and `a` ends with the later commit's value,
+/// `b` with `1`. Retired memory is freed as early as crossbeam-epoch could
+/// (`with_eager_reclamation`), and B waits unpinned, so a version B used
+/// after its wait without holding it would be reported.
+///
+/// Relies on: the readiness check before a helper commits (`commit_ready`
+/// returns `None` for a record not marked ready; a B that committed A's
+/// record then commits `a = 2` above a command whose `b` is not linked,
+/// and its read sees `(2, 0)` although A committed first); and the
+/// Acquire load of the head in `link`, which lets B read the version it
+/// finds there (weakened to Relaxed: loom reports B's unordered read of
+/// A's version).
+#[test]
+fn a_writer_waits_for_a_command_still_linking_and_both_commit_in_one_order() {
+    // std: counts executions across the model runs, outside every model.
+    #[allow(clippy::disallowed_types)]
+    static WAITED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    check(Some(2), || {
+        let store = Arc::new(LockFreeStore::with_eager_reclamation(1));
+        write(&*store, &[("a", "0"), ("b", "0")]);
+        let start = StartLine::new();
+        let owner = {
+            let store = Arc::clone(&store);
+            spawn_at_start(&start, move || {
+                let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
+                // A yields between its two links, so that B may run there
+                // without spending a preemption.
+                store.write_pausing_after_first_link(&batch, thread::yield_now)
+            })
+        };
+        start.cross();
+        let ts_b = write(&*store, &[("a", "2")]);
+        let seen = read(&*store, &["a", "b"]);
+        let ts_a = owner.join().unwrap();
+        assert_ne!(ts_a, ts_b, "two commits share a timestamp");
+        let (v, last) = (|s: &str| Some(t(s)), if ts_a < ts_b { "2" } else { "1" });
+        let serial = if ts_a < ts_b {
+            seen == [v("2"), v("1")]
+        } else {
+            seen == [v("2"), v("0")] || seen == [v("1"), v("1")]
+        };
+        assert!(serial, "B's read {seen:?} (ts_a {ts_a}, ts_b {ts_b})");
+        assert_eq!(read(&*store, &["a", "b"]), [v(last), v("1")]);
+        if store.pending_waits() > 0 {
+            // Relaxed: a statistic of the model run, read after `check`.
+            WAITED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    // Relaxed: read after every execution has ended.
+    let waited = WAITED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        waited > 0,
+        "no execution had B wait for A between its links"
+    );
+    eprintln!("{waited} executions waited for a command still linking");
+}
