@@ -6,8 +6,10 @@
 # busiest load threads, every stretch longer than --gap-us between two of
 # its events, by what it was doing (switched out while runnable, in a
 # system call, in user code after one, in a page fault), which threads ran
-# on its core meanwhile, and the longest system calls of the backup
-# writers. Needs root and tracefs (/sys/kernel/tracing) and python3.
+# on its core meanwhile, the longest system calls of the backup writers,
+# and, by thread name, the user page faults and how long each thread went
+# from one to its next event. Needs root and tracefs (/sys/kernel/tracing)
+# and python3.
 #
 #   benches/trace-stalls.sh [--gap-us 500] [--keep DIR] -- KVS-BENCH-ARGS...
 #   benches/trace-stalls.sh -- --store lockfree --threads 2 --mix 90:10 \
