@@ -179,17 +179,17 @@ add() {
 # with mimalloc's transparent huge pages on for label mimalloc-thp;
 # on two CPUs for oversub).
 run_line() {
-    local experiment=$1 args=$2 binary=$bench pin=() environment=()
+    local experiment=$1 args=$2 binary=$bench pin=()
     if [[ $experiment == jobs || $experiment == allocjobs ]]; then
         time_jobs "$experiment" "$args" >> "$out/$experiment.jsonl"
         return
     fi
     [[ " $args " == *" --label no-free "* ]] && binary=$nofree_bench
     [[ " $args " == *" --label system "* ]] && binary=$system_bench
-    [[ " $args " == *" --label mimalloc-thp "* ]] && environment=(MIMALLOC_ALLOW_THP=1)
+    if [[ " $args " == *" --label mimalloc-thp "* ]]; then local -x MIMALLOC_ALLOW_THP=1; fi
     [[ $experiment == oversub || $experiment == preempt ]] && pin=("${two_cpus[@]}")
     # shellcheck disable=SC2086 # ARGS is a list of words by construction.
-    env "${environment[@]}" "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
+    "${pin[@]}" "$binary" --json --hdr-log "$out/$experiment.hlog" $args \
         >> "$out/$experiment.jsonl" < /dev/null
 }
 
@@ -204,8 +204,8 @@ time_jobs() {
     read -r _ store _ seed _ threads _ keys _ label <<< "$2"
     local dir=$jobs_work/$keys binary=target/release/kvs
     [[ $label == system ]] && binary=$system_kvs
-    # Exported for this call's children only, without an env(1) exec that
-    # would add to the timed run.
+    # Exported for this call's children only, as in run_line: no env(1)
+    # exec adds to the timed run.
     if [[ $label == mimalloc-thp ]]; then local -x MIMALLOC_ALLOW_THP=1; fi
     local command=("$binary" "$dir" "$threads" 1 --store "$store")
     [[ $store == yardstick ]] && command=(target/release/yardstick "$dir" "$threads")

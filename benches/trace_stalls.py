@@ -45,14 +45,13 @@ def main(path, gap_us):
     in_call = {}
     backup_calls = collections.defaultdict(list)
     faults = collections.defaultdict(list)
-    faulted = {}
-    faulted_at = {}
+    faulted = {}  # thread id -> (thread name, time of its last fault)
     for t, comm, tid, cpu, kind, rest in events:
         if tid in faulted:
-            faults[faulted.pop(tid)].append(t - faulted_at[tid])
+            role, since = faulted.pop(tid)
+            faults[role].append(t - since)
         if kind == "page_fault_user":
-            faulted[tid] = comm.rstrip("0123456789").rstrip("-")
-            faulted_at[tid] = t
+            faulted[tid] = (comm.rstrip("0123456789").rstrip("-"), t)
         if kind == "sched_switch":
             switch = SWITCH.match(rest)
             if cpu in running:

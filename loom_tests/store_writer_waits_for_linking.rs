@@ -54,7 +54,8 @@ fn a_writer_waits_for_a_command_still_linking_and_both_commit_in_one_order() {
         let seen = read(&*store, &["a", "b"]);
         let (ts_a, b_waited_for_a) = owner.join().unwrap();
         assert_ne!(ts_a, ts_b, "two commits share a timestamp");
-        let (v, last) = (|s: &str| Some(t(s)), if ts_a < ts_b { "2" } else { "1" });
+        let v = |s: &str| Some(t(s));
+        let last = if ts_a < ts_b { "2" } else { "1" };
         let serial = if ts_a < ts_b {
             seen == [v("2"), v("1")]
         } else {

@@ -24,10 +24,11 @@
 //! ring to fill and its session to end under a paced load it follows
 //! easily without them (`paper.md`, *The allocator*). On job files at
 //! 100k keys they save the lock-free engine about a tenth of its time and
-//! cost the mutex engine about as much on one thread. The two huge pages mimalloc touched before `main` stay (and
-//! are used); `MIMALLOC_ALLOW_THP=0` in the environment avoids even those,
-//! and `MIMALLOC_ALLOW_THP=1` keeps huge pages everywhere, which a large
-//! store without subscribers may prefer.
+//! cost the mutex engine about as much on one thread. The two huge pages
+//! mimalloc touched before `main` stay (and are used);
+//! `MIMALLOC_ALLOW_THP=0` in the environment avoids even those, and
+//! `MIMALLOC_ALLOW_THP=1` keeps huge pages everywhere, which a large store
+//! without subscribers may prefer.
 
 /// The environment variable by which mimalloc's own option for transparent
 /// huge pages is set; while it is unset, [`settle_huge_pages`] turns them
