@@ -23,12 +23,13 @@
 //!   miss a retirement that completed in between.)
 
 use crate::store::Timestamp;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use crate::token::Key;
 
 use super::version::Version;
 
-/// One key's place in the store.
+/// One key's place in the store: three words, so that the index's
+/// allocation per key stays small (paper §8.5).
 pub(crate) struct Entry {
     /// The newest version; null for none yet; the marker once retired.
     pub(crate) head: AtomicPtr<Version>,
@@ -36,46 +37,72 @@ pub(crate) struct Entry {
     /// earlier entries of the key may have held versions visible there.
     /// [`UNFIXED`] until [`Entry::floor`] first runs.
     floor: AtomicU64,
-    /// The highest horizon this chain was pruned at: nothing committed at
-    /// or below it is left uncut, but for a version still pending then
-    /// (`prune.rs`). Read and written only through a [`PruningClaim`].
-    pruned_at: UnsafeCell<Timestamp>,
-    /// Held by whoever is cutting the chain (its writer, or a tidy step
-    /// working off the backlog): one pruner per chain at a time.
-    pruning: AtomicBool,
-    /// Whether the key is in the store's backlog of chains a snapshot kept
-    /// long (so it is queued once, not once per write).
-    pub(crate) backlogged: AtomicBool,
+    /// The pruning word: [`CLAIMED`] while someone cuts the chain (its
+    /// writer, or a tidy step working off the backlog: one pruner per
+    /// chain at a time), [`BACKLOGGED`] while the key is queued on the
+    /// store's backlog of chains a snapshot kept long (so it is queued
+    /// once, not once per write), and below them the highest horizon the
+    /// chain was pruned at: nothing committed at or below it is left
+    /// uncut, but for a version still pending then (`prune.rs`). Only the
+    /// claim's holder changes anything but the claim bit, so all of it is
+    /// read and written through a [`PruningClaim`].
+    pruning: AtomicU64,
 }
 
-// SAFETY: `pruned_at`, the one field that is not `Sync`, is read and
-// written only by the holder of the entry's pruning claim, whose Acquire
-// and Release order the holders one after another.
-unsafe impl Sync for Entry {}
+/// The pruning word's claim bit.
+const CLAIMED: u64 = 1 << 63;
+/// The pruning word's backlog bit.
+const BACKLOGGED: u64 = 1 << 62;
+/// The pruning word's horizon: the bits below the two flags. Timestamps
+/// count commits, so they stay far below 2^62.
+const PRUNED_AT: u64 = BACKLOGGED - 1;
 
-/// The claim on an entry's pruning, released when dropped.
-pub(crate) struct PruningClaim<'e>(&'e Entry);
+/// The claim on an entry's pruning: a copy of the pruning word, written
+/// back (and the claim released) when dropped.
+pub(crate) struct PruningClaim<'e> {
+    entry: &'e Entry,
+    /// The word as the claim found it, then as its holder changes it;
+    /// never with [`CLAIMED`] set.
+    word: u64,
+}
 
 impl PruningClaim<'_> {
     /// The horizon the chain was last pruned at.
     pub(crate) fn pruned_at(&self) -> Timestamp {
-        // SAFETY: only a claim's holder touches the cell, and the claim's
-        // Acquire orders us after the previous holder's Release.
-        self.0.pruned_at.with(|at| unsafe { *at })
+        self.word & PRUNED_AT
     }
 
     /// Records that the chain is now pruned at `horizon`.
-    pub(crate) fn set_pruned_at(&self, horizon: Timestamp) {
-        // SAFETY: as in `pruned_at`; the claim is ours alone.
-        self.0.pruned_at.with_mut(|at| unsafe { *at = horizon });
+    pub(crate) fn set_pruned_at(&mut self, horizon: Timestamp) {
+        debug_assert!(
+            horizon <= PRUNED_AT,
+            "timestamp {horizon} overflows the pruning word"
+        );
+        self.word = (self.word & !PRUNED_AT) | (horizon & PRUNED_AT);
+    }
+
+    /// Whether the key is queued on the backlog.
+    pub(crate) fn is_backlogged(&self) -> bool {
+        self.word & BACKLOGGED != 0
+    }
+
+    /// Records whether the key is queued on the backlog.
+    pub(crate) fn set_backlogged(&mut self, queued: bool) {
+        if queued {
+            self.word |= BACKLOGGED;
+        } else {
+            self.word &= !BACKLOGGED;
+        }
     }
 }
 
 impl Drop for PruningClaim<'_> {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire of the next claim, which then
-        // sees our cuts and `pruned_at`.
-        self.0.pruning.store(false, Ordering::Release);
+        // A plain store suffices: while the claim is held nobody else
+        // changes the word (a failed claim's `fetch_or` rewrites it as it
+        // is). Release: pairs with the Acquire of the next claim, which
+        // then sees our cuts and the word we store.
+        self.entry.pruning.store(self.word, Ordering::Release);
     }
 }
 
@@ -88,21 +115,21 @@ impl Entry {
         Self {
             head: AtomicPtr::new(std::ptr::null_mut()),
             floor: AtomicU64::new(UNFIXED),
-            pruned_at: UnsafeCell::new(0),
-            pruning: AtomicBool::new(false),
-            backlogged: AtomicBool::new(false),
+            pruning: AtomicU64::new(0),
         }
     }
 
     /// Claims the right to cut this chain, unless someone holds it: a
     /// pruner never waits for another.
     pub(crate) fn claim_pruning(&self) -> Option<PruningClaim<'_>> {
-        // Acquire: pairs with the Release of the previous claim's drop.
-        // Relaxed on failure: we then touch nothing.
-        self.pruning
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| PruningClaim(self))
+        // Acquire: pairs with the Release store of the previous claim's
+        // drop. On failure the word is rewritten unchanged and we touch
+        // nothing.
+        let word = self.pruning.fetch_or(CLAIMED, Ordering::Acquire);
+        if word & CLAIMED != 0 {
+            return None;
+        }
+        Some(PruningClaim { entry: self, word })
     }
 
     /// The entry's floor, fixing it to `watermark()` if nobody has yet.
@@ -134,7 +161,9 @@ impl Entry {
 #[cfg(not(feature = "loom"))]
 mod imp {
     use super::*;
-    use crate::sync::Arc;
+    // Not `crate::sync`'s: this index never runs under loom, and triomphe's
+    // `Arc` has no weak count, a word less per key than std's.
+    use triomphe::Arc;
 
     /// Keeps the index's nodes alive while held.
     pub(crate) type Guard<'a> = flurry::Guard<'a>;
@@ -424,3 +453,36 @@ mod imp {
 }
 
 pub(crate) use imp::{EntryRef, Guard, Index};
+
+#[cfg(all(test, not(feature = "loom")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_three_words() {
+        assert_eq!(std::mem::size_of::<Entry>(), 3 * std::mem::size_of::<u64>());
+    }
+
+    #[test]
+    fn one_claim_at_a_time_and_each_sees_what_the_last_left() {
+        let entry = Entry::new();
+        let mut first = entry.claim_pruning().expect("unclaimed");
+        assert!(entry.claim_pruning().is_none(), "claimed twice");
+        assert_eq!((first.pruned_at(), first.is_backlogged()), (0, false));
+        first.set_pruned_at(PRUNED_AT);
+        first.set_backlogged(true);
+        drop(first);
+
+        let mut second = entry.claim_pruning().expect("released");
+        assert_eq!(
+            (second.pruned_at(), second.is_backlogged()),
+            (PRUNED_AT, true)
+        );
+        second.set_pruned_at(7);
+        second.set_backlogged(false);
+        drop(second);
+
+        let third = entry.claim_pruning().expect("released");
+        assert_eq!((third.pruned_at(), third.is_backlogged()), (7, false));
+    }
+}

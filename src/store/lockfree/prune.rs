@@ -24,10 +24,12 @@
 //! know whether their `S` is recent enough to trust it.
 //!
 //! *Backlog.* A prune that leaves versions above its cut because the
-//! horizon is held back queues the key (once: `Entry::backlogged`) with
-//! that horizon. Every write, delete and snapshot end then prunes up to
-//! [`TIDY_PER_OPERATION`] queued keys whose horizon has moved, from their
-//! committed head. A tidy step may cut a chain whose entry is being retired
+//! horizon is held back queues the key with that horizon (once: the
+//! entry's backlog bit, which changes only under the pruning claim, says
+//! whether it is queued). Every write, delete and snapshot end then prunes
+//! up to [`TIDY_PER_OPERATION`] queued keys whose horizon has moved, from
+//! their committed head; a key whose claim is held is put back in the
+//! queue for its holder to find queued. A tidy step may cut a chain whose entry is being retired
 //! at the same moment: the retirer's deferred free walks the chain from
 //! its top and stops at the marker the cut stored, which happened before
 //! the cutter unpinned, so the two retired chains stay disjoint.
@@ -59,7 +61,7 @@
 //! the holder retries), or the ending snapshot sees the count (and sweeps,
 //! if no older snapshot remains; that one then sees the count in turn).
 
-use super::index::{Entry, Guard};
+use super::index::{Entry, Guard, PruningClaim};
 use super::reclaim::Pin;
 use super::version::{is_chain_end, marker, State, Version};
 use super::write::InstalledSet;
@@ -96,14 +98,14 @@ impl Inner {
         horizon: Timestamp,
         pin: &Pin,
     ) {
-        let Some(claim) = entry.claim_pruning() else {
+        let Some(mut claim) = entry.claim_pruning() else {
             // A tidy step is cutting the chain; it queues the key again if
             // it stays long.
             return;
         };
         if horizon <= claim.pruned_at() {
             // Our predecessor's version, at least, stays above the cut.
-            self.backlog_push(key, entry, horizon);
+            self.backlog_push(key, &mut claim, horizon);
             return;
         }
         // SAFETY: `top` is our own pending version; it stays linked (and so
@@ -114,7 +116,7 @@ impl Inner {
         self.pruning_walk.add(walked as isize);
         claim.set_pruned_at(horizon);
         if walked > 1 {
-            self.backlog_push(key, entry, horizon);
+            self.backlog_push(key, &mut claim, horizon);
         }
     }
 
@@ -158,12 +160,13 @@ impl Inner {
         walked
     }
 
-    /// Queues `key` to be pruned once the horizon passes `horizon`, unless
-    /// its entry is queued already.
-    fn backlog_push(&self, key: &Key, entry: &Entry, horizon: Timestamp) {
-        // Relaxed: the flag only avoids duplicates; a tidy step looks the
-        // key up afresh and claims the chain before touching it.
-        if !entry.backlogged.swap(true, Ordering::Relaxed) {
+    /// Queues `key`, whose chain `claim` holds, to be pruned once the
+    /// horizon passes `horizon`, unless it is queued already. (The flag
+    /// only avoids duplicates; a tidy step looks the key up afresh and
+    /// claims the chain before touching it.)
+    fn backlog_push(&self, key: &Key, claim: &mut PruningClaim<'_>, horizon: Timestamp) {
+        if !claim.is_backlogged() {
+            claim.set_backlogged(true);
             self.backlog.push((*key, horizon));
         }
     }
@@ -196,10 +199,13 @@ impl Inner {
             let Some(entry) = self.index.get(&key, guard) else {
                 continue;
             };
-            // Relaxed: see `backlog_push`. Cleared first, so that a chain
-            // still long after this step is queued again.
-            entry.backlogged.store(false, Ordering::Relaxed);
-            self.prune_head(&key, &entry, horizon, pin);
+            let Some(claim) = entry.claim_pruning() else {
+                // Its holder sees the key still queued (the flag changes
+                // only under the claim), so it is left in the queue.
+                self.backlog.push((key, queued_at));
+                continue;
+            };
+            self.prune_head(&key, &entry, claim, horizon, pin);
         }
     }
 
@@ -214,11 +220,19 @@ impl Inner {
         self.tidy(self.registry.horizon(&self.clock), &guard, &pin);
     }
 
-    /// Prunes a chain from its head, whoever wrote it (a tidy step).
-    fn prune_head(&self, key: &Key, entry: &Entry, horizon: Timestamp, pin: &Pin) {
-        let Some(claim) = entry.claim_pruning() else {
-            return;
-        };
+    /// Prunes a chain from its head, whoever wrote it (a tidy step that
+    /// took the key off the backlog and holds its `claim`).
+    fn prune_head(
+        &self,
+        key: &Key,
+        entry: &Entry,
+        mut claim: PruningClaim<'_>,
+        horizon: Timestamp,
+        pin: &Pin,
+    ) {
+        // Cleared first, so that a chain still long after this step is
+        // queued again.
+        claim.set_backlogged(false);
         if horizon <= claim.pruned_at() {
             return;
         }
@@ -228,7 +242,7 @@ impl Inner {
         self.pruning_walk.add(walked as isize);
         claim.set_pruned_at(horizon);
         if walked > 1 {
-            self.backlog_push(key, entry, horizon);
+            self.backlog_push(key, &mut claim, horizon);
         }
     }
 
