@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Compares two builds of kvs-bench on the same configurations, alternating
 # them run by run so that the machine's drift hits both alike, and prints
-# the median (and min-max) of each build's throughput and write p99.9.
+# the median (and min-max) of each build's throughput, write p99.9 and
+# peak RSS.
 #
 #   benches/ab.sh --a OLD_BIN --b NEW_BIN [--runs 5] [--store lockfree] \
 #       [--duration-ms 2000] [--backup-every-ms 0] [--notify 0] \
 #       [--out FILE.jsonl] "THREADS KEYS MIX" ...
+#
+# Run i of both builds gets --seed i, so that the report's `ratio` and
+# `verdict` queries pair them (filters side=b/side=a) in a file kept with
+# --out.
 #
 # --notify N subscribes N sessions to every key (with rings of 65,536
 # notes, as experiments.sh's notify runs, so no session is ended).
@@ -31,7 +36,7 @@ while [[ $# -gt 0 ]]; do
         --backup-every-ms) backup_every="${2:?--backup-every-ms needs a number}"; shift ;;
         --notify) notify="${2:?--notify needs a number}"; shift ;;
         --out) out="${2:?--out needs a file}"; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "ab.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
         *) configs+=("$1") ;;
     esac
@@ -62,7 +67,7 @@ for config in "${configs[@]}"; do
             bin=$a
             [[ $side == b ]] && bin=$b
             "$bin" --store "$store" --threads "$threads" --keys "$keys" --mix "$mix" \
-                --duration-ms "$duration" --backup-every-ms "$backup_every" \
+                --seed "$run" --duration-ms "$duration" --backup-every-ms "$backup_every" \
                 "${notify_args[@]}" --json |
                 sed "s/^{/{\"side\":\"$side\",\"config\":\"$config\",/" >> "$lines"
         done
@@ -79,11 +84,12 @@ def spread(values):
     if not values:
         return "-"
     return f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
-print("| configuration | build | ops/s | write p99.9 us | runs |")
-print("|---|---|---:|---:|---:|")
+print("| configuration | build | ops/s | write p99.9 us | peak RSS MiB | runs |")
+print("|---|---|---:|---:|---:|---:|")
 for config in dict.fromkeys(r["config"] for r in runs):
     for side in "ab":
         mine = [r for r in runs if r["config"] == config and r["side"] == side]
         print(f"| {config} | {side} | {spread([r['ops_per_sec'] for r in mine])} "
-              f"| {spread([r['write_p999_us'] for r in mine])} | {len(mine)} |")
+              f"| {spread([r['write_p999_us'] for r in mine])} "
+              f"| {spread([r['peak_rss_kib'] / 1024 for r in mine])} | {len(mine)} |")
 EOF
