@@ -572,12 +572,7 @@ fn versions_kept_by_a_snapshot_are_freed_after_it_ends_without_more_writes_to_th
     // The snapshot's end and a few writes to another key (each prunes a
     // bounded number of backlogged keys) must bring every chain back to
     // O(1) versions.
-    let store = LockFreeStore::new();
-    write(&store, &[("hot", "0")]);
-    let snap = store.snapshot();
-    for i in 0..10_000 {
-        write(&store, &[("hot", &i.to_string())]);
-    }
+    let (store, snap) = hot_chain_kept_by_a_snapshot(10_000);
     let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
     for round in 0..100 {
         for key in &keys {
@@ -626,4 +621,39 @@ fn a_thread_pinned_mid_operation_holds_back_frees_only_until_it_unpins() {
     let live = settle(&store, 2);
     assert!(held >= WRITES / 2, "only {held} versions live behind a pin");
     assert!(live <= 2, "{live} versions live after the pin ended");
+}
+
+#[test]
+fn a_tidy_step_that_finds_a_chain_claimed_leaves_its_key_queued() {
+    // A tidy step never waits for a chain's pruning claim. The holder sees
+    // the key still queued (the flag changes only under the claim) and
+    // does not queue it again, so the tidy step must put it back, or the
+    // versions a snapshot kept would stay until the key's next write.
+    let (store, snap) = hot_chain_kept_by_a_snapshot(100);
+    let guard = store.inner.index.guard();
+    let entry = store.inner.index.get(&t("hot"), &guard).expect("written");
+    let claim = entry.claim_pruning().expect("nobody else prunes now");
+    drop(snap);
+    for i in 0..4 {
+        write(&store, &[("other", &i.to_string())]);
+    }
+    drop(claim);
+    drop(guard);
+    for i in 0..4 {
+        write(&store, &[("other", &i.to_string())]);
+    }
+    let live = settle(&store, 4);
+    assert!(live <= 4, "{live} versions live for 2 keys");
+}
+
+/// A store whose key `hot` was written `writes` more times under the
+/// snapshot returned with it (taken when `hot` was `0`).
+fn hot_chain_kept_by_a_snapshot(writes: usize) -> (LockFreeStore, Box<dyn Snapshot>) {
+    let store = LockFreeStore::new();
+    write(&store, &[("hot", "0")]);
+    let snap = store.snapshot();
+    for i in 0..writes {
+        write(&store, &[("hot", &i.to_string())]);
+    }
+    (store, snap)
 }
