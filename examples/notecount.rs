@@ -30,14 +30,17 @@
 //! cargo run --release --example notecount -- --engine lockfree --keys 10000 --ops 60000
 //! ```
 
+mod countkit;
+
 use clap::Parser;
+use countkit::{fill, key, Draw};
 use kvs::notify::subscriptions::Subscriber;
 use kvs::notify::writer::Wire;
 use kvs::notify::{self, Layout, Note, NoteMerger, WorkerPort};
 use kvs::protocol::{decode_notification, NOTIFICATION_LEN};
 use kvs::server::wire::PipeWire;
 use kvs::store::{Commit, Engine, Store, WriteSet};
-use kvs::token::{Key, Token, Value};
+use kvs::token::{Token, Value};
 use std::hint::black_box;
 
 #[derive(Parser)]
@@ -57,30 +60,11 @@ struct Args {
     batch: usize,
 }
 
-fn key(i: u32) -> Key {
-    Token::try_from(format!("key{i}").as_str()).expect("a valid key")
-}
-
-/// Writes of 1, 2, 3, 1, ... distinct keys, drawn with a seeded xorshift64.
+/// Writes of 1, 2, 3, 1, ... distinct keys, drawn from `seed`.
 fn writes(keys: u32, count: usize, value: Value, seed: u64) -> Vec<WriteSet> {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % u64::from(keys)) as u32
-    };
+    let mut draw = Draw::new(seed, keys);
     (0..count)
-        .map(|op| {
-            let mut chosen: Vec<u32> = Vec::with_capacity(3);
-            while chosen.len() < op % 3 + 1 {
-                let drawn = next();
-                if !chosen.contains(&drawn) {
-                    chosen.push(drawn);
-                }
-            }
-            WriteSet::from_pairs(chosen.into_iter().map(|i| (key(i), value)))
-        })
+        .map(|op| WriteSet::from_pairs(draw.distinct(op % 3 + 1).into_iter().map(|k| (k, value))))
         .collect()
 }
 
@@ -129,12 +113,7 @@ fn main() {
     let args = Args::parse();
     let store = args.engine.open();
     let value = Token::try_from("value").expect("a valid value");
-    let all: Vec<u32> = (0..args.keys).collect();
-    for chunk in all.chunks(64) {
-        store.write(&WriteSet::from_pairs(
-            chunk.iter().map(|&i| (key(i), value)),
-        ));
-    }
+    fill(&*store, args.keys, value);
 
     let batch = args.batch.max(1);
     let mut wiring = notify::build(
@@ -150,7 +129,7 @@ fn main() {
         slot: 0,
         generation: 1,
     };
-    for &i in &all {
+    for i in 0..args.keys {
         wiring.hub.subscribe(key(i), subscriber);
     }
     let (mut port, mut merger) = (wiring.ports.remove(0), wiring.mergers.remove(0));

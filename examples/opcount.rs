@@ -13,9 +13,12 @@
 //! cargo run --release --example opcount -- --engine mutex --keys 1000 --ops 20000
 //! ```
 
+mod countkit;
+
 use clap::Parser;
+use countkit::{fill, Draw};
 use kvs::store::{Engine, KeySet, Store, WriteSet};
-use kvs::token::{Key, Token, Value};
+use kvs::token::{Token, Value};
 use std::hint::black_box;
 
 #[derive(Parser)]
@@ -29,46 +32,6 @@ struct Args {
     /// Operations of each kind.
     #[arg(long, default_value_t = 20_000)]
     ops: usize,
-}
-
-fn key(i: u32) -> Key {
-    Token::try_from(format!("key{i}").as_str()).expect("a valid key")
-}
-
-/// A cheap, seeded draw of key numbers (xorshift64).
-struct Draw {
-    state: u64,
-    keys: u32,
-}
-
-impl Draw {
-    fn next(&mut self) -> u32 {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        (self.state % u64::from(self.keys)) as u32
-    }
-
-    /// `width` distinct keys.
-    fn distinct(&mut self, width: usize) -> Vec<Key> {
-        let mut chosen: Vec<u32> = Vec::with_capacity(width);
-        while chosen.len() < width {
-            let next = self.next();
-            if !chosen.contains(&next) {
-                chosen.push(next);
-            }
-        }
-        chosen.into_iter().map(key).collect()
-    }
-}
-
-fn fill(store: &dyn Store, keys: u32, value: Value) {
-    let all: Vec<u32> = (0..keys).collect();
-    for chunk in all.chunks(64) {
-        store.write(&WriteSet::from_pairs(
-            chunk.iter().map(|&i| (key(i), value)),
-        ));
-    }
 }
 
 fn reads(draw: &mut Draw, ops: usize, width: usize) -> Vec<KeySet> {
@@ -145,10 +108,7 @@ fn main() {
     let other = Token::try_from("other").expect("a valid value");
     fill(&*store, args.keys, value);
 
-    let mut draw = Draw {
-        state: 0x9E37_79B9_7F4A_7C15,
-        keys: args.keys,
-    };
+    let mut draw = Draw::new(0x9E37_79B9_7F4A_7C15, args.keys);
     let read_sets: Vec<Vec<KeySet>> = (1..=3).map(|w| reads(&mut draw, args.ops, w)).collect();
     let write_sets: Vec<Vec<WriteSet>> = (1..=3)
         .map(|w| writes(&mut draw, args.ops, w, other))
