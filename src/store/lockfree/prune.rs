@@ -28,8 +28,10 @@
 //! entry's backlog bit, which changes only under the pruning claim, says
 //! whether it is queued). Every write, delete and snapshot end then prunes
 //! up to [`TIDY_PER_OPERATION`] queued keys whose horizon has moved, from
-//! their committed head; a key whose claim is held is put back in the
-//! queue for its holder to find queued. A tidy step may cut a chain whose entry is being retired
+//! their committed head. A key whose claim is held goes back in the
+//! queue, and so does one a writer has pruned meanwhile at the tidy
+//! step's horizon or higher while the key was marked queued (that writer
+//! did not queue it again). A tidy step may cut a chain whose entry is being retired
 //! at the same moment: the retirer's deferred free walks the chain from
 //! its top and stops at the marker the cut stored, which happened before
 //! the cutter unpinned, so the two retired chains stay disjoint.
@@ -230,12 +232,20 @@ impl Inner {
         horizon: Timestamp,
         pin: &Pin,
     ) {
-        // Cleared first, so that a chain still long after this step is
-        // queued again.
-        claim.set_backlogged(false);
         if horizon <= claim.pruned_at() {
+            // A writer pruned the chain at a horizon at least ours since
+            // the key was queued. While the key is marked queued, that
+            // writer did not queue it again however long the chain stayed,
+            // so this item stands for it: it goes back, at that horizon.
+            // (Unmarked, the item is a stale duplicate and goes.)
+            if claim.is_backlogged() {
+                self.backlog.push((*key, claim.pruned_at()));
+            }
             return;
         }
+        // Cleared before the walk, so that a chain still long after this
+        // step is queued again.
+        claim.set_backlogged(false);
         // Acquire: pairs with the Release CAS that linked the head.
         let head = entry.head.load(Ordering::Acquire);
         let walked = self.cut_from(head, horizon, pin);

@@ -657,3 +657,53 @@ fn hot_chain_kept_by_a_snapshot(writes: usize) -> (LockFreeStore, Box<dyn Snapsh
     }
     (store, snap)
 }
+
+#[test]
+fn a_key_pruned_past_its_queued_horizon_by_a_writer_stays_queued() {
+    // `hot` is queued under the first snapshot. A write under the second
+    // prunes it at the second's horizon, sees it queued and does not
+    // queue it again; its own tidy step then pops `hot`'s item, stale now.
+    // The item must go back, or the versions kept for the second snapshot
+    // would stay after it ends until `hot` is written again.
+    let store = LockFreeStore::new();
+    for key in ["x", "y", "hot"] {
+        write(&store, &[(key, "0")]);
+    }
+    let first = store.snapshot();
+    for key in ["x", "x", "y", "y", "hot", "hot"] {
+        write(&store, &[(key, "1")]);
+    }
+    let second = store.snapshot();
+    // Each write under the snapshots turns the backlog by one item; stop
+    // with `hot` last, so that the first snapshot's end tidies `x`, `y`.
+    for i in 0.. {
+        write(&store, &[("hot", &i.to_string())]);
+        if i >= 100 && backlog_keys(&store).last() == Some(&t("hot")) {
+            break;
+        }
+    }
+    drop(first);
+    assert_eq!(backlog_keys(&store), vec![t("hot")]);
+    write(&store, &[("hot", "last")]);
+    drop(second);
+    for i in 0..8 {
+        write(&store, &[("other", &i.to_string())]);
+    }
+    let live = settle(&store, 8);
+    assert!(
+        live <= 8,
+        "{live} versions live for 4 keys after both snapshots ended"
+    );
+}
+
+/// The keys on the backlog, in queue order (the queue is left as it was).
+fn backlog_keys(store: &LockFreeStore) -> Vec<Key> {
+    let mut items = Vec::new();
+    while let Some(item) = store.inner.backlog.pop() {
+        items.push(item);
+    }
+    for &item in &items {
+        store.inner.backlog.push(item);
+    }
+    items.into_iter().map(|(key, _)| key).collect()
+}
