@@ -31,10 +31,11 @@
 //! their committed head. A key whose claim is held goes back in the
 //! queue, and so does one a writer has pruned meanwhile at the tidy
 //! step's horizon or higher while the key was marked queued (that writer
-//! did not queue it again). A tidy step may cut a chain whose entry is being retired
-//! at the same moment: the retirer's deferred free walks the chain from
-//! its top and stops at the marker the cut stored, which happened before
-//! the cutter unpinned, so the two retired chains stay disjoint.
+//! did not queue it again). A tidy step may cut a chain whose entry is
+//! being retired at the same moment: the retirer's deferred free walks
+//! the chain from its top and stops at the marker the cut stored, which
+//! happened before the cutter unpinned, so the two retired chains stay
+//! disjoint.
 //!
 //! *Delayed retirement.* Retiring a dead key costs its removal from the
 //! index (a bin lock), and a write that brings the key back then inserts
