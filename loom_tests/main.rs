@@ -27,6 +27,7 @@ mod store_stale_floor;
 mod store_sweep_vs_write;
 mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
+mod store_two_pruners;
 mod store_two_snapshots;
 mod store_writer_helps_pending;
 mod store_writer_waits_for_linking;

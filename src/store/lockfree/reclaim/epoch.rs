@@ -26,6 +26,10 @@
 //! violation`), and an access that happens after it meets the `FREED` word
 //! and panics (`use after free`). The memory itself is released when the
 //! store drops, so a reported bug never touches memory that is really gone.
+//! Before releasing it, the stand-in checks that no version was retired
+//! twice (on two retired chains, or on one after being freed through
+//! another), which catches a double retirement in a store that frees
+//! nothing before it drops (model 16).
 //!
 //! Loom's SeqCst fence is stronger than C++'s (it joins the causality of
 //! every earlier SeqCst fence), so pinning adds happens-before edges a real
@@ -296,8 +300,42 @@ impl Epoch {
     }
 }
 
+impl Epoch {
+    /// Panics if a version was retired twice: if it lies on two retired
+    /// chains, or on a retired chain after it was freed (poisoned) through
+    /// another, so that the release below would free it twice. Retired
+    /// chains are disjoint up to the marker a concurrent cut stored
+    /// (`prune.rs`), and no address is reused before this check (the
+    /// stand-in keeps freed memory until here).
+    fn assert_retired_once(&self) {
+        let mut seen = std::collections::HashSet::new();
+        for freed in lock(&self.freed).iter() {
+            if let Freed::Version(p) = *freed {
+                seen.insert(p as usize);
+            }
+        }
+        for item in lock(&self.garbage).iter() {
+            let Garbage::Chain(first) = item.garbage else {
+                continue;
+            };
+            let mut p = first;
+            while !version::is_chain_end(p) {
+                assert!(seen.insert(p as usize), "a version was retired twice");
+                // Relaxed: every thread of the model is done; nothing
+                // writes the chain any more.
+                // SAFETY: retired and not yet released; no thread remains.
+                p = unsafe { (*p).next.load(Ordering::Relaxed) };
+            }
+        }
+    }
+}
+
 impl Drop for Epoch {
     fn drop(&mut self) {
+        // A second panic while a failed model unwinds would abort the run.
+        if !std::thread::panicking() {
+            self.assert_retired_once();
+        }
         // Every pin and every store user is gone: release all memory.
         for item in std::mem::take(&mut *lock(&self.garbage)) {
             match item.garbage {
