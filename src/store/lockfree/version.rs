@@ -29,10 +29,11 @@
 //!   same answer, however often it asks: the answer is fixed by the first
 //!   value of the single state word that settles it.
 //! * A version's own word is its record when it has no shared one. When it
-//!   has, the own word is `pending(0)` (meaning "ask the shared record"; no
-//!   reader pushes it) until the owner settles it to the shared record's
-//!   `committed(ts)`, a copy of a final value: both words give every reader
-//!   the same answer.
+//!   has, the own word names the shared record (its address, under the
+//!   [`SHARED`] bit: "ask that record"; no reader pushes it) until the
+//!   owner settles it to the shared record's `committed(ts)`, a copy of a
+//!   final value: both words give every reader the same answer. (In the
+//!   word, not beside the value, the address keeps a version 64 bytes.)
 //! * A shared record is retired by its owner after settling every version
 //!   of the command, so a reader follows a version's pointer to it only if
 //!   it read the own word unsettled, hence while pinned before the
@@ -54,6 +55,11 @@ const READY: u64 = 1 << 62;
 
 /// A new record's state word: pending, not ready, no minimum demanded.
 const FRESH: u64 = 0;
+
+/// Set in a version's own word while the version answers to a shared
+/// record, whose address the bits below hold (never with [`COMMITTED`];
+/// timestamps and minimums stay below it).
+const SHARED: u64 = 1 << 61;
 
 /// What a record's state word says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +114,23 @@ impl Record {
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicU64::new(FRESH),
+        }
+    }
+
+    /// A version's own word: a fresh record, or one naming `shared`.
+    fn of_version(shared: *const Record) -> Self {
+        let address = shared as u64;
+        // User-space addresses stay far below bit 61 on every 64-bit target
+        // this builds for; checked, since a wrong guess would corrupt states.
+        let high = address & (COMMITTED | READY | SHARED);
+        assert!(high == 0, "record address too high");
+        let word = if shared.is_null() {
+            FRESH
+        } else {
+            SHARED | address
+        };
+        Self {
+            state: AtomicU64::new(word),
         }
     }
 
@@ -251,24 +274,27 @@ impl Record {
 
 /// One value of one key, or a tombstone.
 pub(crate) struct Version {
-    /// Written before publication, then read-only. In a cell so that loom
-    /// checks every read happens after the write that published it.
-    body: UnsafeCell<Body>,
-    /// The record of a one-key command; for a command of several keys,
-    /// `pending(0)` until settled to the shared record's commit.
+    /// The value (`None`: a tombstone). Written before publication, then
+    /// read-only. In a cell so that loom checks every read happens after
+    /// the write that published it.
+    body: UnsafeCell<Option<Value>>,
+    /// The record of a one-key command; for a command of several keys, the
+    /// shared record's address (owned by the command, which retires it
+    /// once every version is settled) until settled to its commit.
     own: Record,
     /// The next older version; null when there was none; the [`marker`]
     /// when the older versions were pruned.
     pub(crate) next: AtomicPtr<Version>,
 }
 
-struct Body {
-    /// `None` is a tombstone.
-    value: Option<Value>,
-    /// The record of the command that wrote this version, when that command
-    /// wrote several keys (null: the record is the version's own). Owned by
-    /// the command, which retires it once every version is settled.
-    shared: *const Record,
+/// A version's command as one look at its own word found it.
+pub(crate) struct Look<'v> {
+    /// The command's state.
+    pub(crate) state: State,
+    /// The record deciding it: the shared one while the own word names it
+    /// (live for the looker's pin: it is retired only after this version
+    /// is settled, and the look read the word unsettled), else the own.
+    pub(crate) record: &'v Record,
 }
 
 impl Version {
@@ -276,8 +302,8 @@ impl Version {
     /// a record of its own.
     pub(crate) fn new(value: Option<Value>, shared: *const Record) -> Self {
         Self {
-            body: UnsafeCell::new(Body { value, shared }),
-            own: Record::new(),
+            body: UnsafeCell::new(value),
+            own: Record::of_version(shared),
             next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
@@ -287,92 +313,80 @@ impl Version {
         // SAFETY: the body is written only by `new`, before the version is
         // published through a Release CAS that every reader's Acquire load
         // of the pointer synchronizes with; after that it is only read.
-        self.body.with(|body| unsafe { (*body).value })
+        self.body.with(|body| unsafe { *body })
     }
 
-    /// Whether a several-key command wrote this version.
-    fn has_shared(&self) -> bool {
-        // SAFETY: as in `value`.
-        self.body.with(|body| unsafe { !(*body).shared.is_null() })
+    /// The own word, loaded once.
+    fn own_word(&self) -> u64 {
+        // Acquire: pairs with the Release of a commit or a settle into it
+        // (see `Record::state`).
+        self.own.state.load(Ordering::Acquire)
     }
 
-    /// The record deciding this version's visibility, given `own`, a state
-    /// of the own word read by the caller: the shared record while `own`
-    /// is unsettled, else the own word.
-    fn record(&self, own: State) -> &Record {
-        match own {
-            // The record is retired only after this version was settled;
-            // the caller read the own word unsettled, so it did so pinned
-            // before that retirement, and the record outlives its pin.
-            State::Pending { .. } if self.has_shared() => self.body.with(|body| {
-                // SAFETY: written once, before publication (as in `value`);
-                // live for the caller's pin, as said above.
-                unsafe { &*(*body).shared }
-            }),
-            _ => &self.own,
+    /// The shared record `word`, an unsettled own word, names, if any.
+    fn named(word: u64) -> Option<*const Record> {
+        (word & (COMMITTED | SHARED) == SHARED).then_some((word & !SHARED) as *const Record)
+    }
+
+    /// The state of the command that wrote this version, and the record
+    /// deciding it.
+    pub(crate) fn look(&self) -> Look<'_> {
+        let word = self.own_word();
+        match Self::named(word) {
+            Some(shared) => {
+                // SAFETY: read unsettled while pinned: the record, retired
+                // only after the settle, outlives our pin (module docs).
+                let record = unsafe { &*shared };
+                Look {
+                    state: record.state(),
+                    record,
+                }
+            }
+            None => Look {
+                state: State::decode(word),
+                record: &self.own,
+            },
         }
     }
 
     /// The state of the command that wrote this version.
     pub(crate) fn state(&self) -> State {
-        let own = self.own.state();
-        match own {
-            State::Committed { .. } => own,
-            State::Pending { .. } => self.record(own).state(),
-        }
+        self.look().state
     }
 
     /// Whether this version is visible at `s`, deciding it once and for all
     /// if its command is pending (see [`Record::resolve_at`]).
     pub(crate) fn visible_at(&self, s: Timestamp) -> bool {
-        match self.own.state() {
+        let word = self.own_word();
+        if let Some(shared) = Self::named(word) {
+            // SAFETY: as in `look`.
+            return unsafe { &*shared }.resolve_at(s);
+        }
+        match State::decode(word) {
             State::Committed { ts } => ts <= s,
-            own => self.record(own).resolve_at(s),
+            State::Pending { .. } => self.own.resolve_at(s),
         }
     }
 
-    /// Marks the command that wrote this version ready to commit (its owner
-    /// calls this once, on any one of the command's versions, after linking
-    /// all of them); returns the state to commit from (see
-    /// [`Record::mark_ready`]).
-    pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
-        // Unsettled, as its owner has not settled it yet: so the record is
-        // live (see `record`).
-        self.record(Self::UNSETTLED).mark_ready(lower)
-    }
-
-    /// Commits the command that wrote this version if `seen`, its state as
-    /// [`Self::state`] (or the owner's [`Self::mark_ready`]) gave it, is
-    /// ready: the owner does, and so does a writer that found the version
-    /// pending at a key's head; see [`Record::commit`].
-    pub(crate) fn commit(
-        &self,
-        seen: State,
-        tick: impl FnOnce() -> Timestamp,
-    ) -> Option<Timestamp> {
-        match seen {
-            State::Committed { ts } => Some(ts),
-            // The shared record, if any, is live: a helper read the own word
-            // unsettled under the pin it still holds (see `record`), settled
-            // since or not; the owner has not retired it yet.
-            pending => self.record(Self::UNSETTLED).commit(pending, tick),
+    /// The record a command's owner commits this version through: its own
+    /// for a one-key command (`shared` null), else `shared`.
+    ///
+    /// # Safety
+    /// `shared` is null or the live record this version was made with.
+    pub(crate) unsafe fn owners_record(&self, shared: *const Record) -> &Record {
+        if shared.is_null() {
+            &self.own
+        } else {
+            // SAFETY: per the contract.
+            unsafe { &*shared }
         }
     }
-
-    /// A pending own word, as the owner knows its versions to be until it
-    /// settles them.
-    const UNSETTLED: State = State::Pending {
-        min: 0,
-        ready: false,
-    };
 
     /// Copies a several-key command's commit at `ts` into this version's
     /// own word, so readers stop at the version (its owner calls this after
-    /// the commit; a one-key version's own word is its record already).
+    /// the commit, only on versions made with a shared record).
     pub(crate) fn settle(&self, ts: Timestamp) {
-        if self.has_shared() {
-            self.own.settle(ts);
-        }
+        self.own.settle(ts);
     }
 }
 
@@ -483,150 +497,4 @@ mod poison;
 mod pool;
 
 #[cfg(all(test, not(feature = "loom")))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_freed_block_is_reused_by_its_thread_and_released_at_teardown() {
-        let first = alloc(None, std::ptr::null());
-        let pooled = pool::len(&pool::VERSIONS);
-        // SAFETY: never published; ours alone.
-        assert_eq!(unsafe { free_chain(first, Blocks::Reuse) }, 1);
-        assert_eq!(pool::len(&pool::VERSIONS), pooled + 1, "the block is kept");
-        let again = alloc(Value::try_from("v").ok(), std::ptr::null());
-        assert_eq!(pool::len(&pool::VERSIONS), pooled, "and handed out again");
-        // SAFETY: `alloc` built a fresh version in it.
-        assert_eq!(unsafe { &*again }.value(), Value::try_from("v").ok());
-        // SAFETY: as above.
-        assert_eq!(unsafe { free_chain(again, Blocks::Release) }, 1);
-        assert_eq!(
-            pool::len(&pool::VERSIONS),
-            pooled,
-            "a teardown returns blocks to the allocator"
-        );
-    }
-
-    fn pending(min: Timestamp, ready: bool) -> State {
-        State::Pending { min, ready }
-    }
-
-    #[test]
-    fn a_push_before_commit_raises_the_timestamp() {
-        let record = Record::new();
-        assert!(!record.resolve_at(7));
-        assert_eq!(record.state(), pending(8, false));
-        record.mark_ready(0);
-        assert_eq!(record.commit(record.state(), || 3), Some(8));
-        assert!(!record.resolve_at(7));
-        assert!(record.resolve_at(8));
-    }
-
-    #[test]
-    fn a_commit_before_the_push_is_read_not_overwritten() {
-        let record = Record::new();
-        record.mark_ready(0);
-        assert_eq!(record.commit(record.state(), || 5), Some(5));
-        assert!(record.resolve_at(5));
-        assert!(!record.resolve_at(4));
-        assert_eq!(record.state(), State::Committed { ts: 5 });
-    }
-
-    #[test]
-    fn the_owner_commits_from_its_mark_past_a_later_push() {
-        let record = Record::new();
-        let marked = record.mark_ready(2);
-        assert_eq!(marked, pending(2, true));
-        assert!(!record.resolve_at(6), "a reader pushes after the mark");
-        assert_eq!(record.commit(marked, || 3), Some(7));
-        assert!(record.resolve_at(7) && !record.resolve_at(6));
-    }
-
-    #[test]
-    fn a_ready_state_the_word_never_held_commits_nothing() {
-        let record = Record::new();
-        assert_eq!(record.commit(pending(5, true), || 6), None);
-        assert_eq!(record.state(), pending(0, false));
-    }
-
-    #[test]
-    fn a_record_not_ready_is_not_committed_and_takes_no_tick() {
-        let record = Record::new();
-        assert_eq!(
-            record.commit(record.state(), || unreachable!("no tick")),
-            None
-        );
-        assert_eq!(record.state(), pending(0, false));
-    }
-
-    #[test]
-    fn the_owners_lower_bound_and_pushes_keep_each_other() {
-        let record = Record::new();
-        assert!(!record.resolve_at(4));
-        record.mark_ready(3);
-        assert_eq!(record.state(), pending(5, true), "the push is kept");
-        assert!(!record.resolve_at(8));
-        assert_eq!(record.state(), pending(9, true), "ready survives a push");
-        let other = Record::new();
-        other.mark_ready(6);
-        assert_eq!(other.state(), pending(6, true), "the owner's bound counts");
-        assert_eq!(other.commit(other.state(), || 2), Some(6));
-    }
-
-    #[test]
-    fn the_second_committer_reads_the_first_ones_timestamp() {
-        let record = Record::new();
-        record.mark_ready(0);
-        assert_eq!(record.commit(record.state(), || 4), Some(4));
-        assert_eq!(
-            record.commit(record.state(), || unreachable!("no tick")),
-            Some(4)
-        );
-    }
-
-    #[test]
-    fn a_one_key_version_is_its_own_record() {
-        let version = Version::new(None, std::ptr::null());
-        assert!(!version.visible_at(4));
-        assert_eq!(version.state(), pending(5, false));
-        version.mark_ready(0);
-        assert_eq!(version.commit(version.state(), || 2), Some(5));
-        assert!(version.visible_at(5));
-        assert_eq!(version.state(), State::Committed { ts: 5 });
-    }
-
-    #[test]
-    fn versions_sharing_a_record_commit_together_and_settle_to_it() {
-        let shared = Record::new();
-        let a = Version::new(None, &shared);
-        let b = Version::new(None, &shared);
-        // A push through one version is a push on the shared record.
-        assert!(!a.visible_at(6));
-        assert_eq!(b.state(), pending(7, false));
-        // Marked ready through one version, committed through the other.
-        a.mark_ready(0);
-        assert_eq!(b.commit(b.state(), || 3), Some(7));
-        // Committed but not settled: both answer through the shared record.
-        assert!(a.visible_at(7) && !a.visible_at(6));
-        a.settle(7);
-        b.settle(7);
-        assert_eq!(a.own.state(), State::Committed { ts: 7 });
-        assert_eq!(b.state(), State::Committed { ts: 7 });
-        assert!(b.visible_at(7) && !b.visible_at(6));
-        assert_eq!(a.commit(a.state(), || unreachable!("no tick")), Some(7));
-    }
-
-    #[test]
-    fn settling_a_one_key_version_leaves_its_record_alone() {
-        let version = Version::new(None, std::ptr::null());
-        version.settle(9);
-        assert_eq!(version.state(), pending(0, false));
-    }
-
-    #[test]
-    fn pushes_only_raise_the_minimum() {
-        let record = Record::new();
-        assert!(!record.resolve_at(9));
-        assert!(!record.resolve_at(2));
-        assert_eq!(record.state(), pending(10, false));
-    }
-}
+mod tests;

@@ -100,12 +100,15 @@ impl Inner {
         // SAFETY: our own pending version: it stays linked, and so alive,
         // at least until we commit, and we stay pinned past the settling.
         let first = unsafe { &*first.version };
+        // SAFETY: `shared` is the record we made the versions with, and we
+        // retire it only below, after the commit.
+        let record = unsafe { first.owners_record(shared) };
         // From here on a writer that meets one of our versions commits the
         // command for us (`link`); whoever commits first fixes `ts`.
-        let marked = first.mark_ready(lower);
+        let marked = record.mark_ready(lower);
         hold(Stage::Ready);
         let ts = self
-            .commit_ready(first, marked)
+            .commit_ready(record, marked)
             .expect("a record its owner marked ready commits");
         if !shared.is_null() {
             for one in &installed {
@@ -211,13 +214,14 @@ impl Inner {
                 // SAFETY: `head` was loaded from a live entry while the caller
                 // is pinned; it is freed only after that pin ends.
                 let top = unsafe { &*head };
-                match top.state() {
+                let look = top.look();
+                match look.state {
                     seen @ State::Pending { .. } => {
                         // Another command owns this key until it commits. If
                         // it has linked all its versions, commit it for it
                         // (helping); else its owner is between two links:
                         // wait for it.
-                        if self.commit_ready(top, seen).is_none() {
+                        if self.commit_ready(look.record, seen).is_none() {
                             if !waited {
                                 waited = true;
                                 self.pending_waits.add(1);
@@ -250,21 +254,22 @@ impl Inner {
         }
     }
 
-    /// Commits the command that wrote `version` if `seen` (its state as the
-    /// caller read it, or as the owner's mark left it) says it is ready:
-    /// takes a tick, commits at `max(tick, the record's minimum)` (or reads
-    /// the timestamp another thread committed it at), and makes the clock
-    /// read at least that timestamp. Returns `None`, touching nothing, when
-    /// the command is not ready. The caller is pinned and reached `version`
-    /// from a live entry (or owns it).
+    /// Commits the command whose `record` is in state `seen` (as the
+    /// caller's look at one of its versions found it, or as the owner's
+    /// mark left it) if that is ready: takes a tick, commits at
+    /// `max(tick, the record's minimum)` (or reads the timestamp another
+    /// thread committed it at), and makes the clock read at least that
+    /// timestamp. Returns `None`, touching nothing, when the command is not
+    /// ready. The caller is pinned and reached the record from a live entry
+    /// (or owns it).
     ///
     /// The owner and every helper may all call it; the record's one CAS
     /// decides the timestamp. Each caller raises the clock to it before
     /// returning, so whoever returns from here (the owner included, if a
     /// helper was preempted after its CAS) leaves the clock at least `ts`.
-    fn commit_ready(&self, version: &Version, seen: State) -> Option<Timestamp> {
+    fn commit_ready(&self, record: &Record, seen: State) -> Option<Timestamp> {
         let mut tick = 0;
-        let ts = version.commit(seen, || {
+        let ts = record.commit(seen, || {
             tick = self.clock.tick();
             tick
         })?;
