@@ -1,6 +1,6 @@
 //! What one small allocation costs in resident memory under the crate's
 //! global allocator (mimalloc as shipped, or `malloc` with
-//! `--features system-allocator`): for each request size from 8 to 64
+//! `--features system-allocator`): for each request size from 8 to 80
 //! bytes, in a fresh process each, allocates a million blocks, writes to
 //! each, and prints how much the resident set grew per block. The paper's §8.5 uses it to
 //! say what shrinking a per-key allocation saves.
@@ -31,7 +31,7 @@ fn table() -> anyhow::Result<()> {
     let me = std::env::current_exe()?;
     println!("| request (bytes) | resident bytes per block |");
     println!("|---:|---:|");
-    for size in (8..=64).step_by(8) {
+    for size in (8..=80).step_by(8) {
         let out = std::process::Command::new(&me)
             .arg(size.to_string())
             .output()?;
