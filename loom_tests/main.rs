@@ -17,6 +17,7 @@ mod ring;
 mod session_end;
 mod store_atomic_read;
 mod store_delete_absent_key;
+mod store_helper_vs_record_retire;
 mod store_iteration_vs_retire;
 mod store_overlapping_writers;
 mod store_pending_commit;

@@ -57,6 +57,12 @@ impl State {
 
     /// The state word that decodes to `self`.
     fn encode(self) -> u64 {
+        // A minimum at bit 61 would read as a shared record's address: the
+        // clock would need about 2^61 commits to get there.
+        debug_assert!(
+            !matches!(self, State::Pending { min, .. } if min >= SHARED),
+            "a minimum overflowed into the state word's flags"
+        );
         match self {
             State::Committed { ts } => COMMITTED | ts,
             State::Pending { min, ready: false } => min,

@@ -156,3 +156,13 @@ fn pushes_only_raise_the_minimum() {
     assert!(!record.resolve_at(2));
     assert_eq!(record.state(), pending(10, false));
 }
+
+/// A demanded minimum that would reach the address bit is refused (in
+/// debug builds) rather than read later as a shared record's address.
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "a minimum overflowed into the state word's flags")]
+fn a_minimum_at_the_address_bit_is_refused() {
+    let version = Version::new(None, std::ptr::null());
+    version.visible_at((1 << 61) - 1);
+}
