@@ -30,10 +30,11 @@
 //!   value of the single state word that settles it.
 //! * A version's own word is its record when it has no shared one. When it
 //!   has, the own word names the shared record (its address, under the
-//!   [`SHARED`] bit: "ask that record"; no reader pushes it) until the
-//!   owner settles it to the shared record's `committed(ts)`, a copy of a
-//!   final value: both words give every reader the same answer. (In the
-//!   word, not beside the value, the address keeps a version 64 bytes.)
+//!   `SHARED` bit of `record.rs`: "ask that record"; no reader pushes it)
+//!   until the owner settles it to the shared record's `committed(ts)`, a
+//!   copy of a final value: both words give every reader the same answer.
+//!   (In the word, not beside the value, the address keeps a version 64
+//!   bytes.)
 //! * A shared record is retired by its owner after settling every version
 //!   of the command, so a reader follows a version's pointer to it only if
 //!   it read the own word unsettled, hence while pinned before the

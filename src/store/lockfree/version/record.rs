@@ -162,7 +162,7 @@ impl Record {
     }
 
     /// Stores `committed(ts)`, copied from the shared record that committed
-    /// at `ts` (see [`Version::settle`]).
+    /// at `ts` (see [`super::Version::settle`]).
     pub(super) fn settle(&self, ts: Timestamp) {
         // Release: pairs with the Acquire loads in `state` and `resolve_at`,
         // like the commit it copies (the clock already orders what a reader
