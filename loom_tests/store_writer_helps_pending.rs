@@ -20,12 +20,13 @@ use kvs::sync::{thread, Arc, AtomicBool, Ordering};
 /// waited for: without it loom reports the model exceeding its branches,
 /// a livelock); and the commit being one CAS on the record's word, so A
 /// finds its record committed and keeps the helper's timestamp (a commit
-/// that overwrites the word fails the model). The Release of
+/// that overwrites the word fails the model); and on the Release of
 /// `Record::mark_ready` and the Acquire load of the state a helper commits
-/// from (`Record::state`, in `link`), which
-/// order the helper's tick after A's links, are not caught when weakened:
-/// A's horizon fence precedes its mark and B's own horizon fence precedes
-/// its read (`paper.md` §4, model 14).
+/// from (`Record::state`, in `link`), which order the helper's tick after
+/// A's links: weakening either makes B's read miss A's `b = 1` although
+/// B committed A first. (Until writers pruned before their links, A's
+/// horizon fence sat between its links and its mark and hid both
+/// weakenings; `paper.md` §4.)
 #[test]
 fn a_writer_finishes_while_the_owner_of_a_ready_head_is_stopped() {
     check(Some(2), || {

@@ -16,19 +16,22 @@
 //!   fresh `S` when a commit overtook it (a pruning cut, a retired entry,
 //!   or a floor above `S`), so it is not wait-free. The first reader of a
 //!   fresh entry fixes its floor with one CAS.
-//! * one-key `write`: *blocking*, on one thing: another command's pending
-//!   version at the key's head whose owner has not yet marked it ready
-//!   (it is between its first link and the end of its pruning; the writer
-//!   waits, unpinned). A pending head that is ready is committed by the
-//!   writer that finds it (*helping*, `write.rs`), so a writer stopped
-//!   after its ready mark stops nobody. Creating the key's entry may also
-//!   wait for a flurry bin lock. Otherwise lock-free: the link CAS, one
-//!   horizon (a scan of at most 128 seats and a SeqCst fence), pruning
-//!   (below), the ready mark, the commit CAS (retried only when a reader
-//!   pushed it or a helper committed first) and a bounded tidy step.
+//! * one-key `write`: *blocking*, on one thing only: a several-key
+//!   command's pending version at the key's head whose owner has not yet
+//!   marked it ready (it is between its first and last link; the writer
+//!   waits, unpinned). It never waits for another one-key command: those
+//!   are linked ready, and a pending head that is ready is committed by
+//!   the writer that finds it (*helping*, `write.rs`), so a writer stopped
+//!   after its ready mark (a one-key writer: anywhere after its link)
+//!   stops nobody. Creating the key's entry may also wait for a flurry bin
+//!   lock. Otherwise lock-free: one horizon (a scan of at most 128 seats
+//!   and a SeqCst fence), pruning before the link (below), the link CAS,
+//!   the commit CAS (retried only when a reader pushed it or a helper
+//!   committed first) and a bounded tidy step.
 //! * multi-key `write`: as one-key, waiting key by key in ascending order
-//!   (no cycle, so deadlock-free); its not-ready window also spans its
-//!   remaining links. Then settles each version.
+//!   (no cycle, so deadlock-free); its own not-ready window spans its
+//!   links (each pruning first), and it marks its record ready after the
+//!   last. Then settles each version.
 //! * `delete`: first reads its keys (lock-free); if all are absent it is a
 //!   no-op there. Otherwise a multi-key write of tombstones. It then queues
 //!   its keys as dead and retires the oldest dead keys beyond the store's

@@ -6,8 +6,9 @@
 //! newer one. So everything older than the newest committed version with
 //! `ts <= H` is cut off and retired. A cut needs the entry's pruning claim
 //! (tried, never waited for), so no two pruners ever cut the same chain at
-//! once: normally the writer whose pending version heads the chain, or a
-//! tidy step working off the backlog (below). An entry remembers the
+//! once: normally a writer about to link above the chain's committed head
+//! (before its link, so that pruning never holds up another writer of the
+//! key), or a tidy step working off the backlog (below). An entry remembers the
 //! highest horizon it was pruned at; a write under an unmoved horizon
 //! skips the walk, so a snapshot held open does not make hot-key writes
 //! walk every version written since it began.
@@ -83,39 +84,41 @@ use crate::sync::Ordering;
 use crate::token::Key;
 
 impl Inner {
-    /// Cuts, below `top` (a pending head this thread owns), every version
-    /// older than the newest one visible at `horizon`; queues the key on
-    /// the backlog if a snapshot keeps the chain longer than that.
+    /// Cuts, below the chain's current head (a writer about to link above
+    /// its committed head), every version older than the newest one
+    /// visible at `horizon`; queues the key on the backlog if a snapshot
+    /// keeps the chain longer than that.
     ///
     /// Skips the walk when the chain was already pruned at `horizon` or
-    /// later: every version above the last cut then commits after that
-    /// horizon (each was linked by a writer that ticked after computing a
-    /// horizon at least as high), so there is nothing new to cut. A
-    /// snapshot held open therefore costs each write to a hot key nothing
-    /// here; the walk runs once per key each time the horizon moves.
-    pub(crate) fn prune_below(
-        &self,
-        key: &Key,
-        entry: &Entry,
-        top: *mut Version,
-        horizon: Timestamp,
-        pin: &Pin,
-    ) {
+    /// later: a version linked above the head that prune read commits at a
+    /// tick taken after that prune's horizon (its link follows that read of
+    /// the head), so there is nothing new to cut but, at most, below a
+    /// version whose writer found the claim held, which the next prune at
+    /// a higher horizon takes. A snapshot held open therefore costs each
+    /// write to a hot key nothing here; the walk runs once per key each
+    /// time the horizon moves.
+    ///
+    /// The walk starts at the head loaded under the claim, not at the one
+    /// the caller saw: a writer that found the claim held leaves the chain
+    /// to the claim's holder and may link meanwhile, so a holder that gave
+    /// up on a moved head would leave the chain to nobody (model 19).
+    pub(crate) fn prune_below(&self, key: &Key, entry: &Entry, horizon: Timestamp, pin: &Pin) {
         let Some(mut claim) = entry.claim_pruning() else {
-            // A tidy step is cutting the chain; it queues the key again if
-            // it stays long.
+            // Another writer or a tidy step is cutting the chain; it
+            // queues the key again if it stays long.
             return;
         };
         if horizon <= claim.pruned_at() {
-            // Our predecessor's version, at least, stays above the cut.
+            // The head, at least, stays above the cut.
             self.backlog_push(key, &mut claim, horizon);
             return;
         }
-        // SAFETY: `top` is our own pending version; it stays linked (and so
-        // alive) at least until we commit. Acquire: pairs with the Release
-        // CAS that published the version below it.
-        let below = unsafe { (*top).next.load(Ordering::Acquire) };
-        let walked = self.cut_from(below, horizon, pin);
+        // Acquire: pairs with the Release CAS that linked the head. A head
+        // loaded under the claim cannot be cut out while we hold it (only a
+        // cut unlinks below a head), so the walk starts inside the chain;
+        // an entry retired meanwhile holds the marker, where the walk ends.
+        let head = entry.head.load(Ordering::Acquire);
+        let walked = self.cut_from(head, horizon, pin);
         self.pruning_walk.add(walked as isize);
         claim.set_pruned_at(horizon);
         if walked > 1 {

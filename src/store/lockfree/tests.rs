@@ -162,6 +162,33 @@ fn a_writer_that_meets_a_ready_command_commits_it_instead_of_waiting() {
 }
 
 #[test]
+fn a_one_key_writer_stopped_right_after_its_link_stops_nobody() {
+    let store = &LockFreeStore::new();
+    write(store, &[("a", "0")]);
+    let batch = WriteSet::from_pairs([(t("a"), t("1"))]);
+    let mut got_past = false;
+    let ts_held = std::thread::scope(|scope| {
+        store.write_pausing_after_first_link(&batch, || {
+            // Our one version is linked, hence ready: a writer of "a"
+            // commits it for us and links above it while we are held
+            // here, before any step of our own commit. (No assertion in
+            // here: see the test above.)
+            let (done, finished) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                let ts = write(store, &[("a", "2")]);
+                let _ = done.send(ts);
+            });
+            got_past = finished.recv_timeout(PATIENCE).is_ok();
+        })
+    });
+    assert!(got_past, "the writer did not get past a one-key command");
+    assert_eq!(store.pending_waits(), 0);
+    // The held command committed first (its helper did it), so "2" stands.
+    assert_eq!(read(store, &["a"]), vec![Some(t("2"))]);
+    assert!(store.inner.clock.now() > ts_held);
+}
+
+#[test]
 fn an_overwritten_key_holds_a_bounded_number_of_versions() {
     let store = LockFreeStore::new();
     for i in 0..1_000_000u32 {

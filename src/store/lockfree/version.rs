@@ -19,8 +19,10 @@
 //!   ready(m') → … → committed(ts)`: the minimum only grows (readers push
 //!   it, keeping the ready bit; the owner raises it to its lower bound when
 //!   it marks the record ready), and `committed(ts)` is final. Only the
-//!   owner marks the record ready, once, after linking every version of the
-//!   command and pruning below them. Any thread may then commit it (a
+//!   owner marks the record ready, once, after linking every version of a
+//!   several-key command; a one-key command's own record starts its
+//!   published life ready (`ready(prev_ts + 1)`, armed while the version is
+//!   unpublished). Any thread may then commit it (a
 //!   writer that finds it at a key's head *helps*): the commit is one CAS
 //!   from `ready(m)` to `committed(max(tick, m))`, so it happens exactly
 //!   once, and whoever loses the race reads the winner's timestamp.
@@ -148,6 +150,12 @@ impl Version {
             // SAFETY: per the contract.
             unsafe { &*shared }
         }
+    }
+
+    /// Arms an unpublished one-key version's own record ready at `min`
+    /// (see [`Record::arm_ready`]).
+    pub(crate) fn arm_ready(&self, min: Timestamp) {
+        self.own.arm_ready(min);
     }
 
     /// Copies a several-key command's commit at `ts` into this version's

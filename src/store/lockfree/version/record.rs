@@ -12,7 +12,7 @@ use crate::sync::{AtomicU64, Ordering};
 const COMMITTED: u64 = 1 << 63;
 
 /// Set in a pending state word once the owner has linked every version of
-/// the command and pruned below them: from then on any thread may commit it.
+/// the command: from then on any thread may commit it.
 const READY: u64 = 1 << 62;
 
 /// A new record's state word: pending, not ready, no minimum demanded.
@@ -170,12 +170,24 @@ impl Record {
         self.state.store(COMMITTED | ts, Ordering::Release);
     }
 
+    /// Makes an unpublished record ready at minimum `min`: a one-key
+    /// command's own word, armed just before the link that publishes its
+    /// version (the command is ready as soon as anyone can see it).
+    pub(crate) fn arm_ready(&self, min: Timestamp) {
+        // Relaxed: the record is not yet reachable; the Release CAS that
+        // links its version publishes it to every Acquire head load.
+        self.state.store(
+            State::Pending { min, ready: true }.encode(),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Marks the record ready, raising its minimum to at least `lower` (the
     /// command's own bound: one above every timestamp its versions cover);
     /// returns the state it left, which the owner commits from.
     ///
     /// Only the record's owner calls this, once, after linking every version
-    /// of the command and pruning below them.
+    /// of a several-key command.
     pub(crate) fn mark_ready(&self, lower: Timestamp) -> State {
         // The owner's guess, right unless a reader pushed the record: then
         // the CAS fails and hands us the pushed word (one access fewer on
