@@ -28,7 +28,7 @@ const FILLER: [&[(&str, &str)]; 3] = [
 /// tail `a=1 → a=0` is retired twice (the stand-in's check when the store
 /// drops reports it). Afterwards `a` reads `3`.
 ///
-/// Relies on: the pruning claim's Acquire `fetch_or` and the Release store
+/// Relies on: the pruning claim's Acquire CAS and the Release store
 /// that gives the claim back (`index.rs`): the second claimant reads the
 /// cut `next` with a Relaxed load, ordered after the first one's store
 /// only through the claim. The store frees nothing before it drops: the

@@ -150,6 +150,10 @@ pub struct LoadReport {
     /// `live_versions / keys` (lock-free only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_versions_per_key: Option<f64>,
+    /// Links that met another command's ready pending version and
+    /// committed it for its owner, preload included (lock-free only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helps: Option<u64>,
     /// With `--notify`: notifications delivered per second of load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_per_sec: Option<f64>,
@@ -332,6 +336,9 @@ impl LoadReport {
         }
         if let Some(live) = r.live_versions {
             writeln!(f, "live versions: {live}")?;
+        }
+        if let Some(helps) = r.helps {
+            writeln!(f, "helped commits: {helps}")?;
         }
         write!(f, "peak RSS: {} KiB", r.peak_rss_kib.unwrap_or(0))
     }

@@ -99,9 +99,9 @@ impl PruningClaim<'_> {
 impl Drop for PruningClaim<'_> {
     fn drop(&mut self) {
         // A plain store suffices: while the claim is held nobody else
-        // changes the word (a failed claim's `fetch_or` rewrites it as it
-        // is). Release: pairs with the Acquire of the next claim, which
-        // then sees our cuts and the word we store.
+        // writes the word (a failed try writes nothing). Release: pairs
+        // with the Acquire of the next claim's CAS, which then sees our
+        // cuts and the word we store.
         self.entry.pruning.store(self.word, Ordering::Release);
     }
 }
@@ -121,15 +121,35 @@ impl Entry {
 
     /// Claims the right to cut this chain, unless someone holds it: a
     /// pruner never waits for another.
+    ///
+    /// Taken by CAS, so that a try that finds the claim held writes
+    /// nothing. A `fetch_or` would rewrite the word as it is, harmless on
+    /// any machine (that write reads the claimed word, so it precedes the
+    /// holder's release in the word's modification order), but loom can
+    /// order it after the release's plain store and leave the claim stuck
+    /// for good, a state no machine reaches, which the models would then
+    /// explore (paper §4, *What loom checks*). The loop retries only when
+    /// a holder gave the claim back meanwhile.
     pub(crate) fn claim_pruning(&self) -> Option<PruningClaim<'_>> {
-        // Acquire: pairs with the Release store of the previous claim's
-        // drop. On failure the word is rewritten unchanged and we touch
-        // nothing.
-        let word = self.pruning.fetch_or(CLAIMED, Ordering::Acquire);
-        if word & CLAIMED != 0 {
-            return None;
+        // Relaxed: a first look; the CAS below takes the claim.
+        let mut word = self.pruning.load(Ordering::Relaxed);
+        loop {
+            if word & CLAIMED != 0 {
+                return None;
+            }
+            match self.pruning.compare_exchange(
+                word,
+                word | CLAIMED,
+                // Acquire: pairs with the Release store of the previous
+                // claim's drop, so we see its cuts and the word it stored.
+                Ordering::Acquire,
+                // Relaxed: on failure we only look at the new word.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(PruningClaim { entry: self, word }),
+                Err(now) => word = now,
+            }
         }
-        Some(PruningClaim { entry: self, word })
     }
 
     /// The entry's floor, fixing it to `watermark()` if nobody has yet.

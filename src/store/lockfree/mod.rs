@@ -140,6 +140,9 @@ pub(crate) struct Inner {
     /// not ready yet (a statistic, for the benchmark's attribution of a
     /// tail: `kvs-bench --count-switches`).
     pending_waits: Counter,
+    /// Links that met another command's pending head ready and committed
+    /// it for its owner (a statistic: how often helping happens).
+    helps: Counter,
     /// Keys whose chains a snapshot kept long, with the horizon they were
     /// last pruned at: writes and snapshot ends prune a few each once the
     /// horizon has passed it (`prune.rs`).
@@ -215,6 +218,7 @@ impl LockFreeStore {
                 held_back: CachePadded::new(AtomicUsize::new(0)),
                 pruning_walk: Counter::default(),
                 pending_waits: Counter::default(),
+                helps: Counter::default(),
                 backlog: SegQueue::new(),
                 dead: SegQueue::new(),
                 retire_delay,
@@ -242,6 +246,14 @@ impl LockFreeStore {
     /// head that is ready is helped, not waited for, and is not counted.
     pub fn pending_waits(&self) -> u64 {
         self.inner.pending_waits.sum().max(0) as u64
+    }
+
+    /// How many links so far met another command's pending version ready
+    /// and committed that command for its owner (or found it committed by
+    /// then: the commit's CAS does not say who won). A statistic: exact
+    /// once the store is quiescent.
+    pub fn helps(&self) -> u64 {
+        self.inner.helps.sum().max(0) as u64
     }
 
     /// Dead keys whose entry is not retired yet (a committed tombstone at

@@ -158,6 +158,7 @@ fn a_writer_that_meets_a_ready_command_commits_it_instead_of_waiting() {
     });
     assert!(got_past, "the writer did not get past a ready command");
     assert_eq!(store.pending_waits(), 0);
+    assert_eq!(store.helps(), 1, "one helped commit");
     assert_eq!(read(store, &["a", "b"]), vec![Some(t("2")), Some(t("1"))]);
 }
 
@@ -183,6 +184,7 @@ fn a_one_key_writer_stopped_right_after_its_link_stops_nobody() {
     });
     assert!(got_past, "the writer did not get past a one-key command");
     assert_eq!(store.pending_waits(), 0);
+    assert_eq!(store.helps(), 1, "one helped commit");
     // The held command committed first (its helper did it), so "2" stands.
     assert_eq!(read(store, &["a"]), vec![Some(t("2"))]);
     assert!(store.inner.clock.now() > ts_held);

@@ -280,7 +280,9 @@ impl Inner {
                         // Another command owns this key until it commits. If
                         // it is ready, commit it for it (helping); else its
                         // owner is between two links: wait for it.
-                        if self.commit_ready(look.record, seen).is_none() {
+                        if self.commit_ready(look.record, seen).is_some() {
+                            self.helps.add(1);
+                        } else {
                             if !waited {
                                 waited = true;
                                 self.pending_waits.add(1);
