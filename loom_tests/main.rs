@@ -21,7 +21,9 @@ mod store_helper_vs_record_retire;
 mod store_iteration_vs_retire;
 mod store_one_key_linked_ready;
 mod store_overlapping_writers;
+mod store_owner_after_its_version_retired;
 mod store_pending_commit;
+mod store_pre_link_cut_vs_retire;
 mod store_racing_one_key_writers_prune;
 mod store_record_retire_after_settle;
 mod store_retire_vs_write;
@@ -126,6 +128,57 @@ pub(crate) fn spawn_writer(
 ) -> kvs::sync::thread::JoinHandle<u64> {
     let store = kvs::sync::Arc::clone(store);
     spawn_at_start(start, move || write(&*store, pairs))
+}
+
+/// A gate one model thread waits at until another opens it.
+pub(crate) struct Gate(kvs::sync::AtomicBool);
+
+impl Gate {
+    pub(crate) fn new() -> kvs::sync::Arc<Self> {
+        kvs::sync::Arc::new(Self(kvs::sync::AtomicBool::new(false)))
+    }
+
+    /// Lets the waiting thread go on.
+    pub(crate) fn open(&self) {
+        // Release: pairs with the Acquire of `wait`, so the waiter sees
+        // everything done before the gate opened.
+        self.0.store(true, kvs::sync::Ordering::Release);
+    }
+
+    fn wait(&self) {
+        // Acquire: pairs with the Release of `open`.
+        while !self.0.load(kvs::sync::Ordering::Acquire) {
+            kvs::sync::thread::yield_now();
+        }
+    }
+}
+
+/// Spawns a model thread that crosses `start`, writes `pairs` in one
+/// command and stops right after linking its first version until `gate`
+/// opens; returns the write's timestamp.
+pub(crate) fn spawn_stopped_after_first_link(
+    store: &kvs::sync::Arc<kvs::store::lockfree::LockFreeStore>,
+    start: &kvs::sync::Arc<StartLine>,
+    pairs: &'static [(&'static str, &'static str)],
+    gate: &kvs::sync::Arc<Gate>,
+) -> kvs::sync::thread::JoinHandle<u64> {
+    let (store, gate) = (kvs::sync::Arc::clone(store), kvs::sync::Arc::clone(gate));
+    spawn_at_start(start, move || {
+        let batch = WriteSet::from_pairs(pairs.iter().map(|(k, v)| (t(k), t(v))));
+        store.write_pausing_after_first_link(&batch, || gate.wait())
+    })
+}
+
+/// A store that frees retired memory as early as crossbeam-epoch could
+/// (`with_eager_reclamation`, one snapshot seat), holding `a=1 (ts 2) →
+/// a=0 (ts 1)`.
+pub(crate) fn store_with_a_written_twice() -> kvs::sync::Arc<kvs::store::lockfree::LockFreeStore> {
+    let store = kvs::sync::Arc::new(kvs::store::lockfree::LockFreeStore::with_eager_reclamation(
+        1,
+    ));
+    write(&*store, &[("a", "0")]);
+    write(&*store, &[("a", "1")]);
+    store
 }
 
 pub(crate) fn t(s: &str) -> Token {

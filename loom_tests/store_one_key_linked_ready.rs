@@ -1,9 +1,8 @@
 //! Model 18: a one-key writer stopped right after its link stops nobody.
 
-use crate::{check, read, spawn_at_start, t, write, StartLine};
+use crate::{check, read, spawn_stopped_after_first_link, t, write, Gate, StartLine};
 use kvs::store::lockfree::LockFreeStore;
-use kvs::store::WriteSet;
-use kvs::sync::{thread, Arc, AtomicBool, Ordering};
+use kvs::sync::Arc;
 
 /// Property: writer A (`WRITE [(a,1)]`) stops for good right after linking
 /// its one version, before any other step of its commit: it resumes only
@@ -28,25 +27,13 @@ fn a_one_key_writer_stopped_after_its_link_is_committed_by_the_next_writer() {
     check(Some(2), || {
         let store = Arc::new(LockFreeStore::with_eager_reclamation(1));
         write(&*store, &[("a", "0")]);
-        let b_done = Arc::new(AtomicBool::new(false));
+        let b_done = Gate::new();
         let start = StartLine::new();
-        let owner = {
-            let (store, b_done) = (Arc::clone(&store), Arc::clone(&b_done));
-            spawn_at_start(&start, move || {
-                let batch = WriteSet::from_pairs([(t("a"), t("1"))]);
-                store.write_pausing_after_first_link(&batch, || {
-                    // Acquire: pairs with B's Release below.
-                    while !b_done.load(Ordering::Acquire) {
-                        thread::yield_now();
-                    }
-                })
-            })
-        };
+        let owner = spawn_stopped_after_first_link(&store, &start, &[("a", "1")], &b_done);
         start.cross();
         let ts_b = write(&*store, &[("a", "2")]);
         let seen = read(&*store, &["a"]);
-        // Release: pairs with A's Acquire above.
-        b_done.store(true, Ordering::Release);
+        b_done.open();
         let ts_a = owner.join().unwrap();
         assert_ne!(ts_a, ts_b, "two commits share a timestamp");
         assert_eq!(seen, [Some(t("2"))], "B's read after its write");

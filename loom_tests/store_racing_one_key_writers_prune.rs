@@ -1,9 +1,7 @@
 //! Model 19: two one-key writers of one key racing for its pruning claim
 //! leave the chain pruned.
 
-use crate::{check, read, spawn_writer, t, write, StartLine};
-use kvs::store::lockfree::LockFreeStore;
-use kvs::sync::Arc;
+use crate::{check, read, spawn_writer, store_with_a_written_twice, t, StartLine};
 
 /// Property: `a` holds `a=1 (ts 2) → a=0 (ts 1)` and no snapshot is open;
 /// writers X (`WRITE [(a,2)]`) and Y (`WRITE [(a,3)]`) then run in
@@ -25,9 +23,7 @@ use kvs::sync::Arc;
 #[test]
 fn two_racing_writers_of_one_key_leave_it_pruned() {
     check(Some(3), || {
-        let store = Arc::new(LockFreeStore::with_eager_reclamation(1));
-        write(&*store, &[("a", "0")]);
-        write(&*store, &[("a", "1")]);
+        let store = store_with_a_written_twice();
         let start = StartLine::new();
         let x = spawn_writer(&store, &start, &[("a", "2")]);
         let y = spawn_writer(&store, &start, &[("a", "3")]);
