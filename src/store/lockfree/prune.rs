@@ -113,6 +113,21 @@ impl Inner {
             self.backlog_push(key, &mut claim, horizon);
             return;
         }
+        self.cut_below_head(key, entry, &mut claim, horizon, pin);
+    }
+
+    /// Cuts `entry`'s chain, whose `claim` the caller holds, below the
+    /// newest version visible at `horizon`, walking from the head it loads
+    /// now; records the horizon, and queues the key if versions stay above
+    /// the cut.
+    fn cut_below_head(
+        &self,
+        key: &Key,
+        entry: &Entry,
+        claim: &mut PruningClaim<'_>,
+        horizon: Timestamp,
+        pin: &Pin,
+    ) {
         // Acquire: pairs with the Release CAS that linked the head. A head
         // loaded under the claim cannot be cut out while we hold it (only a
         // cut unlinks below a head), so the walk starts inside the chain;
@@ -122,7 +137,7 @@ impl Inner {
         self.pruning_walk.add(walked as isize);
         claim.set_pruned_at(horizon);
         if walked > 1 {
-            self.backlog_push(key, &mut claim, horizon);
+            self.backlog_push(key, claim, horizon);
         }
     }
 
@@ -250,14 +265,7 @@ impl Inner {
         // Cleared before the walk, so that a chain still long after this
         // step is queued again.
         claim.set_backlogged(false);
-        // Acquire: pairs with the Release CAS that linked the head.
-        let head = entry.head.load(Ordering::Acquire);
-        let walked = self.cut_from(head, horizon, pin);
-        self.pruning_walk.add(walked as isize);
-        claim.set_pruned_at(horizon);
-        if walked > 1 {
-            self.backlog_push(key, &mut claim, horizon);
-        }
+        self.cut_below_head(key, entry, &mut claim, horizon, pin);
     }
 
     /// Retires `entry` if its head is still `top`, a committed tombstone
