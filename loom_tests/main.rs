@@ -27,6 +27,7 @@ mod store_pre_link_cut_vs_retire;
 mod store_racing_one_key_writers_prune;
 mod store_record_retire_after_settle;
 mod store_retire_vs_write;
+mod store_several_key_owner_stopped;
 mod store_snapshot_vs_prune;
 mod store_stale_floor;
 mod store_sweep_vs_write;
@@ -34,8 +35,8 @@ mod store_tidy_vs_retire;
 mod store_tombstone_not_stranded;
 mod store_two_pruners;
 mod store_two_snapshots;
+mod store_writer_aborts_linking;
 mod store_writer_helps_pending;
-mod store_writer_waits_for_linking;
 mod subscribe_vs_delete;
 mod wake;
 

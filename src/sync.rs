@@ -34,6 +34,16 @@ mod imp {
         pub fn wait(&self) {
             self.0.snooze();
         }
+
+        /// Whether this wait has spun and yielded long enough (127 pause
+        /// instructions, then four yields, each of which lets a runnable
+        /// thread have the core) that the thread waited for is likely not
+        /// running: a caller with another way out than waiting takes it
+        /// then.
+        #[inline]
+        pub fn is_spent(&self) -> bool {
+            self.0.is_completed()
+        }
     }
 
     /// An `UnsafeCell` with loom's closure-based access API, so code written
@@ -73,18 +83,27 @@ mod imp {
     /// Under loom a waiting thread must yield at every step, or the model
     /// never lets the thread it waits for make progress.
     #[derive(Debug, Default)]
-    pub struct SpinWait;
+    pub struct SpinWait(std::cell::Cell<bool>);
 
     impl SpinWait {
         /// A fresh wait.
         pub fn new() -> Self {
-            Self
+            Self::default()
         }
 
         /// One step of waiting: yield to the model's scheduler.
         #[inline]
         pub fn wait(&self) {
+            self.0.set(true);
             loom::thread::yield_now();
+        }
+
+        /// Spent after one step: the model explores the thread waited for
+        /// finishing during that yield, or not, and a smaller budget keeps
+        /// the models small.
+        #[inline]
+        pub fn is_spent(&self) -> bool {
+            self.0.get()
         }
     }
 }

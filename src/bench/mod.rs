@@ -111,6 +111,7 @@ fn run_load<W: Wire>(args: &Args) -> anyhow::Result<LoadReport> {
     let live_versions = lockfree.map(|s| s.live_versions() as u64);
     let mut report = build_report(args, &measured, live_versions, rss::peak_rss_kib());
     report.helps = lockfree.map(|s| s.helps());
+    report.aborts = lockfree.map(|s| s.aborts());
     if args.count_switches {
         report.pending_waits = lockfree.map(|s| s.pending_waits());
     }
@@ -418,5 +419,6 @@ fn build_report(
             .and_then(|s| s.ran_throughout.max_us()),
         pending_waits: None,
         helps: None,
+        aborts: None,
     }
 }

@@ -154,6 +154,11 @@ pub struct LoadReport {
     /// committed it for its owner, preload included (lock-free only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helps: Option<u64>,
+    /// Links that gave up waiting for another command's pending version
+    /// that was not ready (its owner between two links) and aborted that
+    /// command, which started again, preload included (lock-free only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborts: Option<u64>,
     /// With `--notify`: notifications delivered per second of load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_per_sec: Option<f64>,
@@ -190,7 +195,8 @@ pub struct LoadReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_throughout_write_max_us: Option<f64>,
     /// With `--count-switches`, lock-free only: links that waited for
-    /// another command's pending version that was not ready yet.
+    /// another command's pending version that was not ready yet (briefly:
+    /// then they abort it, see `aborts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_waits: Option<u64>,
 }
@@ -339,6 +345,9 @@ impl LoadReport {
         }
         if let Some(helps) = r.helps {
             writeln!(f, "helped commits: {helps}")?;
+        }
+        if let Some(aborts) = r.aborts {
+            writeln!(f, "aborted commands: {aborts}")?;
         }
         write!(f, "peak RSS: {} KiB", r.peak_rss_kib.unwrap_or(0))
     }

@@ -16,22 +16,24 @@
 //!   fresh `S` when a commit overtook it (a pruning cut, a retired entry,
 //!   or a floor above `S`), so it is not wait-free. The first reader of a
 //!   fresh entry fixes its floor with one CAS.
-//! * one-key `write`: *blocking*, on one thing only: a several-key
-//!   command's pending version at the key's head whose owner has not yet
-//!   marked it ready (it is between its first and last link; the writer
-//!   waits, unpinned). It never waits for another one-key command: those
-//!   are linked ready, and a pending head that is ready is committed by
-//!   the writer that finds it (*helping*, `write.rs`), so a writer stopped
-//!   after its ready mark (a one-key writer: anywhere after its link)
-//!   stops nobody. Creating the key's entry may also wait for a flurry bin
-//!   lock. Otherwise lock-free: one horizon (a scan of at most 128 seats
-//!   and a SeqCst fence), pruning before the link (below), the link CAS,
-//!   the commit CAS (retried only when a reader pushed it or a helper
-//!   committed first) and a bounded tidy step.
-//! * multi-key `write`: as one-key, waiting key by key in ascending order
-//!   (no cycle, so deadlock-free); its own not-ready window spans its
-//!   links (each pruning first), and it marks its record ready after the
-//!   last. Then settles each version.
+//! * one-key `write`: waits for no other thread but briefly. A pending
+//!   version at the key's head that is ready (a one-key command's is, from
+//!   its link; a several-key command's once its owner marked it) is
+//!   committed by the writer that finds it (*helping*, `write.rs`). A
+//!   several-key command's version that is not ready yet (its owner
+//!   between two links) is waited for a bounded spin, then *aborted*:
+//!   that command starts again, and the writer links above its version,
+//!   which nobody ever sees. So it is lock-free against one-key commands,
+//!   obstruction-free against several-key ones. Creating the key's entry
+//!   may wait for a flurry bin lock. Its steps: one horizon (a scan of at
+//!   most 128 seats and a SeqCst fence), pruning before the link (below),
+//!   the link CAS, the commit CAS (retried only when a reader pushed it or
+//!   a helper committed first) and a bounded tidy step.
+//! * multi-key `write`: as one-key, key by key in ascending order, then
+//!   marks its record ready; if a writer aborted it meanwhile, the mark
+//!   fails, and it settles its versions aborted and starts again.
+//!   *Obstruction-free*: it commits if it runs alone long enough; two
+//!   several-key commands can in principle keep aborting each other.
 //! * `delete`: first reads its keys (lock-free); if all are absent it is a
 //!   no-op there. Otherwise a multi-key write of tombstones. It then queues
 //!   its keys as dead and retires the oldest dead keys beyond the store's
@@ -72,6 +74,7 @@
 //! `index` and `reclaim` for what the models therefore do not cover.
 
 mod clock;
+mod hold;
 mod index;
 mod prune;
 mod read;
@@ -89,6 +92,7 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use clock::Clock;
+use hold::Stage;
 use index::Index;
 use read::Seen;
 use reclaim::Reclaimer;
@@ -136,13 +140,17 @@ pub(crate) struct Inner {
     held_back: CachePadded<AtomicUsize>,
     /// Versions visited by pruning walks (a statistic, for tests).
     pruning_walk: Counter,
-    /// Links that had to wait for another command's pending head that was
-    /// not ready yet (a statistic, for the benchmark's attribution of a
-    /// tail: `kvs-bench --count-switches`).
+    /// Links that met another command's pending head that was not ready
+    /// yet and waited for it, briefly (a statistic, for the benchmark's
+    /// attribution of a tail: `kvs-bench --count-switches`).
     pending_waits: Counter,
     /// Links that met another command's pending head ready and committed
     /// it for its owner (a statistic: how often helping happens).
     helps: Counter,
+    /// Links that gave up waiting for another command's pending head that
+    /// was not ready and aborted that command (a statistic: how often an
+    /// owner between two links is made to start again).
+    aborts: Counter,
     /// Keys whose chains a snapshot kept long, with the horizon they were
     /// last pruned at: writes and snapshot ends prune a few each once the
     /// horizon has passed it (`prune.rs`).
@@ -219,6 +227,7 @@ impl LockFreeStore {
                 pruning_walk: Counter::default(),
                 pending_waits: Counter::default(),
                 helps: Counter::default(),
+                aborts: Counter::default(),
                 backlog: SegQueue::new(),
                 dead: SegQueue::new(),
                 retire_delay,
@@ -241,9 +250,10 @@ impl LockFreeStore {
     }
 
     /// How many links so far waited for another command's pending version
-    /// that was not ready yet (each such link counts once, however long it
-    /// waited; a statistic: exact once the store is quiescent). A pending
-    /// head that is ready is helped, not waited for, and is not counted.
+    /// that was not ready yet (each such link counts once; it waits a
+    /// bounded spin at most, then aborts that command: [`Self::aborts`]; a
+    /// statistic: exact once the store is quiescent). A pending head that
+    /// is ready is helped, not waited for, and is not counted.
     pub fn pending_waits(&self) -> u64 {
         self.inner.pending_waits.sum().max(0) as u64
     }
@@ -254,6 +264,14 @@ impl LockFreeStore {
     /// once the store is quiescent.
     pub fn helps(&self) -> u64 {
         self.inner.helps.sum().max(0) as u64
+    }
+
+    /// How many links so far gave up waiting for another command's pending
+    /// version that was not ready (its owner between two links) and
+    /// aborted that command, which then started again. A statistic: exact
+    /// once the store is quiescent.
+    pub fn aborts(&self) -> u64 {
+        self.inner.aborts.sum().max(0) as u64
     }
 
     /// Dead keys whose entry is not retired yet (a committed tombstone at
@@ -285,11 +303,12 @@ impl LockFreeStore {
         self.inner.sweep_tombstones();
     }
 
-    /// [`Store::delete`]'s work, pinned.
-    fn delete_pinned(&self, keys: &KeySet) -> Deletion {
+    /// [`Store::delete`]'s work, pinned, running `hold` at each [`Stage`]
+    /// of its commit (the store passes a no-op; tests hold it there).
+    pub(super) fn delete_pinned(&self, keys: &KeySet, hold: impl FnMut(Stage)) -> Deletion {
         let inner = &*self.inner;
         let guard = inner.index.guard();
-        let mut pin = inner.reclaim.pin();
+        let pin = inner.reclaim.pin();
         let mut seen = read::Checked::default();
         inner.read_all(keys, &mut seen, &guard, &pin);
         if seen.values.iter().all(Option::is_none) {
@@ -313,11 +332,14 @@ impl LockFreeStore {
         // delete's reservation of that key: its pending version keeps any
         // other command from committing there until this commit, which then
         // finds it still absent (an invisible tombstone, retired like the
-        // others). Without it a write could create the key between the read
-        // and the commit, and the delete, committing later, would neither
-        // remove it nor see it absent at its own instant (loom model
-        // `store_delete_absent_key` fails so).
-        let (ts, installed) = inner.commit_batch(items, &guard, &mut pin, |_| {});
+        // others), or until a writer that found it between two links aborts
+        // this attempt (the delete then installs its tombstones again, and
+        // decides presence at that attempt's commit). Without it a write
+        // could create the key between the read and the commit, and the
+        // delete, committing later, would neither remove it nor see it
+        // absent at its own instant (loom model `store_delete_absent_key`
+        // fails so).
+        let (ts, installed) = inner.commit_batch(items, &guard, &pin, hold);
         let removed: Presence = installed.iter().map(|one| one.prev_present).collect();
         inner.retire_dead(&installed, &guard, &pin);
         let ts = removed.contains(&true).then_some(ts);
@@ -340,7 +362,7 @@ impl Store for LockFreeStore {
     }
 
     fn delete(&self, keys: &KeySet) -> Deletion {
-        let deletion = self.delete_pinned(keys);
+        let deletion = self.delete_pinned(keys, |_| {});
         self.free_some_after(keys.keys().len());
         deletion
     }

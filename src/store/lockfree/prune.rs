@@ -6,7 +6,7 @@
 //! newer one. So everything older than the newest committed version with
 //! `ts <= H` is cut off and retired. A cut needs the entry's pruning claim
 //! (tried, never waited for), so no two pruners ever cut the same chain at
-//! once: normally a writer about to link above the chain's committed head
+//! once: normally a writer about to link above the chain's final head
 //! (before its link, so that pruning never holds up another writer of the
 //! key), or a tidy step working off the backlog (below). An entry remembers the
 //! highest horizon it was pruned at; a write under an unmoved horizon
@@ -85,7 +85,7 @@ use crate::token::Key;
 
 impl Inner {
     /// Cuts, below the chain's current head (a writer about to link above
-    /// its committed head), every version older than the newest one
+    /// its final head), every version older than the newest one
     /// visible at `horizon`; queues the key on the backlog if a snapshot
     /// keeps the chain longer than that.
     ///
@@ -290,7 +290,9 @@ impl Inner {
         let ts = match version.state() {
             State::Committed { ts } if ts <= horizon => ts,
             State::Committed { .. } => return Retire::HeldBack,
-            State::Pending { .. } => return Retire::Moot,
+            // An aborted delete's tombstone: the key's state is below it,
+            // and the aborted command's owner links above it again.
+            State::Pending { .. } | State::Aborted => return Retire::Moot,
         };
         // Release: pairs with the Acquire loads of `retired` by readers and
         // writers who observe this retirement (through the head or the

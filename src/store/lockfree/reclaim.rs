@@ -112,8 +112,10 @@ impl Reclaimer {
     /// for another, or a long traversal yielding the processor, does not
     /// hold back reclamation meanwhile: the thread re-pins in the current
     /// epoch, so chains retired before the call may be freed. The caller
-    /// must hold no pointer it loaded under the pin across it, but to
-    /// versions nobody else can unlink (its own pending ones).
+    /// must hold no pointer it loaded under the pin across it, nor one to
+    /// its own pending versions: a writer may abort a several-key command,
+    /// link above its versions and cut them (`write.rs`), so nothing in a
+    /// chain is safe from retirement but under a pin.
     ///
     /// Taking a fresh pin while the old one lives would not do it: pins
     /// nest, and a thread stays in the epoch of its outermost pin until the

@@ -112,30 +112,94 @@ fn a_pending_commit_does_not_block_readers_and_lands_after_them() {
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[test]
-fn a_writer_that_meets_a_command_between_two_links_waits_for_it_and_counts_the_wait() {
-    let store = LockFreeStore::new();
+fn a_writer_that_meets_a_command_between_two_links_aborts_it_and_the_command_starts_again() {
+    let store = &LockFreeStore::new();
+    write(store, &[("a", "0"), ("b", "0")]);
     let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
-    let (mut counted, mut passed) = (false, false);
-    std::thread::scope(|scope| {
+    let mut other = None;
+    let ts_held = std::thread::scope(|scope| {
         store.write_pausing_after_first_link(&batch, || {
             // "a" holds our pending version and the record is not ready, so
-            // a writer of "a" can neither help nor pass: it waits, once.
-            // (No assertion in here: a panic would leave our version
-            // pending and that writer waiting forever.)
-            let other = scope.spawn(|| write(&store, &[("a", "2")]));
-            let give_up = std::time::Instant::now() + PATIENCE;
-            while store.pending_waits() == 0 && std::time::Instant::now() < give_up {
-                std::thread::yield_now();
-            }
-            counted = store.pending_waits() > 0;
-            passed = other.is_finished();
+            // a writer of "a" can neither help nor pass: it waits a little,
+            // then aborts our command and finishes while we are still held
+            // here. (No assertion in here: a panic would leave our version
+            // pending.)
+            let (done, finished) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                let ts = write(store, &[("a", "2")]);
+                let _ = done.send((ts, read(store, &["a", "b"])));
+            });
+            other = finished.recv_timeout(PATIENCE).ok();
+        })
+    });
+    let (ts_other, seen) = other.expect("the writer did not get past a command between two links");
+    assert_eq!(
+        seen,
+        vec![Some(t("2")), Some(t("0"))],
+        "an aborted version was seen"
+    );
+    assert_eq!(store.pending_waits(), 1, "one link waited");
+    assert_eq!(store.aborts(), 1, "one abort");
+    assert_eq!(store.helps(), 0);
+    // Our command started again after the abort, so it is the newer.
+    assert!(ts_held > ts_other);
+    assert_eq!(read(store, &["a", "b"]), vec![Some(t("1")), Some(t("1"))]);
+    assert!(store.inner.clock.now() >= ts_held);
+}
+
+#[test]
+fn an_aborted_delete_starts_again_and_reports_presence_at_its_commit() {
+    let store = &LockFreeStore::new();
+    write(store, &[("a", "0")]);
+    let keys = KeySet::from_keys([t("a"), t("b")]);
+    let mut other = false;
+    let deletion = std::thread::scope(|scope| {
+        store.delete_pausing_after_first_link(&keys, || {
+            // Our tombstone on "a" is linked, not ready: a writer of "a"
+            // aborts the delete, and a writer of "b" creates it meanwhile.
+            let (done, finished) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                write(store, &[("a", "1")]);
+                write(store, &[("b", "1")]);
+                let _ = done.send(());
+            });
+            other = finished.recv_timeout(PATIENCE).is_ok();
+        })
+    });
+    assert!(
+        other,
+        "the writers did not get past a delete between two links"
+    );
+    assert_eq!(store.aborts(), 1, "one abort");
+    // Started again after both writes: it removed both keys, and says so.
+    assert_eq!(deletion.removed.as_slice(), &[true, true]);
+    assert_eq!(read(store, &["a", "b"]), vec![None, None]);
+}
+
+#[test]
+fn versions_of_an_aborted_attempt_are_freed_once_overwritten() {
+    let store = &LockFreeStore::new();
+    write(store, &[("a", "0"), ("b", "0")]);
+    let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
+    std::thread::scope(|scope| {
+        store.write_pausing_after_first_link(&batch, || {
+            // As above: a writer of "a" aborts the held command.
+            let (done, finished) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                write(store, &[("a", "2")]);
+                let _ = done.send(());
+            });
+            let _ = finished.recv_timeout(PATIENCE);
         });
     });
-    assert!(counted, "no wait counted");
-    assert!(!passed, "it passed a command that was not ready");
-    // It linked on top of ours once we committed: its value is the newer.
-    assert_eq!(store.pending_waits(), 1);
-    assert_eq!(read(&store, &["a", "b"]), vec![Some(t("2")), Some(t("1"))]);
+    assert_eq!(store.aborts(), 1, "one abort");
+    for i in 0..4 {
+        write(store, &[("a", &i.to_string()), ("b", &i.to_string())]);
+    }
+    // Each key keeps its newest version (and at most one below it until
+    // its next write): the two aborted versions are gone.
+    let live = settle(store, 4);
+    assert!(live <= 4, "{live} versions alive");
 }
 
 #[test]

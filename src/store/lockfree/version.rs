@@ -6,10 +6,11 @@
 //! become visible. A command of one key keeps that record inside its
 //! version (no second allocation, no second cache line to read); a command
 //! of several keys shares one separately allocated record among its
-//! versions, and once it has committed copies the final state into each
-//! version (*settles* it), so that later readers need not follow the
-//! pointer, and then retires the record through the epoch (no reference
-//! count: settling hides the record as an unlink hides a version).
+//! versions, and once it has committed (or was aborted) copies the final
+//! state into each version (*settles* it), so that later readers need not
+//! follow the pointer, and then retires the record through the epoch (no
+//! reference count: settling hides the record as an unlink hides a
+//! version).
 //!
 //! Invariants:
 //! * A version's value and record are written once, before the version is
@@ -18,7 +19,12 @@
 //! * A record's state moves `pending(0) → pending(m1) → … → ready(m) →
 //!   ready(m') → … → committed(ts)`: the minimum only grows (readers push
 //!   it, keeping the ready bit; the owner raises it to its lower bound when
-//!   it marks the record ready), and `committed(ts)` is final. Only the
+//!   it marks the record ready), and `committed(ts)` is final. Before it is
+//!   ready it may instead move to `aborted`, also final and never visible:
+//!   a writer that met one of its versions at a key's head, and waited a
+//!   little for the owner to finish linking, gives up on the command
+//!   rather than wait for an owner that may not be running (`write.rs`).
+//!   Only the
 //!   owner marks the record ready, once, after linking every version of a
 //!   several-key command; a one-key command's own record starts its
 //!   published life ready (`ready(prev_ts + 1)`, armed while the version is
@@ -62,7 +68,8 @@ pub(crate) struct Version {
     body: UnsafeCell<Option<Value>>,
     /// The record of a one-key command; for a command of several keys, the
     /// shared record's address (owned by the command, which retires it
-    /// once every version is settled) until settled to its commit.
+    /// once every version is settled) until settled to its commit or its
+    /// abort.
     own: Record,
     /// The next older version; null when there was none; the [`marker`]
     /// when the older versions were pruned.
@@ -134,6 +141,7 @@ impl Version {
         }
         match State::decode(word) {
             State::Committed { ts } => ts <= s,
+            State::Aborted => false,
             State::Pending { .. } => self.own.resolve_at(s),
         }
     }
@@ -158,11 +166,12 @@ impl Version {
         self.own.arm_ready(min);
     }
 
-    /// Copies a several-key command's commit at `ts` into this version's
-    /// own word, so readers stop at the version (its owner calls this after
-    /// the commit, only on versions made with a shared record).
-    pub(crate) fn settle(&self, ts: Timestamp) {
-        self.own.settle(ts);
+    /// Copies a several-key command's final state (its commit, or its
+    /// abort) into this version's own word, so readers stop at the version
+    /// (its owner calls this once the record is final, only on versions
+    /// made with a shared record).
+    pub(crate) fn settle(&self, last: State) {
+        self.own.settle(last);
     }
 }
 

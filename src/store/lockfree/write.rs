@@ -3,11 +3,13 @@
 //! 1. Compute a horizon, then install, in ascending key order, one pending
 //!    version per key, all answering to one fresh [`Record`] (the
 //!    version's own for a one-key command). Before each link the writer
-//!    prunes the key's chain below its committed head at that horizon
+//!    prunes the key's chain below its final head at that horizon
 //!    (as a tidy step would: under the chain's pruning claim). A key whose
 //!    head is pending for another command that is ready (step 2) is
 //!    committed for it (*helping*); one that is not ready yet is waited
-//!    for (ascending order: no cycle of waits).
+//!    for a bounded spin and then *aborted*: its record goes from
+//!    pending to aborted, never visible, and the writer links above its
+//!    version, covering the newest committed version below.
 //! 2. Mark the record ready, with minimum `every previous version's ts + 1`
 //!    (Release: whoever sees it ready sees every version linked). A
 //!    one-key command's version is linked ready (its own word is armed
@@ -19,22 +21,32 @@
 //!    `ts`), and advance the clock to `ts`. Only the owner then settles
 //!    each version of a several-key command (copies `committed(ts)` into
 //!    it) and retires its shared record.
+//! 3. A several-key owner whose ready mark finds its record aborted (the
+//!    mark and the abort are CASes on the same word: one of them wins)
+//!    settles its versions `aborted`, retires the record and starts again
+//!    from step 1 with fresh versions and a fresh record. Its aborted
+//!    versions stay in their chains, invisible to every read, until a cut
+//!    below a later committed version takes them.
 //!
 //! Invariants:
 //! * Only a chain's head may be pending: a version is linked only on top of
-//!   a committed head (or an empty chain).
-//! * Commit timestamps strictly grow along every chain (`ts > prev_ts`).
+//!   a committed or aborted head (or an empty chain). Below the head every
+//!   version is final.
+//! * Commit timestamps strictly grow along every chain (`ts > prev_ts`,
+//!   `prev_ts` the newest committed version below; aborted versions have
+//!   none).
 //! * When `commit` returns, the clock reads at least `ts`, so every snapshot
 //!   taken afterwards sees the commit.
-//! * A command waits only for a several-key command between its first link
-//!   and its ready mark, whose window holds nothing but that command's
-//!   own links (each pruning first).
+//! * A command waits for another only briefly (a bounded spin), and only
+//!   for a several-key command between its first link and its ready mark;
+//!   then it aborts it. No thread waits for a thread that is not running.
 
+use super::hold::Stage;
 use super::index::{Entry, EntryRef, Guard};
 use super::reclaim::Pin;
-use super::version::{marker, Record, State, Version};
-use super::{Inner, LockFreeStore};
-use crate::store::{Timestamp, WriteSet};
+use super::version::{is_chain_end, marker, Record, State, Version};
+use super::Inner;
+use crate::store::Timestamp;
 use crate::sync::{Ordering, SpinWait};
 use crate::token::{Key, Value};
 use smallvec::SmallVec;
@@ -44,24 +56,17 @@ use smallvec::SmallVec;
 /// but its versions; longer commands spill to the heap.
 pub(crate) type InstalledSet<'g> = SmallVec<[Installed<'g>; 3]>;
 
-/// A point inside [`Inner::commit_batch`] where a test or model may hold
-/// the command (the store itself passes a hook that does nothing there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// This many of the command's versions are linked. For a several-key
-    /// command the record is not ready: another writer of those keys waits
-    /// for the owner. A one-key command's version is linked ready: another
-    /// writer of its key commits it for the owner.
-    Linked(usize),
-    /// Every version is linked and the record marked ready, not committed:
-    /// another writer of those keys commits it for the owner.
-    Ready,
-    /// The chain of the command's next key (this many are linked before
-    /// it) was just pruned below its head, and the version is not linked
-    /// yet: the cut is made and its claim given back, and only the link
-    /// that follows would publish it.
-    Pruned(usize),
+/// How one attempt at a commit ended.
+enum Attempt<'g> {
+    /// Committed at this timestamp, with these versions.
+    Committed(Timestamp, InstalledSet<'g>),
+    /// Aborted between two links: these items are to be written again.
+    Aborted(Retry<'g>),
 }
+
+/// An aborted command's items, written again: each key, its value, and the
+/// entry its aborted version was linked into.
+type Retry<'g> = SmallVec<[(Key, Option<Value>, Option<EntryRef<'g>>); 3]>;
 
 /// What every link of one command shares.
 #[derive(Clone, Copy)]
@@ -78,9 +83,11 @@ pub(crate) struct Installed<'g> {
     pub(crate) key: Key,
     pub(crate) entry: EntryRef<'g>,
     pub(crate) version: *mut Version,
-    /// The commit timestamp of the version it covers (or the entry's floor).
+    /// The commit timestamp of the newest committed version it covers (or
+    /// the entry's floor): the head it linked above, or the newest
+    /// committed version below that head if it was aborted.
     pub(crate) prev_ts: Timestamp,
-    /// Whether the version it covers held a value: whether the key was
+    /// Whether that committed version held a value: whether the key was
     /// present just before this command's commit.
     pub(crate) prev_present: bool,
 }
@@ -94,9 +101,33 @@ impl Inner {
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
         guard: &'g Guard<'_>,
-        pin: &mut Pin,
+        pin: &Pin,
         mut hold: impl FnMut(Stage),
     ) -> (Timestamp, InstalledSet<'g>) {
+        let mut attempt = self.try_commit(items, guard, pin, &mut hold);
+        loop {
+            match attempt {
+                Attempt::Committed(ts, installed) => return (ts, installed),
+                // A writer of one of our keys gave up waiting for us between
+                // two links: the command starts again, with fresh versions.
+                Attempt::Aborted(again) => {
+                    attempt = self.try_commit(again.into_iter(), guard, pin, &mut hold)
+                }
+            }
+        }
+    }
+
+    /// One attempt at [`Self::commit_batch`]: the commit's timestamp and
+    /// versions, or, when the command was aborted between two of its
+    /// links, the items to write again (each with the entry it was linked
+    /// into), its versions settled aborted and its record retired.
+    fn try_commit<'g>(
+        &'g self,
+        items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
+        guard: &'g Guard<'_>,
+        pin: &Pin,
+        hold: &mut impl FnMut(Stage),
+    ) -> Attempt<'g> {
         let shared = if items.len() > 1 {
             self.reclaim.alloc_record()
         } else {
@@ -110,7 +141,7 @@ impl Inner {
             self.registry.horizon(&self.clock)
         };
         let linking = Linking { shared, horizon };
-        let installed = self.install_all(items, linking, guard, pin, &mut hold);
+        let installed = self.install_all(items, linking, guard, pin, hold);
         let lower = installed
             .iter()
             .map(|one| one.prev_ts + 1)
@@ -118,7 +149,7 @@ impl Inner {
             .unwrap_or(0);
         let Some(first) = installed.first() else {
             hold(Stage::Ready);
-            return (self.clock.tick(), installed);
+            return Attempt::Committed(self.clock.tick(), installed);
         };
         // SAFETY: our own version: it is retired only by a cut below a
         // newer version or with its entry, and then freed only after our
@@ -130,17 +161,41 @@ impl Inner {
         // From here on a writer that meets one of our versions commits the
         // command for us (`link`); whoever commits first fixes `ts`.
         let marked = Self::ready(record, shared, lower);
+        if marked == State::Aborted {
+            return Attempt::Aborted(self.abandon(installed, shared, pin));
+        }
         hold(Stage::Ready);
         let ts = self
             .commit_ready(record, marked)
             .expect("a record its owner marked ready commits");
         if !shared.is_null() {
-            self.settle_all(&installed, shared, ts, pin);
+            self.settle_all(&installed, shared, State::Committed { ts }, pin);
         }
         // A horizon stays sound after it is computed (later snapshots read
         // a later clock), so the backlog is worked off with the same one.
         self.tidy(horizon, guard, pin);
-        (ts, installed)
+        Attempt::Committed(ts, installed)
+    }
+
+    /// Gives up an aborted several-key command's attempt: settles its
+    /// versions aborted, retires its `shared` record, and returns what to
+    /// write again.
+    fn abandon<'g>(
+        &self,
+        installed: InstalledSet<'g>,
+        shared: *mut Record,
+        pin: &Pin,
+    ) -> Retry<'g> {
+        self.settle_all(&installed, shared, State::Aborted, pin);
+        installed
+            .into_iter()
+            .map(|one| {
+                // SAFETY: our own version, retired at most (by a cut below
+                // a later version), and freed only after our pin ends.
+                let value = unsafe { &*one.version }.value();
+                (one.key, value, Some(one.entry))
+            })
+            .collect()
     }
 
     /// The owner's state to commit `record` from, ready at minimum `lower`:
@@ -159,20 +214,21 @@ impl Inner {
         }
     }
 
-    /// Settles every version a several-key command installed to its commit
-    /// at `ts`, then retires its `shared` record.
+    /// Settles every version a several-key command installed to its
+    /// record's final state `last` (its commit, or its abort), then retires
+    /// its `shared` record.
     fn settle_all(
         &self,
         installed: &InstalledSet<'_>,
         shared: *mut Record,
-        ts: Timestamp,
+        last: State,
         pin: &Pin,
     ) {
         for one in installed {
             // SAFETY: our own version, alive while we stay pinned: a version
             // pruned by a later writer since the commit is only retired, and
             // freed after our pin ends.
-            unsafe { &*one.version }.settle(ts);
+            unsafe { &*one.version }.settle(last);
         }
         // SAFETY: every version pointing to the record is settled, so no
         // reader reaches it from now on; we alone retire it, once.
@@ -186,7 +242,7 @@ impl Inner {
         items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
         linking: Linking,
         guard: &'g Guard<'_>,
-        pin: &mut Pin,
+        pin: &Pin,
         hold: &mut impl FnMut(Stage),
     ) -> InstalledSet<'g> {
         items
@@ -209,7 +265,7 @@ impl Inner {
         (key, value, mut found): (Key, Option<Value>, Option<EntryRef<'g>>),
         linking: Linking,
         guard: &'g Guard<'_>,
-        pin: &mut Pin,
+        pin: &Pin,
         pruned: &mut impl FnMut(),
     ) -> Installed<'g> {
         let version = self.reclaim.alloc(value, linking.shared);
@@ -236,26 +292,26 @@ impl Inner {
     }
 
     /// Links `version` as the head of `entry`, first pruning the chain below
-    /// the committed head it covers at the command's horizon (and running
+    /// the final head it covers at the command's horizon (and running
     /// `pruned` then). Returns the covered version's timestamp and
     /// presence, or `None` if the entry is retired. A one-key command's
     /// version is linked ready.
     ///
-    /// A pending head of another command that is ready is committed here
+    /// No other command's step is waited for but briefly. A pending head
+    /// of another command that is ready is committed here
     /// ([`Self::commit_ready`]), so a writer preempted after its command is
-    /// ready (a one-key command: from its link) stops nobody. Waiting for
-    /// one that is not ready yet (its owner is still linking), it unpins
-    /// (so a stalled owner of that head does not also stall reclamation
-    /// through us): it holds no version pointer across the wait but its
-    /// own: this one, unpublished, and its command's earlier ones, which
-    /// are not ready, so nobody links above them or unlinks them.
+    /// ready (a one-key command: from its link) stops nobody. One that is
+    /// not ready yet (its owner is between two links) is waited for a
+    /// bounded spin and then aborted ([`Self::wait_or_abort`]): its owner
+    /// starts again, and we link above its version, which nobody will ever
+    /// see, covering the newest committed version below it.
     fn link(
         &self,
         key: &Key,
         entry: &Entry,
         version: *mut Version,
         linking: Linking,
-        pin: &mut Pin,
+        pin: &Pin,
         pruned: &mut impl FnMut(),
     ) -> Option<(Timestamp, bool)> {
         let wait = SpinWait::new();
@@ -271,27 +327,8 @@ impl Inner {
             let covered = if head.is_null() {
                 (self.floor_of(entry), false)
             } else {
-                // SAFETY: `head` was loaded from a live entry while the caller
-                // is pinned; it is freed only after that pin ends.
-                let top = unsafe { &*head };
-                let look = top.look();
-                let ts = match look.state {
-                    seen @ State::Pending { .. } => {
-                        // Another command owns this key until it commits. If
-                        // it is ready, commit it for it (helping); else its
-                        // owner is between two links: wait for it.
-                        if self.commit_ready(look.record, seen).is_some() {
-                            self.helps.add(1);
-                        } else {
-                            if !waited {
-                                waited = true;
-                                self.pending_waits.add(1);
-                            }
-                            self.reclaim.unpinned(pin, || wait.wait());
-                        }
-                        continue;
-                    }
-                    State::Committed { ts } => ts,
+                let Some(covered) = self.covered_by(head, entry, &wait, &mut waited) else {
+                    continue;
                 };
                 if !pruned_once {
                     // Once: a head linked since by another writer was
@@ -301,7 +338,7 @@ impl Inner {
                     self.prune_below(key, entry, linking.horizon, pin);
                     pruned();
                 }
-                (ts, top.value().is_some())
+                covered
             };
             if Self::publish(entry, head, version, covered.0, linking) {
                 return Some(covered);
@@ -309,9 +346,89 @@ impl Inner {
         }
     }
 
-    /// Links `version` above `head` (committed at `prev_ts`, or the entry's
-    /// floor) by CAS, armed ready first if it is a one-key command's;
-    /// `false` when the head moved.
+    /// What a version linked above `head`, the head of `entry`, covers (its
+    /// timestamp and presence) if `head` is final; `None` if it is another
+    /// command's pending version, which this call committed (ready),
+    /// waited a step for, or aborted (not ready): the caller looks again.
+    /// The caller is pinned and loaded `head` from `entry`.
+    fn covered_by(
+        &self,
+        head: *mut Version,
+        entry: &Entry,
+        wait: &SpinWait,
+        waited: &mut bool,
+    ) -> Option<(Timestamp, bool)> {
+        // SAFETY: `head` was loaded from a live entry while the caller is
+        // pinned; it is freed only after that pin ends.
+        let top = unsafe { &*head };
+        let look = top.look();
+        match look.state {
+            State::Committed { ts } => Some((ts, top.value().is_some())),
+            State::Aborted => Some(self.covered_below_aborted(top, entry)),
+            seen @ State::Pending { ready: true, .. } => {
+                // Another command owns this key until it commits, and
+                // anyone may commit it: commit it (helping).
+                if self.commit_ready(look.record, seen).is_some() {
+                    self.helps.add(1);
+                }
+                None
+            }
+            seen @ State::Pending { ready: false, .. } => {
+                if !*waited {
+                    *waited = true;
+                    self.pending_waits.add(1);
+                }
+                self.wait_or_abort(look.record, seen, wait);
+                None
+            }
+        }
+    }
+
+    /// Meets another command's version at a key's head in `seen`, pending
+    /// and not ready (its owner is between two links): waits one step of
+    /// `wait`, or, once `wait` is spent (the owner is likely not running),
+    /// aborts the command, so that a preempted owner stops nobody. The
+    /// caller then looks at the head again. We stay pinned throughout (a
+    /// bounded spin), so `record` stays alive.
+    fn wait_or_abort(&self, record: &Record, seen: State, wait: &SpinWait) {
+        if !wait.is_spent() {
+            wait.wait();
+        } else if record.abort(seen) {
+            self.aborts.add(1);
+        }
+    }
+
+    /// What a version linked above `aborted`, the aborted head of `entry`,
+    /// covers: the timestamp and presence of the newest committed version
+    /// below it, or the entry's floor and absence if there is none.
+    ///
+    /// Below a chain's head every version is final (a version is linked
+    /// only above a committed or aborted head), and a cut stores its marker
+    /// only below a committed version, so the walk meets committed or
+    /// aborted versions and ends at a committed one or at null. The caller
+    /// is pinned and loaded `aborted` from a live entry.
+    fn covered_below_aborted(&self, aborted: &Version, entry: &Entry) -> (Timestamp, bool) {
+        // Acquire: pairs with the Release CAS that published the version
+        // below (as the `next` loads of a read's walk).
+        let mut p = aborted.next.load(Ordering::Acquire);
+        while !is_chain_end(p) {
+            // SAFETY: reached from a live entry while pinned: unlinked only
+            // by a cut or with its whole entry, then freed after our pin.
+            let below = unsafe { &*p };
+            if let State::Committed { ts } = below.state() {
+                return (ts, below.value().is_some());
+            }
+            debug_assert_eq!(below.state(), State::Aborted, "pending below a head");
+            // Acquire: as above.
+            p = below.next.load(Ordering::Acquire);
+        }
+        debug_assert!(p.is_null(), "a cut below a version that never committed");
+        (self.floor_of(entry), false)
+    }
+
+    /// Links `version` above `head` (final, covering a commit at `prev_ts`,
+    /// or the entry's floor) by CAS, armed ready first if it is a one-key
+    /// command's; `false` when the head moved.
     fn publish(
         entry: &Entry,
         head: *mut Version,
@@ -364,73 +481,5 @@ impl Inner {
             self.clock.advance_to(ts);
         }
         Some(ts)
-    }
-}
-
-/// Commits held at a [`Stage`], for models and tests.
-impl LockFreeStore {
-    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
-    /// running `between` after every pending version is installed and
-    /// before the commit. For models and tests that need a commit held
-    /// pending.
-    #[doc(hidden)]
-    pub fn write_pausing(&self, batch: &WriteSet, between: impl FnOnce()) -> Timestamp {
-        self.write_pausing_at(batch, Stage::Ready, between)
-    }
-
-    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
-    /// running `between` once its first version is linked and before the
-    /// next is. For a several-key `batch` the record is not ready there
-    /// (another writer of that key waits instead of helping); a one-key
-    /// `batch`'s version is linked ready (another writer commits it). For
-    /// tests and models that need a command caught right after a link.
-    #[doc(hidden)]
-    pub fn write_pausing_after_first_link(
-        &self,
-        batch: &WriteSet,
-        between: impl FnOnce(),
-    ) -> Timestamp {
-        self.write_pausing_at(batch, Stage::Linked(1), between)
-    }
-
-    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
-    /// running `between` once the chain of its first key is pruned below
-    /// its head and before that key's version is linked (if the head was
-    /// committed when it got there; else at the first committed head it
-    /// then finds). For models that need the cut made and not yet
-    /// published by the link.
-    #[doc(hidden)]
-    pub fn write_pausing_after_first_prune(
-        &self,
-        batch: &WriteSet,
-        between: impl FnOnce(),
-    ) -> Timestamp {
-        self.write_pausing_at(batch, Stage::Pruned(0), between)
-    }
-
-    /// Writes `batch`, running `between` once, when the commit reaches `at`.
-    fn write_pausing_at(&self, batch: &WriteSet, at: Stage, between: impl FnOnce()) -> Timestamp {
-        let mut between = Some(between);
-        self.write_holding(batch, |stage| {
-            if stage == at {
-                if let Some(between) = between.take() {
-                    between();
-                }
-            }
-        })
-    }
-
-    /// Writes `batch` like [`Store::write`](crate::store::Store::write),
-    /// running `hold` at each stage.
-    pub(super) fn write_holding(&self, batch: &WriteSet, hold: impl FnMut(Stage)) -> Timestamp {
-        let inner = &*self.inner;
-        let guard = inner.index.guard();
-        let mut pin = inner.reclaim.pin();
-        let items = batch
-            .pairs()
-            .iter()
-            .map(|(key, value)| (*key, Some(*value), None));
-        let (ts, _installed) = inner.commit_batch(items, &guard, &mut pin, hold);
-        ts
     }
 }

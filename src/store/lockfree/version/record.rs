@@ -15,6 +15,11 @@ const COMMITTED: u64 = 1 << 63;
 /// the command: from then on any thread may commit it.
 const READY: u64 = 1 << 62;
 
+/// The state word of an aborted record: both flags, no timestamp. A
+/// committed word never has [`READY`] set (its timestamp stays below
+/// [`SHARED`]), so this one is told apart from every commit.
+const ABORTED: u64 = COMMITTED | READY;
+
 /// A new record's state word: pending, not ready, no minimum demanded.
 const FRESH: u64 = 0;
 
@@ -31,6 +36,10 @@ pub(crate) enum State {
     Pending { min: Timestamp, ready: bool },
     /// Visible to every snapshot at `ts` or later.
     Committed { ts: Timestamp },
+    /// Never visible: a writer that met the command not ready gave up on
+    /// it, and its owner starts it again with fresh versions (final, like
+    /// a commit).
+    Aborted,
 }
 
 /// The state word of a record the loom reclamation stand-in has freed
@@ -43,7 +52,9 @@ impl State {
     pub(super) fn decode(word: u64) -> Self {
         #[cfg(feature = "loom")]
         assert_ne!(word, FREED, "use after free: a freed record was read");
-        if word & COMMITTED != 0 {
+        if word == ABORTED {
+            State::Aborted
+        } else if word & COMMITTED != 0 {
             State::Committed {
                 ts: word & !COMMITTED,
             }
@@ -65,6 +76,7 @@ impl State {
         );
         match self {
             State::Committed { ts } => COMMITTED | ts,
+            State::Aborted => ABORTED,
             State::Pending { min, ready: false } => min,
             State::Pending { min, ready: true } => READY | min,
         }
@@ -136,6 +148,7 @@ impl Record {
         loop {
             match State::decode(word) {
                 State::Committed { ts } => return ts <= s,
+                State::Aborted => return false,
                 State::Pending { min, .. } if min > s => return false,
                 State::Pending { ready, .. } => {
                     // The push and the owner's commit are CASes on this one
@@ -161,13 +174,44 @@ impl Record {
         }
     }
 
-    /// Stores `committed(ts)`, copied from the shared record that committed
-    /// at `ts` (see [`super::Version::settle`]).
-    pub(super) fn settle(&self, ts: Timestamp) {
+    /// Stores `last`, the final state (committed or aborted) copied from
+    /// the shared record that reached it (see [`super::Version::settle`]).
+    pub(super) fn settle(&self, last: State) {
+        debug_assert!(!matches!(last, State::Pending { .. }), "settled pending");
         // Release: pairs with the Acquire loads in `state` and `resolve_at`,
         // like the commit it copies (the clock already orders what a reader
         // at `S >= ts` needs, so this only keeps the copy no weaker).
-        self.state.store(COMMITTED | ts, Ordering::Release);
+        self.state.store(last.encode(), Ordering::Release);
+    }
+
+    /// Aborts the command, which the caller found in state `seen` at a
+    /// key's head, if it is still not ready (its owner between two links):
+    /// it will never be visible, and its owner starts it again. Returns
+    /// whether this call aborted it; `false` when its owner marked it
+    /// ready first or another writer aborted it (the caller looks again:
+    /// it commits a ready command, and links above an aborted one).
+    pub(crate) fn abort(&self, seen: State) -> bool {
+        let mut word = seen.encode();
+        loop {
+            if !matches!(State::decode(word), State::Pending { ready: false, .. }) {
+                return false;
+            }
+            match self.state.compare_exchange(
+                word,
+                ABORTED,
+                // Relaxed: the abort publishes nothing. Nobody reads an
+                // aborted command's values; the caller's Release CAS that
+                // links above the aborted version publishes its own, and
+                // its owner only learns from this word's value (its
+                // `mark_ready` is a CAS on it) that it must start again.
+                Ordering::Relaxed,
+                // Relaxed: a failed try only hands us the word to decide on.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(current) => word = current,
+            }
+        }
     }
 
     /// Makes an unpublished record ready at minimum `min`: a one-key
@@ -196,6 +240,9 @@ impl Record {
         loop {
             let min = match State::decode(word) {
                 State::Pending { min, .. } => min,
+                // A writer that met one of our versions gave up on us: the
+                // owner starts the command again.
+                State::Aborted => return State::Aborted,
                 // Unreachable: nobody commits a record before it is ready.
                 committed @ State::Committed { .. } => return committed,
             };
@@ -236,7 +283,7 @@ impl Record {
     ) -> Option<Timestamp> {
         let lower = match seen {
             State::Committed { ts } => return Some(ts),
-            State::Pending { ready: false, .. } => return None,
+            State::Pending { ready: false, .. } | State::Aborted => return None,
             State::Pending { ready: true, .. } => tick(),
         };
         let mut word = seen.encode();
@@ -245,8 +292,9 @@ impl Record {
                 State::Pending { min, ready: true } => min,
                 // Unreachable while `seen` is a state this word held: the
                 // ready bit never clears. A made-up `seen` must not commit
-                // a command whose owner is still linking.
-                State::Pending { ready: false, .. } => return None,
+                // a command whose owner is still linking. (Nor is a ready
+                // record ever aborted.)
+                State::Pending { ready: false, .. } | State::Aborted => return None,
                 // Another thread committed it first: its timestamp stands.
                 State::Committed { ts } => return Some(ts),
             };

@@ -75,6 +75,47 @@ fn a_record_not_ready_is_not_committed_and_takes_no_tick() {
 }
 
 #[test]
+fn a_record_not_ready_is_aborted_past_pushes_and_stays_aborted() {
+    let record = Record::new();
+    let seen = record.state();
+    assert!(!record.resolve_at(4), "pushed to 5");
+    assert!(record.abort(seen), "the abort reads the push and wins");
+    assert_eq!(record.state(), State::Aborted);
+    assert!(!record.abort(State::Aborted), "aborted once");
+    assert!(!record.resolve_at(u64::MAX >> 3), "never visible");
+    assert_eq!(record.mark_ready(2), State::Aborted, "the owner learns");
+    assert_eq!(record.state(), State::Aborted, "and does not undo it");
+    assert_eq!(
+        record.commit(State::Aborted, || unreachable!("no tick")),
+        None
+    );
+}
+
+#[test]
+fn a_ready_record_is_not_aborted() {
+    let record = Record::new();
+    let seen = record.state();
+    record.mark_ready(3);
+    assert!(!record.abort(seen), "the mark came first");
+    assert_eq!(record.state(), pending(3, true));
+    assert_eq!(record.commit(record.state(), || 4), Some(4));
+    assert!(!record.abort(seen), "nor a committed one");
+    assert_eq!(record.state(), State::Committed { ts: 4 });
+}
+
+#[test]
+fn a_version_settled_aborted_is_never_visible_and_names_no_record() {
+    let shared = Record::new();
+    let version = Version::new(None, &shared);
+    assert!(shared.abort(shared.state()));
+    assert_eq!(version.state(), State::Aborted, "through the shared record");
+    version.settle(State::Aborted);
+    assert!(Record::named(version.own.word()).is_none());
+    assert_eq!(version.state(), State::Aborted);
+    assert!(!version.visible_at(u64::MAX >> 3));
+}
+
+#[test]
 fn the_owners_lower_bound_and_pushes_keep_each_other() {
     let record = Record::new();
     assert!(!record.resolve_at(4));
@@ -137,8 +178,8 @@ fn versions_sharing_a_record_commit_together_and_settle_to_it() {
     assert_eq!(commit_seen(&b, || 3), Some(7));
     // Committed but not settled: both answer through the shared record.
     assert!(a.visible_at(7) && !a.visible_at(6));
-    a.settle(7);
-    b.settle(7);
+    a.settle(State::Committed { ts: 7 });
+    b.settle(State::Committed { ts: 7 });
     assert_eq!(a.own.state(), State::Committed { ts: 7 });
     assert_eq!(b.state(), State::Committed { ts: 7 });
     assert!(b.visible_at(7) && !b.visible_at(6));

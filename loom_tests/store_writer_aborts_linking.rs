@@ -1,4 +1,5 @@
-//! Model 15: a writer that meets a command between two links waits for it.
+//! Model 15: a writer that meets a command between two links waits a
+//! little, then aborts it; the command starts again.
 
 use crate::{check, read, spawn_at_start, t, write, StartLine};
 use kvs::store::lockfree::LockFreeStore;
@@ -8,29 +9,32 @@ use kvs::sync::{thread, Arc};
 /// Property: writer A (`WRITE [(a,1)(b,1)]`) yields between linking its
 /// version of `a` and its version of `b` (its record not ready), while
 /// writer B (`WRITE [(a,2)]`) runs, so that B meets A's pending head on
-/// `a` while A is still linking (B must wait), once A is ready, or not at
-/// all. Both finish, and the outcome is one serial order: if A committed
-/// first, B's read after its write sees `(2, 1)`; if B did, `(2, 0)` or,
-/// once A has committed too, `(1, 1)`; and `a` ends with the later
-/// commit's value, `b` with `1`. Some execution must have B wait for A:
-/// `pending_waits` rising after A's first link, when A itself can no
-/// longer wait (its second key is its own), counts B's wait and nothing
-/// else. Retired memory is freed as early as crossbeam-epoch could
-/// (`with_eager_reclamation`), so a version B used after its wait (which
-/// it spends unpinned) without holding it would be reported.
+/// `a` while A is still linking (B waits one step, then aborts A), once A
+/// is ready (B commits it), or not at all. Both finish, and the outcome is
+/// one serial order: if A committed first, B's read after its write sees
+/// `(2, 1)`; if B did, `(2, 0)` or, once A has committed too, `(1, 1)`;
+/// and `a` ends with the later commit's value, `b` with `1`. An aborted
+/// attempt of A is never seen. Some execution must have B abort A (the
+/// `aborts` count rising after A's first link). Retired memory is freed
+/// as early as crossbeam-epoch could (`with_eager_reclamation`), so that A
+/// reading its aborted versions again after a later cut retired them, or
+/// B reading A's record after A retired it, would be reported.
 ///
 /// Relies on: the readiness check before a helper commits (`commit_ready`
 /// returns `None` for a record not marked ready; a B that committed A's
 /// record then commits `a = 2` above a command whose `b` is not linked,
-/// and its read sees `(2, 0)` although A committed first); and the
+/// and its read sees `(2, 0)` although A committed first); the abort and
+/// the ready mark being CASes on the record's one word, so exactly one of
+/// them takes effect (an abort that stores over a ready or committed word
+/// makes A's committed versions vanish, or A's commit fail); and the
 /// Acquire load of the head in `link`, which lets B read the version it
 /// finds there (weakened to Relaxed: loom reports B's unordered read of
 /// A's version).
 #[test]
-fn a_writer_waits_for_a_command_still_linking_and_both_commit_in_one_order() {
+fn a_writer_aborts_a_command_still_linking_and_both_commit_in_one_order() {
     // std: counts executions across the model runs, outside every model.
     #[allow(clippy::disallowed_types)]
-    static WAITED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static ABORTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     check(Some(2), || {
         let store = Arc::new(LockFreeStore::with_eager_reclamation(1));
         write(&*store, &[("a", "0"), ("b", "0")]);
@@ -43,16 +47,16 @@ fn a_writer_waits_for_a_command_still_linking_and_both_commit_in_one_order() {
                 // A yields between its two links, so that B may run there
                 // without spending a preemption.
                 let ts = store.write_pausing_after_first_link(&batch, || {
-                    before = store.pending_waits();
+                    before = store.aborts();
                     thread::yield_now();
                 });
-                (ts, store.pending_waits() > before)
+                (ts, store.aborts() > before)
             })
         };
         start.cross();
         let ts_b = write(&*store, &[("a", "2")]);
         let seen = read(&*store, &["a", "b"]);
-        let (ts_a, b_waited_for_a) = owner.join().unwrap();
+        let (ts_a, b_aborted_a) = owner.join().unwrap();
         assert_ne!(ts_a, ts_b, "two commits share a timestamp");
         let v = |s: &str| Some(t(s));
         let last = if ts_a < ts_b { "2" } else { "1" };
@@ -63,16 +67,15 @@ fn a_writer_waits_for_a_command_still_linking_and_both_commit_in_one_order() {
         };
         assert!(serial, "B's read {seen:?} (ts_a {ts_a}, ts_b {ts_b})");
         assert_eq!(read(&*store, &["a", "b"]), [v(last), v("1")]);
-        if b_waited_for_a {
+        if b_aborted_a {
+            // (A's next attempt may still commit first: B, having aborted
+            // A, can find A's new version at the head and commit it.)
             // Relaxed: a statistic of the model run, read after `check`.
-            WAITED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ABORTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     });
     // Relaxed: read after every execution has ended.
-    let waited = WAITED.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        waited > 0,
-        "no execution had B wait for A between its links"
-    );
-    eprintln!("{waited} executions waited for a command still linking");
+    let aborted = ABORTED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(aborted > 0, "no execution had B abort A between its links");
+    eprintln!("{aborted} executions aborted a command still linking");
 }
