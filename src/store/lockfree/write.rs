@@ -56,14 +56,6 @@ use smallvec::SmallVec;
 /// but its versions; longer commands spill to the heap.
 pub(crate) type InstalledSet<'g> = SmallVec<[Installed<'g>; 3]>;
 
-/// How one attempt at a commit ended.
-enum Attempt<'g> {
-    /// Committed at this timestamp, with these versions.
-    Committed(Timestamp, InstalledSet<'g>),
-    /// Aborted between two links: these items are to be written again.
-    Aborted(Retry<'g>),
-}
-
 /// An aborted command's items, written again: each key, its value, and the
 /// entry its aborted version was linked into.
 type Retry<'g> = SmallVec<[(Key, Option<Value>, Option<EntryRef<'g>>); 3]>;
@@ -104,30 +96,58 @@ impl Inner {
         pin: &Pin,
         mut hold: impl FnMut(Stage),
     ) -> (Timestamp, InstalledSet<'g>) {
-        let mut attempt = self.try_commit(items, guard, pin, &mut hold);
+        let mut installed = InstalledSet::new();
+        match self.try_commit(items, &mut installed, guard, pin, &mut hold) {
+            Some(ts) => (ts, installed),
+            None => self.commit_again(installed, guard, pin, hold),
+        }
+    }
+
+    /// [`Self::commit_batch`] after an abort: a writer of one of our keys
+    /// gave up waiting for us between two links, so the command starts
+    /// again with fresh versions (the aborted attempt's `installed` ones
+    /// give each key, value and entry), as often as it takes. Out of line:
+    /// rare.
+    #[cold]
+    #[inline(never)]
+    fn commit_again<'g>(
+        &'g self,
+        mut installed: InstalledSet<'g>,
+        guard: &'g Guard<'_>,
+        pin: &Pin,
+        mut hold: impl FnMut(Stage),
+    ) -> (Timestamp, InstalledSet<'g>) {
         loop {
-            match attempt {
-                Attempt::Committed(ts, installed) => return (ts, installed),
-                // A writer of one of our keys gave up waiting for us between
-                // two links: the command starts again, with fresh versions.
-                Attempt::Aborted(again) => {
-                    attempt = self.try_commit(again.into_iter(), guard, pin, &mut hold)
-                }
+            let again: Retry<'g> = installed
+                .drain(..)
+                .map(|one| {
+                    // SAFETY: our own version, retired at most (by a cut
+                    // below a later version), and freed only after our pin
+                    // ends.
+                    let value = unsafe { &*one.version }.value();
+                    (one.key, value, Some(one.entry))
+                })
+                .collect();
+            if let Some(ts) =
+                self.try_commit(again.into_iter(), &mut installed, guard, pin, &mut hold)
+            {
+                return (ts, installed);
             }
         }
     }
 
-    /// One attempt at [`Self::commit_batch`]: the commit's timestamp and
-    /// versions, or, when the command was aborted between two of its
-    /// links, the items to write again (each with the entry it was linked
-    /// into), its versions settled aborted and its record retired.
+    /// One attempt at [`Self::commit_batch`], installing into the empty
+    /// `installed`: the commit's timestamp, or `None` when the command was
+    /// aborted between two of its links (its versions, still in
+    /// `installed`, settled aborted and its record retired).
     fn try_commit<'g>(
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
+        installed: &mut InstalledSet<'g>,
         guard: &'g Guard<'_>,
         pin: &Pin,
         hold: &mut impl FnMut(Stage),
-    ) -> Attempt<'g> {
+    ) -> Option<Timestamp> {
         let shared = if items.len() > 1 {
             self.reclaim.alloc_record()
         } else {
@@ -141,7 +161,7 @@ impl Inner {
             self.registry.horizon(&self.clock)
         };
         let linking = Linking { shared, horizon };
-        let installed = self.install_all(items, linking, guard, pin, hold);
+        self.install_all(items, installed, linking, guard, pin, hold);
         let lower = installed
             .iter()
             .map(|one| one.prev_ts + 1)
@@ -149,7 +169,7 @@ impl Inner {
             .unwrap_or(0);
         let Some(first) = installed.first() else {
             hold(Stage::Ready);
-            return Attempt::Committed(self.clock.tick(), installed);
+            return Some(self.clock.tick());
         };
         // SAFETY: our own version: it is retired only by a cut below a
         // newer version or with its entry, and then freed only after our
@@ -162,40 +182,22 @@ impl Inner {
         // command for us (`link`); whoever commits first fixes `ts`.
         let marked = Self::ready(record, shared, lower);
         if marked == State::Aborted {
-            return Attempt::Aborted(self.abandon(installed, shared, pin));
+            // The owner starts again: its versions stay where they are,
+            // aborted, until cuts below later versions take them.
+            self.settle_all(installed, shared, State::Aborted, pin);
+            return None;
         }
         hold(Stage::Ready);
         let ts = self
             .commit_ready(record, marked)
             .expect("a record its owner marked ready commits");
         if !shared.is_null() {
-            self.settle_all(&installed, shared, State::Committed { ts }, pin);
+            self.settle_all(installed, shared, State::Committed { ts }, pin);
         }
         // A horizon stays sound after it is computed (later snapshots read
         // a later clock), so the backlog is worked off with the same one.
         self.tidy(horizon, guard, pin);
-        Attempt::Committed(ts, installed)
-    }
-
-    /// Gives up an aborted several-key command's attempt: settles its
-    /// versions aborted, retires its `shared` record, and returns what to
-    /// write again.
-    fn abandon<'g>(
-        &self,
-        installed: InstalledSet<'g>,
-        shared: *mut Record,
-        pin: &Pin,
-    ) -> Retry<'g> {
-        self.settle_all(&installed, shared, State::Aborted, pin);
-        installed
-            .into_iter()
-            .map(|one| {
-                // SAFETY: our own version, retired at most (by a cut below
-                // a later version), and freed only after our pin ends.
-                let value = unsafe { &*one.version }.value();
-                (one.key, value, Some(one.entry))
-            })
-            .collect()
+        Some(ts)
     }
 
     /// The owner's state to commit `record` from, ready at minimum `lower`:
@@ -235,25 +237,23 @@ impl Inner {
         unsafe { self.reclaim.retire_record(shared, pin) };
     }
 
-    /// Installs a pending version for each of `items`, in order, as
-    /// `linking` says, calling `hold` after each link.
+    /// Installs a pending version for each of `items`, in order, into
+    /// `installed`, as `linking` says, calling `hold` after each link.
     fn install_all<'g>(
         &'g self,
         items: impl ExactSizeIterator<Item = (Key, Option<Value>, Option<EntryRef<'g>>)>,
+        installed: &mut InstalledSet<'g>,
         linking: Linking,
         guard: &'g Guard<'_>,
         pin: &Pin,
         hold: &mut impl FnMut(Stage),
-    ) -> InstalledSet<'g> {
-        items
-            .enumerate()
-            .map(|(index, item)| {
-                let mut at_prune = || hold(Stage::Pruned(index));
-                let one = self.install(item, linking, guard, pin, &mut at_prune);
-                hold(Stage::Linked(index + 1));
-                one
-            })
-            .collect()
+    ) {
+        installed.extend(items.enumerate().map(|(index, item)| {
+            let mut at_prune = || hold(Stage::Pruned(index));
+            let one = self.install(item, linking, guard, pin, &mut at_prune);
+            hold(Stage::Linked(index + 1));
+            one
+        }));
     }
 
     /// Links a pending version of `key` with `value` into `found` (the
