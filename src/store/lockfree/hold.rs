@@ -70,8 +70,8 @@ impl LockFreeStore {
     /// running `between` once the chain of its first key is pruned below
     /// its head and before that key's version is linked (if the head was
     /// final, committed or aborted, when it got there; else at the first
-    /// final head it then finds). For models that need the cut made and not yet
-    /// published by the link.
+    /// final head it then finds). For models that need the cut made and
+    /// not yet published by the link.
     #[doc(hidden)]
     pub fn write_pausing_after_first_prune(
         &self,

@@ -111,6 +111,20 @@ fn a_pending_commit_does_not_block_readers_and_lands_after_them() {
 /// above what that takes, so reaching it means it never happens.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Runs `work` on a thread of `scope` and returns what it returned, or
+/// `None` if it has not finished within [`PATIENCE`]. For a caller holding
+/// a commit the work may be stuck behind: it must not join that thread.
+fn beside<'scope, R: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: impl FnOnce() -> R + Send + 'scope,
+) -> Option<R> {
+    let (done, finished) = std::sync::mpsc::channel();
+    scope.spawn(move || {
+        let _ = done.send(work());
+    });
+    finished.recv_timeout(PATIENCE).ok()
+}
+
 #[test]
 fn a_writer_that_meets_a_command_between_two_links_aborts_it_and_the_command_starts_again() {
     let store = &LockFreeStore::new();
@@ -124,12 +138,10 @@ fn a_writer_that_meets_a_command_between_two_links_aborts_it_and_the_command_sta
             // then aborts our command and finishes while we are still held
             // here. (No assertion in here: a panic would leave our version
             // pending.)
-            let (done, finished) = std::sync::mpsc::channel();
-            scope.spawn(move || {
+            other = beside(scope, || {
                 let ts = write(store, &[("a", "2")]);
-                let _ = done.send((ts, read(store, &["a", "b"])));
+                (ts, read(store, &["a", "b"]))
             });
-            other = finished.recv_timeout(PATIENCE).ok();
         })
     });
     let (ts_other, seen) = other.expect("the writer did not get past a command between two links");
@@ -157,13 +169,11 @@ fn an_aborted_delete_starts_again_and_reports_presence_at_its_commit() {
         store.delete_pausing_after_first_link(&keys, || {
             // Our tombstone on "a" is linked, not ready: a writer of "a"
             // aborts the delete, and a writer of "b" creates it meanwhile.
-            let (done, finished) = std::sync::mpsc::channel();
-            scope.spawn(move || {
+            other = beside(scope, || {
                 write(store, &[("a", "1")]);
                 write(store, &[("b", "1")]);
-                let _ = done.send(());
-            });
-            other = finished.recv_timeout(PATIENCE).is_ok();
+            })
+            .is_some();
         })
     });
     assert!(
@@ -184,12 +194,7 @@ fn versions_of_an_aborted_attempt_are_freed_once_overwritten() {
     std::thread::scope(|scope| {
         store.write_pausing_after_first_link(&batch, || {
             // As above: a writer of "a" aborts the held command.
-            let (done, finished) = std::sync::mpsc::channel();
-            scope.spawn(move || {
-                write(store, &[("a", "2")]);
-                let _ = done.send(());
-            });
-            let _ = finished.recv_timeout(PATIENCE);
+            let _ = beside(scope, || write(store, &[("a", "2")]));
         });
     });
     assert_eq!(store.aborts(), 1, "one abort");
@@ -212,12 +217,7 @@ fn a_writer_that_meets_a_ready_command_commits_it_instead_of_waiting() {
             // Ready, not committed: a writer of "a" commits us and goes on
             // while we are still held here. (No assertion in here: see the
             // test above.)
-            let (done, finished) = std::sync::mpsc::channel();
-            scope.spawn(move || {
-                write(store, &[("a", "2")]);
-                let _ = done.send(());
-            });
-            got_past = finished.recv_timeout(PATIENCE).is_ok();
+            got_past = beside(scope, || write(store, &[("a", "2")])).is_some();
         });
     });
     assert!(got_past, "the writer did not get past a ready command");
@@ -238,12 +238,7 @@ fn a_one_key_writer_stopped_right_after_its_link_stops_nobody() {
             // commits it for us and links above it while we are held
             // here, before any step of our own commit. (No assertion in
             // here: see the test above.)
-            let (done, finished) = std::sync::mpsc::channel();
-            scope.spawn(move || {
-                let ts = write(store, &[("a", "2")]);
-                let _ = done.send(ts);
-            });
-            got_past = finished.recv_timeout(PATIENCE).is_ok();
+            got_past = beside(scope, || write(store, &[("a", "2")])).is_some();
         })
     });
     assert!(got_past, "the writer did not get past a one-key command");
