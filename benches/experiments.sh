@@ -89,6 +89,12 @@
 #               in the normal build (label current), the no-free build
 #               (label no-free) and with the backup writer at SCHED_IDLE
 #               (label idle)
+#   hog         target 5's control: latency's closed-loop 50:50 load, 100k
+#               and 1M keys, 1 and 2 threads, both engines, without backups
+#               (label none), with one every 10 ms (label backup), and with
+#               a thread that never touches the store in the backup's place
+#               for the whole load (kvs-bench --hog): spinning (label spin)
+#               or sweeping 256 MiB of memory (label stream)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -511,6 +517,21 @@ if wanted backupcost; then
                         --backup-every-ms "$every" --backup-priority "$priority" --label "$label" \
                         --duration-ms "$duration"
                 done
+            done
+        done
+    done
+fi
+
+if wanted hog; then
+    start_files hog
+    for keys in $medium $large; do
+        for threads in 1 2; do
+            for arm in "none --backup-every-ms 0" "backup --backup-every-ms 10" \
+                "spin --hog spin" "stream --hog stream"; do
+                read -r label flags <<< "$arm"
+                # shellcheck disable=SC2086 # FLAGS is a list of words.
+                add hog "lockfree mutex" --threads "$threads" --mix 50:50 --keys "$keys" \
+                    --label "$label" $flags --duration-ms "$duration"
             done
         done
     done

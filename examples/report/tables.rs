@@ -9,8 +9,8 @@ const fn metric(field: &'static str, label: &'static str) -> Metric {
     Metric { field, label }
 }
 
-/// The columns of the closed-loop write-latency tables (`latency` and
-/// `backupcost`).
+/// The columns of the closed-loop write-latency tables (`latency`,
+/// `backupcost` and `hog`).
 fn write_latency_metrics() -> Vec<Metric> {
     vec![
         metric("write_p50_us", "p50"),
@@ -253,6 +253,18 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
                 title: "What a backup costs the lock-free writers: write latency (µs), mix 50:50, without backups (backup_every_ms 0) and with one every 10 ms, in the normal build (label current), the no-free build (label no-free) and with the backup writer at SCHED_IDLE (label idle)".into(),
                 rows: vec!["keys", "threads", "label", "backup_every_ms"],
                 metrics: write_latency_metrics(),
+            },
+        ),
+        (
+            "hog",
+            TableSpec {
+                title: "Target 5's control: write latency (µs), mix 50:50, without backups (label none), with one every 10 ms (backup), and with a thread that never touches the store in the backup's place, spinning (spin) or sweeping 256 MiB (stream)".into(),
+                rows: vec!["keys", "threads", "label"],
+                metrics: [
+                    write_latency_metrics(),
+                    vec![metric("ops_per_sec", "commands/s")],
+                ]
+                .concat(),
             },
         ),
         (

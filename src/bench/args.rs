@@ -67,6 +67,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = crate::backup::WriterPriority::Normal)]
     pub backup_priority: crate::backup::WriterPriority,
 
+    /// Instead of backups, a thread that never touches the store runs
+    /// beside the load for all of it: `spin` takes a core's time, `stream`
+    /// also sweeps 256 MiB of memory (the control for a backup's cost).
+    #[arg(long, value_enum)]
+    pub hog: Option<super::hog::Hog>,
+
     /// Take the periodic backups by forking (mutex engine only): the
     /// parent read-locks every shard and forks, the child writes the file.
     #[arg(long)]
@@ -185,8 +191,16 @@ impl Args {
         if self.backup_starts.is_some() && self.backup_every_ms > 0 {
             return Err("--backup-starts and --backup-every-ms are two modes: pick one".into());
         }
+        if self.hog.is_some()
+            && (self.backup_every_ms > 0 || self.backup_starts.is_some() || self.fork_pause)
+        {
+            return Err(
+                "--hog stands in for the backups: drop the backup flags and --fork-pause".into(),
+            );
+        }
         if self.warmup_ms > 0
-            && (self.notify > 0
+            && (self.hog.is_some()
+                || self.notify > 0
                 || self.backup_every_ms > 0
                 || self.backup_starts.is_some()
                 || self.fork_pause)
@@ -226,6 +240,8 @@ mod tests {
             (args.shards.map(|s| s.get()), args.lock),
             (Some(256), LockKind::Std)
         );
+        let args = parse(&["--hog", "stream"]).unwrap();
+        assert_eq!(args.hog, Some(crate::bench::hog::Hog::Stream));
     }
 
     #[test]
@@ -247,6 +263,10 @@ mod tests {
             &["--pause", "nap", "--rate", "1000"],
             &["--warmup-ms", "500", "--backup-every-ms", "5"],
             &["--warmup-ms", "500", "--notify", "1"],
+            &["--hog", "spin", "--backup-every-ms", "10"],
+            &["--hog", "stream", "--fork-pause"],
+            &["--hog", "stream", "--warmup-ms", "500"],
+            &["--hog", "busy"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

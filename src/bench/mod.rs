@@ -10,6 +10,7 @@
 //! * [`load`]: the worker threads and their per-thread statistics.
 //! * [`latency`]: HDR histograms, one per thread, merged at the end.
 //! * [`backups`]: continuous backups beside the load.
+//! * [`hog`]: a busy thread in the backups' place, as their control.
 //! * [`notify`]: the server's notification path, through real FIFOs.
 //! * [`fork`]: the `fork()` pause, for comparison with snapshots.
 //! * [`rss`]: peak resident memory.
@@ -29,6 +30,7 @@ pub mod backups;
 pub mod engines;
 pub mod fork;
 pub mod histlog;
+pub mod hog;
 pub mod jobfile;
 pub mod latency;
 pub mod load;
@@ -99,6 +101,8 @@ struct Measured {
     cpu: Option<Duration>,
     workers: WorkerStats,
     backups: BackupStats,
+    /// The hog's rounds, with `--hog`.
+    hog_rounds: Option<u64>,
     notify: Option<notify::NotifyStats>,
 }
 
@@ -200,6 +204,7 @@ fn measure<W: Wire>(
         cpu: timed.cpu,
         workers: timed.workers,
         backups: timed.backups,
+        hog_rounds: timed.hog_rounds,
         notify,
     })
 }
@@ -247,6 +252,7 @@ struct Timed {
     cpu: Option<Duration>,
     workers: WorkerStats,
     backups: BackupStats,
+    hog_rounds: Option<u64>,
 }
 
 /// Releases the workers and the backup thread together, waits out the
@@ -262,7 +268,9 @@ fn run_timed(
     let (store, forker) = (&opened.store, opened.forker.as_deref());
     let backup_mode = backup_mode(args);
     let stop = AtomicBool::new(false);
-    let start = Barrier::new(workers.len() + 1 + usize::from(backup_mode.is_some()));
+    let start = Barrier::new(
+        workers.len() + 1 + usize::from(backup_mode.is_some()) + usize::from(args.hog.is_some()),
+    );
     thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
@@ -277,6 +285,10 @@ fn run_timed(
             scope.spawn(move || {
                 backups::run(&**store, forker, mode, priority, backup_dir, start, stop)
             })
+        });
+        let hog = args.hog.map(|hog| {
+            let (start, stop) = (&start, &stop);
+            scope.spawn(move || hog::run(hog, start, stop))
         });
         start.wait();
         let (began, cpu_before) = wait_out_the_load(args, record_from);
@@ -301,11 +313,13 @@ fn run_timed(
             (None, None) => Ok(BackupStats::default()),
         }
         .expect("the backup thread panicked");
+        let hog_rounds = hog.map(|h| h.join().expect("the hog panicked"));
         Timed {
             elapsed,
             cpu,
             workers,
             backups,
+            hog_rounds,
         }
     })
 }
@@ -338,6 +352,7 @@ fn build_report(
         cpu,
         workers,
         backups,
+        hog_rounds,
         notify,
     } = measured;
     let seconds = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
@@ -369,6 +384,8 @@ fn build_report(
         ops_per_sec: (workers.ops as f64 / seconds).round(),
         backup_fork: args.backup_fork,
         backup_priority: backup_mode(args).is_some().then_some(args.backup_priority),
+        hog: args.hog,
+        hog_rounds: *hog_rounds,
         backup_child_peak_rss_kib: args.backup_fork.then(rss::children_peak_rss_kib).flatten(),
         cpu_seconds: cpu.map(|c| c.as_secs_f64()),
         ops_per_cpu_sec: cpu

@@ -79,6 +79,12 @@ pub struct LoadReport {
     /// ran at normal priority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_priority: Option<crate::backup::WriterPriority>,
+    /// The stand-in thread run instead of backups (`--hog`; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hog: Option<super::hog::Hog>,
+    /// With `--hog`: the rounds it made (buffer sweeps or spin rounds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hog_rounds: Option<u64>,
     /// With `--backup-fork`: the largest peak resident set of a backup
     /// child, KiB (its private copies plus what it touched of the parent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +323,9 @@ impl LoadReport {
                 Shown(r.backup_start_max_us),
                 Shown(r.backup_write_ms_p50)
             )?;
+        }
+        if let (Some(hog), Some(rounds)) = (r.hog, r.hog_rounds) {
+            writeln!(f, "hog: {hog:?}, {rounds} rounds")?;
         }
         if r.notify > 0 {
             writeln!(
