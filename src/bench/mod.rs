@@ -307,21 +307,28 @@ fn run_timed(
         let cpu = rss::cpu_time()
             .zip(cpu_before)
             .map(|(after, before)| after.saturating_sub(before));
-        let backups = match (starts_done, backup) {
-            (Some(joined), _) => joined,
-            (None, Some(handle)) => handle.join(),
-            (None, None) => Ok(BackupStats::default()),
-        }
-        .expect("the backup thread panicked");
-        let hog_rounds = hog.map(|h| h.join().expect("the hog panicked"));
         Timed {
             elapsed,
             cpu,
             workers,
-            backups,
-            hog_rounds,
+            backups: backup_stats(starts_done, backup),
+            hog_rounds: hog.map(|h| h.join().expect("the hog panicked")),
         }
     })
+}
+
+/// The backup thread's statistics: joined from its handle, or as starts
+/// mode already joined it during the load (none without backups).
+fn backup_stats(
+    joined: Option<thread::Result<BackupStats>>,
+    handle: Option<thread::ScopedJoinHandle<'_, BackupStats>>,
+) -> BackupStats {
+    match (joined, handle) {
+        (Some(joined), _) => joined,
+        (None, Some(handle)) => handle.join(),
+        (None, None) => Ok(BackupStats::default()),
+    }
+    .expect("the backup thread panicked")
 }
 
 /// Waits out the workers' warm-up (which they all end at `record_from`),
