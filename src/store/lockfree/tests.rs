@@ -186,18 +186,26 @@ fn an_aborted_delete_starts_again_and_reports_presence_at_its_commit() {
     assert_eq!(read(store, &["a", "b"]), vec![None, None]);
 }
 
-#[test]
-fn versions_of_an_aborted_attempt_are_freed_once_overwritten() {
-    let store = &LockFreeStore::new();
-    write(store, &[("a", "0"), ("b", "0")]);
+/// A store in which `a` = 0 and `b` = 0 were written, then a command
+/// writing both = 1 was aborted between its links by a writer of `a` (as
+/// above) and started again.
+fn store_after_one_abort() -> LockFreeStore {
+    let store = LockFreeStore::new();
+    write(&store, &[("a", "0"), ("b", "0")]);
     let batch = WriteSet::from_pairs([(t("a"), t("1")), (t("b"), t("1"))]);
+    let held = &store;
     std::thread::scope(|scope| {
-        store.write_pausing_after_first_link(&batch, || {
-            // As above: a writer of "a" aborts the held command.
-            let _ = beside(scope, || write(store, &[("a", "2")]));
+        held.write_pausing_after_first_link(&batch, || {
+            let _ = beside(scope, || write(held, &[("a", "2")]));
         });
     });
     assert_eq!(store.aborts(), 1, "one abort");
+    store
+}
+
+#[test]
+fn versions_of_an_aborted_attempt_are_freed_once_overwritten() {
+    let store = &store_after_one_abort();
     for i in 0..4 {
         write(store, &[("a", &i.to_string()), ("b", &i.to_string())]);
     }
@@ -205,6 +213,32 @@ fn versions_of_an_aborted_attempt_are_freed_once_overwritten() {
     // its next write): the two aborted versions are gone.
     let live = settle(store, 4);
     assert!(live <= 4, "{live} versions alive");
+}
+
+#[test]
+fn an_aborted_attempt_settles_its_versions_so_its_record_can_go() {
+    let store = &store_after_one_abort();
+    // The aborted "b" was linked above the committed "b" = 0, so no cut has
+    // taken it yet: it is in "b"'s chain, below the retry's version. Its
+    // own word must decide it, or its record could never be retired.
+    let guard = store.inner.index.guard();
+    let _pin = store.inner.reclaim.pin();
+    let entry = store.inner.index.get(&t("b"), &guard).expect("b exists");
+    let mut aborted = Vec::new();
+    // Acquire: pairs with the Release CAS that linked each version.
+    let mut p = entry.head.load(Ordering::Acquire);
+    while !version::is_chain_end(p) {
+        // SAFETY: reached from the index under our pin: not freed before
+        // the pin ends.
+        let one = unsafe { &*p };
+        if one.state() == version::State::Aborted {
+            aborted.push(one.is_settled());
+        }
+        // Acquire: as the head's load.
+        p = one.next.load(Ordering::Acquire);
+    }
+    assert_eq!(aborted, [true], "the aborted version, settled");
+    assert_eq!(read(store, &["a", "b"]), [Some(t("1")), Some(t("1"))]);
 }
 
 #[test]

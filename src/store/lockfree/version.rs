@@ -173,6 +173,13 @@ impl Version {
     pub(crate) fn settle(&self, last: State) {
         self.own.settle(last);
     }
+
+    /// Whether the version's own word decides it: a one-key version, or a
+    /// several-key one its owner settled (no shared record is consulted).
+    #[cfg(all(test, not(feature = "loom")))]
+    pub(crate) fn is_settled(&self) -> bool {
+        Record::named(self.own.word()).is_none()
+    }
 }
 
 /// The marker a `next` pointer holds when the older versions were pruned,
