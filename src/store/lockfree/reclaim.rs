@@ -28,7 +28,10 @@
 //! Invariant: `live` = versions allocated − versions freed, for this store
 //! (exact once the threads touching the store are quiescent, deferred
 //! frees have run, and the threads that ran them have freed their ready
-//! lists: within their next operations, or when they exit).
+//! lists: within their next operations, or when they exit). Debug builds
+//! count shared records the same way (`records`), so that tests see a
+//! record that is never retired; release builds, which the paper
+//! measures, do not pay for that count.
 
 use super::version::{self, Version};
 use crate::sync::stat::Counter;
@@ -41,6 +44,9 @@ use super::version::Record;
 pub(crate) struct Reclaimer {
     /// A statistic (`std`'s `Arc` even under loom: it orders nothing).
     live: Arc<Counter>,
+    /// Records allocated and not yet freed (a statistic, as `live`).
+    #[cfg(all(debug_assertions, not(feature = "loom")))]
+    records: Arc<Counter>,
     #[cfg(feature = "loom")]
     epoch: Arc<epoch::Epoch>,
 }
@@ -92,6 +98,8 @@ impl Reclaimer {
             #[cfg(feature = "loom")]
             epoch: epoch::Epoch::new(eager, Arc::clone(&live)),
             live,
+            #[cfg(all(debug_assertions, not(feature = "loom")))]
+            records: Arc::new(Counter::default()),
         }
     }
 
@@ -142,6 +150,8 @@ impl Reclaimer {
 
     /// A new pending record for a command of several keys.
     pub(crate) fn alloc_record(&self) -> *mut Record {
+        #[cfg(all(debug_assertions, not(feature = "loom")))]
+        self.records.add(1);
         version::alloc_record()
     }
 
@@ -155,11 +165,15 @@ impl Reclaimer {
         let record = DetachedRecord(record);
         #[cfg(not(feature = "loom"))]
         {
+            #[cfg(debug_assertions)]
+            let records = Arc::clone(&self.records);
             let free = move || {
                 let record = record;
                 // SAFETY: after the grace period no reader holds the
                 // pointer, and the record is ours alone.
                 unsafe { version::free_record(record.0) };
+                #[cfg(debug_assertions)]
+                records.add(-1);
             };
             // SAFETY: crossbeam-epoch runs `free` only after every thread
             // pinned now has unpinned; `free` owns only `Send` data.
@@ -256,5 +270,12 @@ impl Reclaimer {
     /// Versions allocated and not yet freed.
     pub(crate) fn live(&self) -> usize {
         self.live.sum().max(0) as usize
+    }
+
+    /// Shared records allocated and not yet freed (debug builds; exact once
+    /// the store is quiescent and deferred frees have run).
+    #[cfg(all(test, debug_assertions, not(feature = "loom")))]
+    pub(crate) fn live_records(&self) -> usize {
+        self.records.sum().max(0) as usize
     }
 }

@@ -241,6 +241,51 @@ fn an_aborted_attempt_settles_its_versions_so_its_record_can_go() {
     assert_eq!(read(store, &["a", "b"]), [Some(t("1")), Some(t("1"))]);
 }
 
+/// Runs crossbeam-epoch's deferred frees until no shared record of `store`
+/// is live, or gives up after a while (as [`settle`]); returns the count.
+#[cfg(debug_assertions)]
+fn settle_records(store: &LockFreeStore) -> usize {
+    for _ in 0..10_000 {
+        for _ in 0..64 {
+            crossbeam_epoch::pin().flush();
+        }
+        if store.inner.reclaim.live_records() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    store.inner.reclaim.live_records()
+}
+
+// Records are counted in debug builds only (`reclaim.rs`).
+#[cfg(debug_assertions)]
+#[test]
+fn every_several_key_command_frees_its_record() {
+    // Committed, aborted and retried commands, deletes, a set of more keys
+    // than the inline three, and two threads writing the same keys at once.
+    let store = &store_after_one_abort();
+    for i in 0..50 {
+        let v = i.to_string();
+        write(
+            store,
+            &[("a", &v), ("b", &v), ("c", &v), ("d", &v), ("e", &v)],
+        );
+        delete(store, &["c", "d"]);
+    }
+    std::thread::scope(|scope| {
+        for id in 0..2 {
+            scope.spawn(move || {
+                for i in 0..2_000 {
+                    let v = format!("{id}-{i}");
+                    write(store, &[("a", &v), ("b", &v)]);
+                }
+            });
+        }
+    });
+    let live = settle_records(store);
+    assert_eq!(live, 0, "{live} shared records never freed");
+}
+
 #[test]
 fn a_writer_that_meets_a_ready_command_commits_it_instead_of_waiting() {
     let store = &LockFreeStore::new();
