@@ -67,9 +67,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = crate::backup::WriterPriority::Normal)]
     pub backup_priority: crate::backup::WriterPriority,
 
-    /// Instead of backups, a thread that never touches the store runs
-    /// beside the load for all of it: `spin` takes a core's time, `stream`
-    /// also sweeps 256 MiB of memory (the control for a backup's cost).
+    /// Instead of backups, a thread beside the load for all of it: `spin`
+    /// takes a core's time, `stream` also sweeps 256 MiB of memory (neither
+    /// touches the store: the controls for a backup's cost), `hold` only
+    /// holds snapshots open, 800 ms each, unread and asleep (what an open
+    /// snapshot costs the writers; the mutex engine's snapshot is its
+    /// locked copy, so there it is a copy every 800 ms).
     #[arg(long, value_enum)]
     pub hog: Option<super::hog::Hog>,
 

@@ -288,7 +288,7 @@ fn run_timed(
         });
         let hog = args.hog.map(|hog| {
             let (start, stop) = (&start, &stop);
-            scope.spawn(move || hog::run(hog, start, stop))
+            scope.spawn(move || hog::run(hog, &**store, start, stop))
         });
         start.wait();
         let (began, cpu_before) = wait_out_the_load(args, record_from);
