@@ -24,6 +24,8 @@
 # and 1M unless --keys says otherwise), then runs --lines READs of 1, 2
 # and 3 keys and as many WRITEs of 1, 2 and 3 keys, each kind in its own
 # function; a row gives each kind's inclusive cost divided by its count.
+# --held keeps a snapshot, taken after the fill, open through them (as a
+# backup's is while it writes): what an open snapshot costs each command.
 #
 # With --notes it counts one notification's path instead, stage by stage:
 # `examples/notecount.rs` subscribes one session to every key of a store
@@ -39,6 +41,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lines=50000 keys_list="1000 100000" engines="lockfree mutex" bin="" keep="" ops="" notes="" keys_set=""
+held=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --lines) lines="${2:?--lines needs a number}"; shift ;;
@@ -48,12 +51,14 @@ while [[ $# -gt 0 ]]; do
         --keep) keep="${2:?--keep needs a directory}"; shift ;;
         --ops) ops=yes; [[ -n "$keys_set" ]] || keys_list="1000 1000000" ;;
         --notes) notes=yes; [[ -n "$keys_set" ]] || keys_list="10000" ;;
-        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --held) held=(--held) ;;
+        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "callgrind.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
 command -v valgrind > /dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
+[[ ${#held[@]} -eq 0 || -n "$ops" ]] || { echo "callgrind.sh: --held goes with --ops" >&2; exit 2; }
 
 if [[ -n "$ops" || -n "$notes" ]]; then
     [[ -z "$bin" ]] || { echo "callgrind.sh: --ops and --notes measure the library through examples/; drop --bin" >&2; exit 2; }
@@ -107,7 +112,7 @@ count_functions() {
             local profile="$work/$example-$engine-$keys.callgrind" row=""
             valgrind --tool=callgrind --callgrind-out-file="$profile" \
                 "target/release/examples/$example" --engine "$engine" --keys "$keys" \
-                --ops "$lines" > /dev/null 2>&1
+                --ops "$lines" "${held[@]}" > /dev/null 2>&1
             for name in $names; do
                 local cost
                 cost=$(inclusive "$profile" "^$example::$name\$")

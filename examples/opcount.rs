@@ -9,6 +9,11 @@
 //! function runs, so a function's cost is the store call alone plus a loop
 //! step: what the engine spends on one command.
 //!
+//! With `--held`, a snapshot taken after the fill stays open through the
+//! operations, as a backup's does while it writes its file: each write
+//! then keeps the version the snapshot reads (the lock-free engine), and
+//! its count says what an open snapshot costs a write.
+//!
 //! ```text
 //! cargo run --release --example opcount -- --engine mutex --keys 1000 --ops 20000
 //! ```
@@ -32,6 +37,9 @@ struct Args {
     /// Operations of each kind.
     #[arg(long, default_value_t = 20_000)]
     ops: usize,
+    /// Hold a snapshot, taken after the fill, open through the operations.
+    #[arg(long)]
+    held: bool,
 }
 
 fn reads(draw: &mut Draw, ops: usize, width: usize) -> Vec<KeySet> {
@@ -107,6 +115,7 @@ fn main() {
     let value = Token::try_from("value").expect("a valid value");
     let other = Token::try_from("other").expect("a valid value");
     fill(&*store, args.keys, value);
+    let snapshot = args.held.then(|| store.snapshot());
 
     let mut draw = Draw::new(0x9E37_79B9_7F4A_7C15, args.keys);
     let read_sets: Vec<Vec<KeySet>> = (1..=3).map(|w| reads(&mut draw, args.ops, w)).collect();
@@ -120,4 +129,5 @@ fn main() {
     write_1_key(&*store, &write_sets[0]);
     write_2_keys(&*store, &write_sets[1]);
     write_3_keys(&*store, &write_sets[2]);
+    drop(snapshot);
 }
