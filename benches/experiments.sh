@@ -94,7 +94,9 @@
 #               (label none), with one every 10 ms (label backup), and with
 #               a thread that never touches the store in the backup's place
 #               for the whole load (kvs-bench --hog): spinning (label spin)
-#               or sweeping 256 MiB of memory (label stream)
+#               or sweeping 256 MiB of memory (label stream); and with a
+#               thread that only holds snapshots open, 800 ms each, unread
+#               and asleep (label hold: what an open snapshot alone costs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -527,7 +529,7 @@ if wanted hog; then
     for keys in $medium $large; do
         for threads in 1 2; do
             for arm in "none --backup-every-ms 0" "backup --backup-every-ms 10" \
-                "spin --hog spin" "stream --hog stream"; do
+                "spin --hog spin" "stream --hog stream" "hold --hog hold"; do
                 read -r label flags <<< "$arm"
                 # shellcheck disable=SC2086 # FLAGS is a list of words.
                 add hog "lockfree mutex" --threads "$threads" --mix 50:50 --keys "$keys" \

@@ -258,7 +258,7 @@ fn specs() -> Vec<(&'static str, TableSpec)> {
         (
             "hog",
             TableSpec {
-                title: "Target 5's control: write latency (µs), mix 50:50, without backups (label none), with one every 10 ms (backup), and with a thread that never touches the store in the backup's place, spinning (spin) or sweeping 256 MiB (stream)".into(),
+                title: "Target 5's control: write latency (µs), mix 50:50, without backups (label none), with one every 10 ms (backup), and with a thread in the backup's place that never touches the store, spinning (spin) or sweeping 256 MiB (stream), or that only holds snapshots open, unread and asleep (hold)".into(),
                 rows: vec!["keys", "threads", "label"],
                 metrics: [
                     write_latency_metrics(),
