@@ -110,7 +110,7 @@ pub fn release<T: Copy>(mut buffer: Vec<T>) {
 /// Empties `buffer` and, if it holds at least four megabytes, gives its
 /// pages back to the kernel a megabyte at a time with a yield after each;
 /// its capacity stays, now backed by zero-filled pages on next touch.
-fn give_back_pages<T: Copy>(buffer: &mut Vec<T>) {
+pub(crate) fn give_back_pages<T: Copy>(buffer: &mut Vec<T>) {
     buffer.clear();
     let bytes = buffer.capacity() * std::mem::size_of::<T>();
     if bytes < 4 * RELEASE_BYTES_PER_YIELD {

@@ -560,14 +560,16 @@ mod tests {
     }
 
     /// The snapshot's buffer is mapped before the locks are taken: every
-    /// page of it is resident once touched. 64 MiB is more than glibc's
-    /// largest mmap threshold, so the buffer is a fresh mapping whose pages
-    /// only become resident when written.
+    /// page of it is resident once touched. The allocator may hand the
+    /// test memory another test touched and freed (mimalloc keeps freed
+    /// segments for reuse), so the buffer's pages are given back to the
+    /// kernel first: only the touch can make them resident again.
     #[test]
     fn touching_every_page_maps_the_whole_buffer() {
         let pair = (key("x"), key("x"));
         let capacity = (64 << 20) / std::mem::size_of_val(&pair);
         let mut buffer: Vec<(Key, Value)> = Vec::with_capacity(capacity);
+        crate::pace::give_back_pages(&mut buffer);
         let bytes = capacity * std::mem::size_of_val(&pair);
         let (before, _) = resident_pages(buffer.as_ptr().cast(), bytes);
         touch_every_page(&mut buffer, pair);
