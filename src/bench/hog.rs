@@ -98,11 +98,11 @@ fn busy(stream: bool, start: &Barrier, stop: &AtomicBool) -> u64 {
 /// and again, until `stop`; returns how many it held.
 fn hold(store: &dyn Store, stop: &AtomicBool) -> u64 {
     let mut held = 0u64;
-    // Relaxed: as in `run`.
+    // Relaxed: as in `busy`.
     while !stop.load(Ordering::Relaxed) {
         let snapshot = store.snapshot();
         let taken = Instant::now();
-        // Relaxed: as in `run`.
+        // Relaxed: as in `busy`.
         while taken.elapsed() < HOLD && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(HOLD_NAP);
         }
@@ -141,7 +141,7 @@ mod tests {
                 let handle = scope.spawn(|| run(hog, &store, &start, &stop));
                 start.wait();
                 thread::sleep(Duration::from_millis(50));
-                // Relaxed: as in `run`.
+                // Relaxed: as in `busy`.
                 stop.store(true, Ordering::Relaxed);
                 handle.join().expect("the hog panicked")
             });

@@ -25,22 +25,27 @@ fn delete(store: &LockFreeStore, keys: &[&str]) -> Deletion {
 }
 
 /// Runs crossbeam-epoch's deferred frees, and frees what they put on this
-/// thread's ready list, until at most `bound` versions are live, or gives
-/// up after a while (other tests in this process pin the epoch too, so a
-/// collection may need a few rounds, and may run on their threads, which
-/// free it in their next operations or when they exit); returns the count.
-fn settle(store: &LockFreeStore, bound: usize) -> usize {
+/// thread's ready list, until `count` is at most `bound`, or gives up after
+/// a while (other tests in this process pin the epoch too, so a collection
+/// may need a few rounds, and may run on their threads, which free it in
+/// their next operations or when they exit); returns the count.
+fn settle_count(store: &LockFreeStore, bound: usize, count: impl Fn() -> usize) -> usize {
     for _ in 0..10_000 {
         for _ in 0..64 {
             crossbeam_epoch::pin().flush();
         }
         store.inner.reclaim.free_ready();
-        if store.live_versions() <= bound {
+        if count() <= bound {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    store.live_versions()
+    count()
+}
+
+/// [`settle_count`] on the live versions.
+fn settle(store: &LockFreeStore, bound: usize) -> usize {
+    settle_count(store, bound, || store.live_versions())
 }
 
 #[test]
@@ -241,22 +246,6 @@ fn an_aborted_attempt_settles_its_versions_so_its_record_can_go() {
     assert_eq!(read(store, &["a", "b"]), [Some(t("1")), Some(t("1"))]);
 }
 
-/// Runs crossbeam-epoch's deferred frees until no shared record of `store`
-/// is live, or gives up after a while (as [`settle`]); returns the count.
-#[cfg(debug_assertions)]
-fn settle_records(store: &LockFreeStore) -> usize {
-    for _ in 0..10_000 {
-        for _ in 0..64 {
-            crossbeam_epoch::pin().flush();
-        }
-        if store.inner.reclaim.live_records() == 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    store.inner.reclaim.live_records()
-}
-
 // Records are counted in debug builds only (`reclaim.rs`).
 #[cfg(debug_assertions)]
 #[test]
@@ -282,7 +271,7 @@ fn every_several_key_command_frees_its_record() {
             });
         }
     });
-    let live = settle_records(store);
+    let live = settle_count(store, 0, || store.inner.reclaim.live_records());
     assert_eq!(live, 0, "{live} shared records never freed");
 }
 
